@@ -1,0 +1,239 @@
+/* mote-sample - the Zephyr "HTTP Server" sample, rebuilt on libmote.
+ *
+ * The seed's routes, registered as the seed registers them, served over HTTP on 8080 and HTTPS
+ * on 8443 (IPv6 dual-stack by default, so IPv4 works too). Read it as the example to copy. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "mote.h"
+#include "pages.h"
+#include "selfsigned.h"
+
+#define MAX_BINDS 16
+
+typedef struct options {
+    long port, tls_port;          /* tls_port < 0: no HTTPS */
+    const char *binds[MAX_BINDS];
+    int bind_count;
+    const char *cert, *key;
+    long max_conns;
+    int log_level;
+} options;
+
+static mote_server *running; /* for the signal handler */
+
+static void usage(FILE *to)
+{
+    fputs("usage: mote-sample [options]\n"
+          "  --port N        HTTP port (8080; 0 picks a free one)\n"
+          "  --tls-port N    HTTPS port (8443; 0 picks a free one; 'off' disables HTTPS)\n"
+          "  --bind ADDR     address to listen on, repeatable (default [::], which serves IPv4 too)\n"
+          "  --cert FILE     PEM certificate chain for HTTPS (default: a self-signed one)\n"
+          "  --key FILE      PEM private key for --cert\n"
+          "  --max-conns N   most open connections (1024)\n"
+          "  --log-level L   error, warn, info or debug (info)\n"
+          "  --help          this text\n",
+          to);
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fputs("mote-sample: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (see --help)\n", stderr);
+    return 2;
+}
+
+static int parse_number(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    v = strtol(s, &end, 10);
+    if (*end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_level(const char *s)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    int i;
+    for (i = 0; s && i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) return i;
+    }
+    return -1;
+}
+
+/* Returns 0, 1 for --help, or 2 after printing one line about a bad option. */
+static int parse_options(int argc, char **argv, options *o)
+{
+    int i;
+    memset(o, 0, sizeof *o);
+    o->port = 8080;
+    o->tls_port = 8443;
+    o->max_conns = 1024;
+    o->log_level = MOTE_LOG_INFO;
+    for (i = 1; i < argc; i++) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) return 1;
+        if (strcmp(opt, "--port") == 0 || strcmp(opt, "--tls-port") == 0 ||
+            strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
+            strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 ||
+            strcmp(opt, "--log-level") == 0) {
+            if (!val) return bad_usage("%s needs a value", opt);
+            i++;
+        } else {
+            return bad_usage("unknown option '%s'", opt);
+        }
+        if (strcmp(opt, "--port") == 0) {
+            if (parse_number(val, 0, 65535, &o->port) < 0) return bad_usage("bad port '%s'", val);
+        } else if (strcmp(opt, "--tls-port") == 0) {
+            if (strcmp(val, "off") == 0) o->tls_port = -1;
+            else if (parse_number(val, 0, 65535, &o->tls_port) < 0)
+                return bad_usage("bad TLS port '%s'", val);
+        } else if (strcmp(opt, "--bind") == 0) {
+            if (o->bind_count == MAX_BINDS) return bad_usage("too many --bind (at most %s)", "16");
+            o->binds[o->bind_count++] = val;
+        } else if (strcmp(opt, "--cert") == 0) {
+            o->cert = val;
+        } else if (strcmp(opt, "--key") == 0) {
+            o->key = val;
+        } else if (strcmp(opt, "--max-conns") == 0) {
+            if (parse_number(val, 1, 1000000, &o->max_conns) < 0)
+                return bad_usage("bad connection count '%s'", val);
+        } else if ((o->log_level = parse_level(val)) < 0) {
+            return bad_usage("bad log level '%s'", val);
+        }
+    }
+    if (!o->cert != !o->key) return bad_usage("%s", "--cert and --key go together");
+    if (o->bind_count == 0) o->binds[o->bind_count++] = NULL;
+    return 0;
+}
+
+static void print_log(void *user, int level, const char *message)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    FILE *to = level <= MOTE_LOG_WARN ? stderr : stdout;
+    (void)user;
+    fprintf(to, "[%s] %s\n", names[level < 0 || level > 3 ? 0 : level], message);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running) mote_server_stop(running);
+}
+
+static void handle_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void register_routes(mote_server *srv, const char *machine)
+{
+    /* as the seed registers them: a soft 404 for unknown URLs, two prefix routes */
+    mote_default_handler(srv, page_soft_404, NULL);
+    mote_route(srv, "/headers", MOTE_ROUTE_PREFIX, page_header_fields, (void *)machine);
+    mote_route(srv, "/index.html", MOTE_ROUTE_PREFIX, page_it_works, NULL);
+    /* and the two other statuses the seed lists */
+    mote_route(srv, "/forbidden", MOTE_ROUTE_PREFIX, page_forbidden, NULL);
+    mote_route(srv, "/missing", MOTE_ROUTE_PREFIX, page_missing, NULL);
+}
+
+static void print_banner(mote_server *srv, int listener, const char *what)
+{
+    char addr[64];
+    if (mote_listener_address(srv, listener, addr, sizeof addr) < 0) strcpy(addr, "?");
+    printf("mote %s Server\nAddress: %s, port: %d\n", what, addr, mote_listener_port(srv, listener));
+}
+
+static int listen_all(mote_server *srv, const options *o)
+{
+    int i, l;
+    for (i = 0; i < o->bind_count; i++) {
+        l = mote_listen(srv, o->binds[i], (uint16_t)o->port);
+        if (l < 0) return l;
+        print_banner(srv, l, "HTTP");
+    }
+    return 0;
+}
+
+static int listen_all_tls(mote_server *srv, const options *o)
+{
+    mote_tls_config tls;
+    char *cert_pem = NULL, *key_pem = NULL, fingerprint[96], err[256];
+    int i, l = 0;
+
+    memset(&tls, 0, sizeof tls);
+    if (o->cert) {
+        tls.cert_file = o->cert;
+        tls.key_file = o->key;
+    } else {
+        if (selfsigned_create(&cert_pem, &key_pem, fingerprint, err, sizeof err) < 0) {
+            fprintf(stderr, "mote-sample: %s\n", err);
+            return -1;
+        }
+        tls.cert_pem = cert_pem;
+        tls.key_pem = key_pem;
+    }
+    for (i = 0; i < o->bind_count && l >= 0; i++) {
+        l = mote_listen_tls(srv, o->binds[i], (uint16_t)o->tls_port, &tls);
+        if (l >= 0) print_banner(srv, l, "HTTPS");
+    }
+    if (l >= 0 && !o->cert)
+        printf("TLS certificate: self-signed EC P-256, SHA-256 fingerprint %s\n", fingerprint);
+    free(cert_pem);
+    free(key_pem);
+    return l < 0 ? l : 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    mote_config cfg;
+    mote_server *srv;
+    struct utsname uts;
+    int rc = parse_options(argc, argv, &o);
+
+    if (rc == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc) return rc;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (uname(&uts) < 0) strcpy(uts.machine, "unknown");
+
+    mote_config_init(&cfg);
+    cfg.max_connections = (size_t)o.max_conns;
+    cfg.log = print_log;
+    cfg.log_level = o.log_level;
+    rc = mote_server_create(&srv, &cfg);
+    if (rc < 0) {
+        fprintf(stderr, "mote-sample: cannot create the server: %s\n", mote_strerror(rc));
+        return 1;
+    }
+    register_routes(srv, uts.machine);
+    if (listen_all(srv, &o) < 0 || (o.tls_port >= 0 && listen_all_tls(srv, &o) < 0)) {
+        mote_server_destroy(srv);
+        return 2;
+    }
+
+    running = srv;
+    handle_signals();
+    rc = mote_server_run(srv);
+    running = NULL;
+    mote_server_destroy(srv);
+    printf("mote-sample: stopped\n");
+    return rc < 0 ? 1 : 0;
+}

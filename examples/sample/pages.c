@@ -1,0 +1,118 @@
+/* pages.c - the seed's pages, byte for byte, as mote handlers. */
+#include "pages.h"
+
+#include <string.h>
+
+#define PAGE_HEAD "<html>\n<head>\n<title>Zephyr HTTP Server</title>\n</head>\n"
+#define CENTERED_PAGE(text) PAGE_HEAD "<body><h1><center>" text "</center></h1></body>\n</html>\n"
+
+void page_it_works(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    mote_respond(res, 200, "text/html", CENTERED_PAGE("It Works!"));
+}
+
+void page_forbidden(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    mote_respond(res, 403, "text/html", CENTERED_PAGE("403 Forbidden"));
+}
+
+void page_missing(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    mote_respond(res, 404, "text/html", CENTERED_PAGE("404 Not Found"));
+}
+
+void page_soft_404(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    mote_response_header(res, "Content-Type", "text/html");
+    mote_response_write(res, PAGE_HEAD, strlen(PAGE_HEAD));
+    mote_response_write(res, "<body><h1><center>404 Not Found</center></h1></body>\n</html>\n",
+                        strlen("<body><h1><center>404 Not Found</center></h1></body>\n</html>\n"));
+    mote_response_end(res);
+}
+
+/* Collects small pieces of a streamed page into chunks of up to a kilobyte. */
+typedef struct page_writer {
+    mote_response *res;
+    int rc;
+    size_t len;
+    char buf[1024];
+} page_writer;
+
+static void pw_flush(page_writer *w)
+{
+    if (w->rc == 0 && w->len) w->rc = mote_response_write(w->res, w->buf, w->len);
+    w->len = 0;
+}
+
+static void pw_put(page_writer *w, const char *s, size_t len)
+{
+    while (len && w->rc == 0) {
+        size_t n = sizeof w->buf - w->len;
+        if (n > len) n = len;
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+        s += n;
+        len -= n;
+        if (w->len == sizeof w->buf) pw_flush(w);
+    }
+}
+
+static void pw_text(page_writer *w, const char *s)
+{
+    pw_put(w, s, strlen(s));
+}
+
+/* Text with the characters HTML gives meaning to escaped, so a header cannot inject markup. */
+static void pw_escaped(page_writer *w, const char *s, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++) {
+        switch (s[i]) {
+        case '<': pw_text(w, "&lt;"); break;
+        case '>': pw_text(w, "&gt;"); break;
+        case '&': pw_text(w, "&amp;"); break;
+        case '"': pw_text(w, "&quot;"); break;
+        default: pw_put(w, s + i, 1); break;
+        }
+    }
+}
+
+void page_header_fields(mote_request *req, mote_response *res, void *user)
+{
+    const char *machine = user;
+    const char *method = mote_request_method(req), *target = mote_request_target(req);
+    size_t i, count = mote_request_header_count(req);
+    page_writer w;
+    mote_header h;
+
+    w.res = res;
+    w.rc = 0;
+    w.len = 0;
+    mote_response_header(res, "Content-Type", "text/html");
+    pw_text(&w, PAGE_HEAD "<body>\n<h1>Zephyr HTTP server</h1>\n<h2>HTTP Header Fields</h2>\n<ul>\n");
+    for (i = 0; i < count; i++) {
+        mote_request_header_at(req, i, &h);
+        pw_text(&w, "<li>");
+        pw_escaped(&w, h.name, h.name_len);
+        pw_text(&w, ": ");
+        pw_escaped(&w, h.value, h.value_len);
+        pw_text(&w, "</li>\n");
+    }
+    pw_text(&w, "</ul>\n<h2>HTTP Method: ");
+    pw_escaped(&w, method, strlen(method));
+    pw_text(&w, "</h2>\n<h2>URL: ");
+    pw_escaped(&w, target, strlen(target));
+    pw_text(&w, "</h2>\n<h2>Server: ");
+    pw_escaped(&w, machine, strlen(machine));
+    pw_text(&w, "</h2>\n</body>\n</html>\n");
+    pw_flush(&w);
+    mote_response_end(res);
+}

@@ -1,0 +1,284 @@
+/*
+ * mote.h - the whole public API of libmote, an embeddable HTTP/1.1 + HTTPS server.
+ *
+ * A minimal server:
+ *
+ *     static void hello(mote_request *req, mote_response *res, void *user)
+ *     {
+ *         (void)req; (void)user;
+ *         mote_respond(res, 200, "text/plain", "Hello, world!\n");
+ *     }
+ *
+ *     int main(void)
+ *     {
+ *         mote_config cfg;
+ *         mote_server *srv;
+ *         mote_config_init(&cfg);
+ *         if (mote_server_create(&srv, &cfg) < 0) return 1;
+ *         mote_route(srv, "/", MOTE_ROUTE_PREFIX, hello, NULL);
+ *         if (mote_listen(srv, NULL, 8080) < 0) return 1;
+ *         mote_server_run(srv);
+ *         mote_server_destroy(srv);
+ *         return 0;
+ *     }
+ *
+ * Threading: a server and everything reached through it belong to the thread that runs its loop.
+ * The only calls that may come from another thread or a signal handler are mote_server_stop()
+ * and mote_strerror().
+ *
+ * Strings: every `const char *` the API returns is NUL-terminated and valid until the handler's
+ * response is finished, unless its documentation says otherwise. mote_str views carry a length
+ * and are NOT NUL-terminated unless stated.
+ */
+#ifndef MOTE_H
+#define MOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MOTE_VERSION_MAJOR 0
+#define MOTE_VERSION_MINOR 1
+#define MOTE_VERSION_PATCH 0
+#define MOTE_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors: every call that can fail returns a negative MOTE_E* value; 0 (or a count) on success.
+ * ------------------------------------------------------------------------------------------- */
+enum {
+    MOTE_OK = 0,
+    MOTE_ENOMEM = -1,      /* an allocation failed */
+    MOTE_EINVAL = -2,      /* an argument is invalid */
+    MOTE_EAGAIN = -3,      /* no room in the send buffer now; retry when it drains */
+    MOTE_ESTATE = -4,      /* the call is not valid in the object's current state */
+    MOTE_ETOOBIG = -5,     /* the data can never fit the configured buffer */
+    MOTE_ESYS = -6,        /* an operating-system call failed (see errno) */
+    MOTE_EADDR = -7,       /* an address could not be parsed or bound */
+    MOTE_ETLS = -8,        /* TLS set-up failed (certificate, key, library) */
+    MOTE_EEXIST = -9,      /* the route is already registered */
+    MOTE_ELIMIT = -10,     /* a configured limit was reached */
+    MOTE_ENOTSUP = -11,    /* not supported by this build */
+    MOTE_ECLOSED = -12     /* the connection is gone */
+};
+
+/* A static English description of an error code; never NULL. */
+const char *mote_strerror(int err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Types
+ * ------------------------------------------------------------------------------------------- */
+typedef struct mote_server mote_server;
+typedef struct mote_request mote_request;
+typedef struct mote_response mote_response;
+
+/* A view of bytes: not NUL-terminated unless documented. */
+typedef struct mote_str {
+    const char *ptr;
+    size_t len;
+} mote_str;
+
+/* One request header field as received; name and value are NUL-terminated, the value without
+ * its leading and trailing whitespace. */
+typedef struct mote_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} mote_header;
+
+/* A request handler. It answers through `res`: mote_respond(), mote_response_send(), or
+ * mote_response_write()...mote_response_end(). When it returns without having answered, the
+ * client gets 500; a streamed response it left open is ended for it. */
+typedef void (*mote_handler)(mote_request *req, mote_response *res, void *user_data);
+
+enum mote_log_level {
+    MOTE_LOG_ERROR = 0,
+    MOTE_LOG_WARN = 1,
+    MOTE_LOG_INFO = 2,   /* listeners, accepted connections, one access line per request */
+    MOTE_LOG_DEBUG = 3
+};
+
+/* Receives each log line (without a trailing newline). */
+typedef void (*mote_log_fn)(void *user, int level, const char *message);
+
+/* Allocation hooks; every allocation the library makes goes through them (mbedTLS's own
+ * excepted). Memory must be aligned for any object, as malloc's is. */
+typedef struct mote_allocator {
+    void *(*alloc)(void *ctx, size_t size);   /* returns NULL on failure */
+    void (*free)(void *ctx, void *ptr);       /* ptr may be NULL */
+    void *ctx;
+} mote_allocator;
+
+/* Server configuration. Fill it with mote_config_init(), then change what you need. Every
+ * limit is enforced per connection or per request as its comment says. */
+typedef struct mote_config {
+    size_t max_connections;       /* open client connections (1024); past it: 503 and close */
+    size_t max_request_line;      /* bytes in the request line (8192); longer: 414 */
+    size_t max_header_bytes;      /* bytes of header fields after the request line (8192): 431 */
+    size_t max_headers;           /* header fields per request (64); more: 431 */
+    uint64_t max_body_size;       /* request body bytes read or drained (1 MiB); more: 413 */
+    size_t response_buffer_size;  /* per-connection send buffer (16384); a one-shot response
+                                     whose head and body fit half of it always fits */
+    uint32_t idle_timeout_ms;     /* keep-alive connection with no request (30000) */
+    uint32_t head_timeout_ms;     /* from a request's first byte to its full head (10000): 408 */
+    uint32_t write_timeout_ms;    /* a response making no progress to a stalled reader (30000) */
+    uint32_t handshake_timeout_ms;/* TLS handshake from accept (10000) */
+    uint32_t shutdown_timeout_ms; /* mote_server_stop() waits this long for open responses (5000) */
+    const char *server_name;      /* value of the Server header ("mote"); NULL or "" omits it */
+    int send_date;                /* send a Date header (1) */
+    mote_log_fn log;              /* NULL: the library logs nothing */
+    void *log_user;
+    int log_level;                /* the most detailed level passed to `log` (MOTE_LOG_INFO) */
+    mote_allocator allocator;     /* malloc/free when left zeroed */
+} mote_config;
+
+/* Fills `cfg` with the defaults above. */
+void mote_config_init(mote_config *cfg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Server
+ * ------------------------------------------------------------------------------------------- */
+
+/* Creates a server from `cfg` (copied; NULL means defaults). Returns 0 or a MOTE_E* code. */
+int mote_server_create(mote_server **out, const mote_config *cfg);
+
+/* Closes every listener and connection and frees the server. Call it outside the loop. */
+void mote_server_destroy(mote_server *srv);
+
+/* Opens a plain-HTTP listener. `addr` is a numeric IPv4 or IPv6 address ("127.0.0.1", "::1",
+ * "[::1]"); NULL, "" or "::" bind the IPv6 wildcard in dual-stack mode, which also serves IPv4
+ * (falling back to 0.0.0.0 where the host has no IPv6). Port 0 picks a free port.
+ * Returns the listener's index (>= 0) or a MOTE_E* code. */
+int mote_listen(mote_server *srv, const char *addr, uint16_t port);
+
+/* TLS credentials for mote_listen_tls(): a PEM certificate chain (leaf first) and its private
+ * key, each given either as a file name or as NUL-terminated PEM text in memory. */
+typedef struct mote_tls_config {
+    const char *cert_file;
+    const char *key_file;
+    const char *cert_pem;
+    const char *key_pem;
+    const char *key_password;     /* NULL when the key is not encrypted */
+} mote_tls_config;
+
+/* Opens an HTTPS listener (TLS 1.2, ECDHE with AEAD suites only, no renegotiation). The
+ * credentials are loaded now; a bad file or key gives MOTE_ETLS and one log line saying why. */
+int mote_listen_tls(mote_server *srv, const char *addr, uint16_t port, const mote_tls_config *tls);
+
+/* The port a listener is bound to (useful after port 0), or a MOTE_E* code. */
+int mote_listener_port(const mote_server *srv, int listener);
+
+/* The address a listener is bound to, as text ("::", "127.0.0.1"), into buf (46 bytes always
+ * suffice). Returns 0 or a MOTE_E* code. */
+int mote_listener_address(const mote_server *srv, int listener, char *buf, size_t buf_len);
+
+/* Route flags. */
+enum {
+    MOTE_ROUTE_EXACT = 0,     /* the path must equal the route */
+    MOTE_ROUTE_PREFIX = 1     /* the route and everything below it: "/a" takes "/a", "/a/",
+                                 "/a/b", never "/ab"; a route ending in "/" takes all below it */
+};
+
+/* Registers `handler` for `path` (starting with '/'). The longest matching route wins, an
+ * exact route before a prefix route of the same path; the query string takes no part. */
+int mote_route(mote_server *srv, const char *path, unsigned flags, mote_handler handler,
+               void *user_data);
+
+/* The handler for paths no route matches. Without one they get 404 Not Found. */
+int mote_default_handler(mote_server *srv, mote_handler handler, void *user_data);
+
+/* Runs the event loop until mote_server_stop() and the graceful shutdown that follows.
+ * Returns 0, or a MOTE_E* code if the loop itself failed. */
+int mote_server_run(mote_server *srv);
+
+/* Asks the loop to stop: listeners close at once, responses in flight get shutdown_timeout_ms
+ * to finish, then every connection is closed. Safe from a signal handler or another thread. */
+void mote_server_stop(mote_server *srv);
+
+/* Your loop instead of ours: watch mote_server_fd() for readability, and call
+ * mote_server_step(srv, 0) when it is readable or when mote_server_timeout_ms() has passed.
+ * mote_server_fd() returns MOTE_ENOTSUP on a build with the poll(2) backend. */
+int mote_server_fd(const mote_server *srv);
+
+/* Waits up to `timeout_ms` (0: not at all, -1: until an event) and handles what is ready.
+ * Returns 1 while the server runs, 0 once it has stopped completely, or a MOTE_E* code. */
+int mote_server_step(mote_server *srv, int timeout_ms);
+
+/* Milliseconds until the next timer is due (0 if one is due now), or -1 if none is set. */
+int mote_server_timeout_ms(const mote_server *srv);
+
+/* ---------------------------------------------------------------------------------------------
+ * Request (valid during the handler call, and until the response is finished)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The method token as sent, e.g. "GET". */
+const char *mote_request_method(const mote_request *req);
+
+/* The request target exactly as sent, e.g. "/headers?x=1". */
+const char *mote_request_target(const mote_request *req);
+
+/* The path part of the target (up to '?' or '#'), not decoded. */
+mote_str mote_request_path(const mote_request *req);
+
+/* The query part of the target after '?' (empty when there is none), not decoded. */
+mote_str mote_request_query(const mote_request *req);
+
+/* 10 for HTTP/1.0, 11 for HTTP/1.1 (and for any later 1.x, which is served as 1.1). */
+int mote_request_version(const mote_request *req);
+
+/* The value of the first header field called `name` (case-insensitive), or NULL. */
+const char *mote_request_header(const mote_request *req, const char *name);
+
+/* Header fields in arrival order: mote_request_header_at() fills `out` for index i < count
+ * and returns 0, or MOTE_EINVAL past the end. */
+size_t mote_request_header_count(const mote_request *req);
+int mote_request_header_at(const mote_request *req, size_t i, mote_header *out);
+
+/* Writes the peer's address as text ("192.0.2.1", "2001:db8::1") into buf (46 bytes always
+ * suffice) and its port into *port (may be NULL). Returns 0 or MOTE_EINVAL. */
+int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16_t *port);
+
+/* 1 when the request arrived over TLS, else 0. */
+int mote_request_is_tls(const mote_request *req);
+
+/* ---------------------------------------------------------------------------------------------
+ * Response
+ * ------------------------------------------------------------------------------------------- */
+
+/* Sets the status (100..599, not 1xx; default 200). Only before the head is sent. */
+int mote_response_status(mote_response *res, int status);
+
+/* Adds a header field. The name must be a token; the value may not hold CR, LF or NUL.
+ * Content-Length and Transfer-Encoding are the library's to write and give MOTE_EINVAL;
+ * "Connection: close" closes the connection after the response; a Server or Date field
+ * replaces the default one. Only before the head is sent. */
+int mote_response_header(mote_response *res, const char *name, const char *value);
+
+/* Sends the whole body at once with Content-Length and finishes the response. */
+int mote_response_send(mote_response *res, const void *body, size_t len);
+
+/* status + Content-Type (may be NULL) + NUL-terminated body, in one call. */
+int mote_respond(mote_response *res, int status, const char *content_type, const char *body);
+
+/* Streams a piece of body: the first call sends the head, with chunked framing for HTTP/1.1
+ * and close-delimited for HTTP/1.0. Each call queues all of `len` or nothing: MOTE_EAGAIN
+ * when the send buffer is full now, MOTE_ETOOBIG when a piece can never fit it. */
+int mote_response_write(mote_response *res, const void *data, size_t len);
+
+/* Finishes a streamed response (sends the head first if nothing was written). */
+int mote_response_end(mote_response *res);
+
+/* The request this response answers. */
+mote_request *mote_response_request(mote_response *res);
+
+/* The standard reason phrase of a status code ("Not Found"), or "Unknown". */
+const char *mote_status_reason(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOTE_H */

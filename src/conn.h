@@ -1,0 +1,142 @@
+/* conn.h - one HTTP/1.1 connection as a sans-I/O state machine.
+ *
+ * The I/O shell reads socket bytes into the space conn_read_space() offers and reports them
+ * with conn_received(); the connection parses them, dispatches requests to handlers, and queues
+ * response bytes that the shell takes with conn_pending() and acknowledges with conn_sent().
+ * No socket, clock or allocator is touched here: buffers are lent by the shell while the
+ * connection has something in flight, and time reaches it only through the shell's hooks. */
+#ifndef MOTE_CONN_H
+#define MOTE_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "body.h"
+#include "mote.h"
+#include "parser.h"
+#include "router.h"
+
+typedef struct mote_conn mote_conn;
+
+/* What every connection of a server shares, set up by the shell. */
+typedef struct conn_env {
+    const router *routes;
+    uint32_t max_request_line, max_header_bytes, max_headers;
+    uint32_t in_size, out_size;       /* buffer sizes inside a block (see conn_block_size) */
+    uint64_t max_body_size;
+    char server_line[80];             /* "Server: mote\r\n", or empty */
+    size_t server_line_len;
+    char date_line[40];               /* "Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", or empty */
+    size_t date_line_len;
+    void *owner;                      /* the shell's context for the hooks */
+    /* Optional hooks into the shell. */
+    void (*flush)(mote_conn *c);              /* try to send pending output now */
+    void (*request_begin)(mote_conn *c);      /* a request head is complete */
+    void (*request_end)(mote_conn *c);        /* its response is fully queued (access log) */
+} conn_env;
+
+/* Peer address in a socket-free form. */
+typedef struct mote_addr {
+    uint8_t family;                   /* 4 or 6; 0 when unknown */
+    uint8_t bytes[16];
+    uint16_t port;
+} mote_addr;
+
+/* The request's head stays at in[in_start] until its response is finished. */
+struct mote_request {
+    uint32_t path_off, path_len;      /* offsets into the head */
+    uint32_t query_off, query_len;
+    uint8_t version;                  /* 10 or 11 */
+    uint8_t is_head;
+    uint8_t valid;                    /* the head was parsed and dispatched */
+};
+
+enum {
+    RES_IDLE,       /* nothing written */
+    RES_STAGED,     /* headers being added; nothing committed */
+    RES_STREAMING,  /* head committed, body pieces follow */
+    RES_DONE
+};
+
+struct mote_response {
+    uint8_t state;
+    uint8_t chunked;          /* body pieces are framed as chunks */
+    uint8_t no_body;          /* HEAD, 1xx, 204, 304: the body is not sent */
+    uint8_t has_server, has_date, wants_close;
+    uint16_t status;
+    uint32_t staged;          /* bytes of user header lines staged after the prefix room */
+    uint64_t body_bytes;      /* body bytes queued (for the access log) */
+};
+
+enum {
+    PHASE_HEAD,     /* waiting for or parsing a request head */
+    PHASE_BODY      /* the request's body is being read (and discarded) */
+};
+
+struct mote_conn {
+    struct mote_request req;
+    struct mote_response res;
+    const conn_env *env;
+    void *user;                       /* the shell's per-connection object */
+    mote_addr peer;
+    uint8_t is_tls;
+    uint8_t phase;
+    uint8_t closing;                  /* no more requests: close once the output drains */
+    uint8_t peer_eof;                 /* the peer will send nothing more */
+    uint8_t keep_alive;               /* the current request allows a next one */
+    uint8_t busy;                     /* inside process(): parsing or in a handler */
+
+    char *block;                      /* lent buffers, NULL while the connection is idle */
+    char *in;
+    char *out;
+    uint32_t in_start, in_len;        /* live input is in[in_start, in_len) */
+    uint32_t out_sent, out_len;       /* pending output is out[out_sent, out_len) */
+
+    parser parser;                    /* parses the head that starts at in[in_start] */
+    body_decoder body;
+    uint32_t requests;                /* served on this connection */
+};
+
+/* The size of the buffer block a connection borrows while active. */
+size_t conn_block_size(const conn_env *env);
+
+void conn_init(mote_conn *c, const conn_env *env, void *user);
+
+/* Lends the connection a block of conn_block_size() bytes. */
+void conn_attach(mote_conn *c, char *block);
+
+/* Whether the connection holds no bytes and no request, so its block can go back; and the
+ * block taken back (NULL when it cannot be). */
+int conn_is_idle(const mote_conn *c);
+char *conn_detach(mote_conn *c);
+
+/* Where the next received bytes go and how many fit (0: do not read now). Needs a block. */
+size_t conn_read_space(mote_conn *c, char **at);
+
+/* n bytes were stored at the place conn_read_space() gave: parse and dispatch them. */
+void conn_received(mote_conn *c, size_t n);
+
+/* The peer closed its side: finish what was received, then close. */
+void conn_peer_eof(mote_conn *c);
+
+/* Pending output, and acknowledging bytes written. */
+size_t conn_pending(const mote_conn *c, const char **data);
+void conn_sent(mote_conn *c, size_t n);
+
+/* Whether the connection is finished: closing and every byte written. */
+int conn_is_done(const mote_conn *c);
+
+/* Whether a request head has begun arriving (for the head timeout). */
+int conn_has_partial_head(const mote_conn *c);
+
+/* Answers `status` with a short text body and closes after it (timeouts, 503). Returns 0, or a
+ * MOTE_E* code when a response has already begun. */
+int conn_fail(mote_conn *c, int status);
+
+/* Internals shared with response.c and request.c. */
+mote_conn *conn_of_response(mote_response *res);
+const mote_conn *conn_of_request(const mote_request *req);
+void conn_response_finished(mote_conn *c);
+void response_discard_staged(mote_conn *c);
+
+#endif

@@ -1,0 +1,418 @@
+/* parser.c - incremental HTTP/1.1 request-head parser; see parser.h.
+ *
+ * One pass over the bytes with a resumable state machine: the inner loops run over whole runs
+ * of token, target and field-value bytes, and the state is saved only where the buffer ends.
+ * Strict by RFC 9112: single SP separators, CRLF line ends (no bare CR or LF), no whitespace
+ * before a colon or before the first field, no obs-fold, no control bytes in values. */
+#include "parser.h"
+
+#include <string.h>
+
+#include "chars.h"
+
+enum {
+    S_START,        /* before the method; empty lines are skipped (RFC 9112 §2.2) */
+    S_START_LF,     /* CR of an empty line seen */
+    S_METHOD,
+    S_TARGET,
+    S_VERSION,      /* "HTTP/" DIGIT "." DIGIT, vpos counts the bytes */
+    S_LINE_LF,      /* CR after the version seen */
+    S_FIELD_START,
+    S_NAME,
+    S_VALUE_LEAD,   /* OWS after the colon */
+    S_VALUE,
+    S_FIELD_LF,     /* CR after a field seen */
+    S_END_LF,       /* CR of the blank line seen */
+    S_DONE,
+    S_ERROR
+};
+
+void parser_init(parser *p, hdr_span *headers, uint32_t max_headers, uint32_t max_request_line,
+                 uint32_t max_header_bytes)
+{
+    memset(p, 0, sizeof *p);
+    p->headers = headers;
+    p->max_headers = max_headers;
+    p->max_request_line = max_request_line;
+    p->max_header_bytes = max_header_bytes;
+}
+
+void parser_reset(parser *p)
+{
+    parser_init(p, p->headers, p->max_headers, p->max_request_line, p->max_header_bytes);
+}
+
+int header_name_is(const char *name, size_t len, const char *lower)
+{
+    size_t i;
+    for (i = 0; i < len; i++) {
+        if (lower[i] == '\0' || char_lower((unsigned char)name[i]) != lower[i]) return 0;
+    }
+    return lower[len] == '\0';
+}
+
+static int fail(parser *p, int status)
+{
+    p->state = S_ERROR;
+    p->status = status;
+    return PARSE_ERROR;
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ---- what the fields mean for framing and connection handling (RFC 9112 §6, §9) -------- */
+
+/* Visits the comma-separated elements of a list value, trimmed of OWS; empty ones are skipped
+ * (RFC 9110 §5.6.1). Returns the first non-zero result of `visit`. */
+typedef int (*list_visit)(void *ctx, const char *elem, size_t len);
+
+static int for_each_list_element(const char *v, size_t len, list_visit visit, void *ctx)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t start, end;
+        int r;
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+        start = i;
+        while (i < len && v[i] != ',') i++;
+        end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) end--;
+        if (end > start && (r = visit(ctx, v + start, end - start)) != 0) return r;
+    }
+    return 0;
+}
+
+static int visit_connection(void *ctx, const char *e, size_t len)
+{
+    uint32_t *flags = ctx;
+    if (header_name_is(e, len, "close")) *flags |= HEAD_CLOSE;
+    else if (header_name_is(e, len, "keep-alive")) *flags |= HEAD_KEEP_ALIVE;
+    return 0;
+}
+
+/* Transfer-Encoding state across all its fields: only a final, single "chunked" is ours. */
+typedef struct te_state {
+    int last_is_chunked;
+    int chunked_seen;
+    int other_seen;
+    int malformed;
+} te_state;
+
+static int visit_transfer_coding(void *ctx, const char *e, size_t len)
+{
+    te_state *te = ctx;
+    size_t name_len = 0;
+    while (name_len < len && char_is((unsigned char)e[name_len], CH_TOKEN)) name_len++;
+    if (name_len == 0) {
+        te->malformed = 1;
+        return 1;
+    }
+    if (header_name_is(e, name_len, "chunked")) {
+        if (te->chunked_seen || name_len != len) te->malformed = 1; /* twice, or parameters */
+        te->chunked_seen = 1;
+        te->last_is_chunked = 1;
+    } else {
+        te->other_seen = 1;
+        te->last_is_chunked = 0;
+    }
+    return 0;
+}
+
+/* Content-Length = 1*DIGIT; a list of identical values is the same length (RFC 9110 §8.6). */
+typedef struct cl_state {
+    uint64_t value;
+    int seen;
+    int malformed;
+} cl_state;
+
+static int visit_content_length(void *ctx, const char *e, size_t len)
+{
+    cl_state *cl = ctx;
+    uint64_t v = 0;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        unsigned d = (unsigned)((unsigned char)e[i] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            cl->malformed = 1;
+            return 1;
+        }
+        v = v * 10 + d;
+    }
+    if (cl->seen && cl->value != v) {
+        cl->malformed = 1;
+        return 1;
+    }
+    cl->seen = 1;
+    cl->value = v;
+    return 0;
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2); empty is allowed. */
+static int host_is_valid(const char *h, size_t len)
+{
+    size_t i = 0;
+    if (len > 0 && h[0] == '[') {
+        for (i = 1; i < len && h[i] != ']'; i++) {
+            unsigned char c = (unsigned char)h[i];
+            if (!(hex_value(c) >= 0 || c == ':' || c == '.' || c == 'v' || c == 'V')) return 0;
+        }
+        if (i == len || i == 1) return 0;
+        i++;
+    } else {
+        for (; i < len && h[i] != ':'; i++) {
+            unsigned char c = (unsigned char)h[i];
+            if (!char_is(c, CH_HOST)) return 0;
+            if (c == '%' && (i + 2 >= len || hex_value(h[i + 1]) < 0 || hex_value(h[i + 2]) < 0))
+                return 0;
+        }
+    }
+    if (i == len) return 1;
+    if (h[i] != ':') return 0;
+    for (i++; i < len; i++) {
+        if (h[i] < '0' || h[i] > '9') return 0;
+    }
+    return 1;
+}
+
+static int analyze_fields(parser *p, const char *buf)
+{
+    te_state te = {0, 0, 0, 0};
+    cl_state cl = {0, 0, 0};
+    int te_fields = 0, hosts = 0;
+    uint32_t i;
+
+    for (i = 0; i < p->header_count; i++) {
+        const hdr_span *h = &p->headers[i];
+        const char *name = buf + h->name_off, *value = buf + h->value_off;
+        switch (h->name_len) {
+        case 4:
+            if (header_name_is(name, 4, "host")) {
+                if (++hosts > 1 || !host_is_valid(value, h->value_len)) return fail(p, 400);
+            }
+            break;
+        case 6:
+            if (header_name_is(name, 6, "expect") && header_name_is(value, h->value_len, "100-continue"))
+                p->flags |= HEAD_EXPECT_CONTINUE;
+            break;
+        case 10:
+            if (header_name_is(name, 10, "connection"))
+                for_each_list_element(value, h->value_len, visit_connection, &p->flags);
+            break;
+        case 14:
+            if (header_name_is(name, 14, "content-length")) {
+                if (h->value_len == 0) return fail(p, 400);
+                for_each_list_element(value, h->value_len, visit_content_length, &cl);
+                if (cl.malformed || !cl.seen) return fail(p, 400);
+            }
+            break;
+        case 17:
+            if (header_name_is(name, 17, "transfer-encoding")) {
+                te_fields++;
+                if (h->value_len == 0) return fail(p, 400);
+                for_each_list_element(value, h->value_len, visit_transfer_coding, &te);
+                if (te.malformed) return fail(p, 400);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+
+    if (hosts == 1) p->flags |= HEAD_HAS_HOST;
+    else if (p->version_minor >= 1) return fail(p, 400); /* RFC 9112 §3.2: exactly one Host */
+
+    if (te_fields > 0) {
+        /* RFC 9112 §6.1: with Content-Length too, or not ending in chunked, the framing of a
+         * request cannot be trusted; chunked is undefined in HTTP/1.0. */
+        if (cl.seen || p->version_minor == 0 || !te.last_is_chunked) return fail(p, 400);
+        if (te.other_seen) return fail(p, 501);
+        p->flags |= HEAD_CHUNKED;
+    } else if (cl.seen) {
+        p->flags |= HEAD_HAS_LENGTH;
+        p->content_length = cl.value;
+    }
+    return PARSE_DONE;
+}
+
+/* ---- the request line ------------------------------------------------------------------- */
+
+/* "HTTP/" DIGIT "." DIGIT, byte by byte; a well-formed version of another major is 505. */
+static int version_byte(parser *p, unsigned char c)
+{
+    static const char prefix[] = "HTTP/";
+    if (p->vpos < 5) {
+        if (c != (unsigned char)prefix[p->vpos]) return fail(p, 400);
+    } else if (p->vpos == 5 || p->vpos == 7) {
+        if (c < '0' || c > '9') return fail(p, 400);
+        if (p->vpos == 5) p->version_major = (uint8_t)(c - '0');
+        else p->version_minor = (uint8_t)(c - '0');
+    } else if (p->vpos == 6) {
+        if (c != '.') return fail(p, 400);
+    } else {
+        return fail(p, 400);
+    }
+    p->vpos++;
+    return PARSE_MORE;
+}
+
+static int version_end(parser *p)
+{
+    if (p->vpos != 8) return fail(p, 400);
+    if (p->version_major != 1) return fail(p, 505);
+    if (p->version_minor > 1) p->version_minor = 1; /* RFC 9110 §2.5: served as 1.1 */
+    return PARSE_MORE;
+}
+
+/* ---- the state machine ------------------------------------------------------------------ */
+
+int parser_execute(parser *p, const char *buf, size_t len)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    uint32_t n = len > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)len;
+    uint32_t i = p->pos;
+    /* The request line ends with the CR at index max_request_line at the latest; the field
+     * section, final CRLF included, spans at most max_header_bytes. */
+    uint32_t line_end = p->max_request_line;
+    uint32_t fields_end = p->fields_start + p->max_header_bytes;
+    uint32_t stop;
+
+    if (p->state == S_DONE) return PARSE_DONE;
+    if (p->state == S_ERROR) return PARSE_ERROR;
+
+    while (i < n) {
+        unsigned char c = b[i];
+        switch (p->state) {
+        case S_START:
+            if (i >= line_end) return fail(p, 414);
+            if (c == '\r') {
+                p->state = S_START_LF;
+                i++;
+                break;
+            }
+            if (!char_is(c, CH_TOKEN)) return fail(p, 400);
+            p->method_off = i;
+            p->state = S_METHOD;
+            break;
+        case S_START_LF:
+            if (c != '\n') return fail(p, 400);
+            p->state = S_START;
+            i++;
+            break;
+        case S_METHOD:
+            stop = min_u32(n, line_end);
+            while (i < stop && char_is(b[i], CH_TOKEN)) i++;
+            if (i == stop) {
+                if (i == line_end) return fail(p, 414);
+                break;
+            }
+            if (b[i] != ' ') return fail(p, 400);
+            p->method_len = i - p->method_off;
+            p->target_off = ++i;
+            p->state = S_TARGET;
+            break;
+        case S_TARGET:
+            stop = min_u32(n, line_end);
+            while (i < stop && char_is(b[i], CH_VCHAR)) i++;
+            if (i == stop) {
+                if (i == line_end) return fail(p, 414);
+                break;
+            }
+            if (b[i] != ' ' || i == p->target_off) return fail(p, 400);
+            p->target_len = i - p->target_off;
+            p->state = S_VERSION;
+            i++;
+            break;
+        case S_VERSION:
+            if (c == '\r') {
+                if (version_end(p) != PARSE_MORE) return PARSE_ERROR;
+                p->state = S_LINE_LF;
+            } else if (i >= line_end) {
+                return fail(p, 414);
+            } else if (version_byte(p, c) != PARSE_MORE) {
+                return PARSE_ERROR;
+            }
+            i++;
+            break;
+        case S_LINE_LF:
+            if (c != '\n') return fail(p, 400);
+            p->fields_start = ++i;
+            fields_end = p->fields_start + p->max_header_bytes;
+            p->state = S_FIELD_START;
+            break;
+        case S_FIELD_START:
+            if (i >= fields_end) return fail(p, 431);
+            if (c == '\r') {
+                p->state = S_END_LF;
+                i++;
+                break;
+            }
+            /* whitespace here is obs-fold or space before the first field: RFC 9112 §5.2, §2.2 */
+            if (!char_is(c, CH_TOKEN)) return fail(p, 400);
+            if (p->header_count == p->max_headers) return fail(p, 431);
+            p->headers[p->header_count].name_off = i;
+            p->state = S_NAME;
+            break;
+        case S_NAME:
+            stop = min_u32(n, fields_end);
+            while (i < stop && char_is(b[i], CH_TOKEN)) i++;
+            if (i == stop) {
+                if (i == fields_end) return fail(p, 431);
+                break;
+            }
+            if (b[i] != ':') return fail(p, 400); /* RFC 9112 §5.1: no space before the colon */
+            p->headers[p->header_count].name_len = i - p->headers[p->header_count].name_off;
+            p->state = S_VALUE_LEAD;
+            i++;
+            break;
+        case S_VALUE_LEAD:
+            stop = min_u32(n, fields_end);
+            while (i < stop && (b[i] == ' ' || b[i] == '\t')) i++;
+            if (i == stop) {
+                if (i == fields_end) return fail(p, 431);
+                break;
+            }
+            p->headers[p->header_count].value_off = i;
+            p->state = S_VALUE;
+            break;
+        case S_VALUE:
+            stop = min_u32(n, fields_end);
+            while (i < stop && char_is(b[i], CH_FIELD)) i++;
+            if (i == stop) {
+                if (i == fields_end) return fail(p, 431);
+                break;
+            }
+            if (b[i] != '\r') return fail(p, 400);
+            {
+                hdr_span *h = &p->headers[p->header_count];
+                uint32_t end = i;
+                while (end > h->value_off && (b[end - 1] == ' ' || b[end - 1] == '\t')) end--;
+                h->value_len = end - h->value_off;
+            }
+            p->state = S_FIELD_LF;
+            i++;
+            break;
+        case S_FIELD_LF:
+            if (c != '\n') return fail(p, 400);
+            if (i >= fields_end) return fail(p, 431);
+            p->header_count++;
+            p->state = S_FIELD_START;
+            i++;
+            break;
+        case S_END_LF:
+            if (c != '\n') return fail(p, 400);
+            if (i >= fields_end) return fail(p, 431);
+            p->head_len = ++i;
+            p->pos = i;
+            if (analyze_fields(p, buf) != PARSE_DONE) return PARSE_ERROR;
+            p->state = S_DONE;
+            return PARSE_DONE;
+        default:
+            return fail(p, 400);
+        }
+    }
+    p->pos = i;
+    return PARSE_MORE;
+}

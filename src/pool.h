@@ -1,0 +1,29 @@
+/* pool.h - fixed-size buffer blocks, allocated on first need up to a maximum count and reused
+ * most-recently-freed first (warm in cache), so steady-state serving never allocates. */
+#ifndef MOTE_POOL_H
+#define MOTE_POOL_H
+
+#include <stddef.h>
+
+#include "mote.h"
+
+typedef struct pool_block pool_block;
+
+typedef struct pool {
+    mote_allocator alloc;
+    size_t block_size;
+    size_t max_blocks, allocated;
+    pool_block *free_list;
+    pool_block *all;            /* every block ever allocated, for pool_free */
+} pool;
+
+void pool_init(pool *p, mote_allocator alloc, size_t block_size, size_t max_blocks);
+
+/* A block of block_size bytes, aligned for any object; NULL when out of blocks or memory. */
+char *pool_get(pool *p);
+void pool_put(pool *p, char *block);
+
+/* Frees every block; none may be in use. */
+void pool_free(pool *p);
+
+#endif

@@ -1,0 +1,416 @@
+/* response.c - the response writer: status line, header fields, and the body framed by
+ * Content-Length, chunks, or the end of the connection (RFC 9112 §4, §6, §7).
+ *
+ * Everything is written into the connection's send buffer. Header fields a handler adds are
+ * staged after a reserved room, so the status line can still change; when the head is
+ * committed, the status line, Server and Date are written into the room and the staged fields
+ * are moved up against them, leaving one contiguous head. */
+#include <stdio.h>
+#include <string.h>
+
+#include "chars.h"
+#include "conn.h"
+#include "parser.h"
+
+/* "HTTP/1.1 " status SP reason CRLF: reasons are at most 31 bytes. */
+#define STATUS_LINE_MAX 48
+/* Content-Length (20 digits) + Connection: keep-alive + the blank line. */
+#define FRAMING_MAX 64
+/* A chunk's size line and CRLF around its data; the last-chunk after all data. */
+#define CHUNK_OVERHEAD (16 + 2 + 2)
+#define LAST_CHUNK "0\r\n\r\n"
+#define LAST_CHUNK_LEN 5
+
+const char *mote_status_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+mote_request *mote_response_request(mote_response *res)
+{
+    return &conn_of_response(res)->req;
+}
+
+/* ---- send-buffer space ------------------------------------------------------------------ */
+
+static size_t prefix_room(const mote_conn *c)
+{
+    return STATUS_LINE_MAX + c->env->server_line_len + c->env->date_line_len;
+}
+
+/* Bytes of the buffer this response's uncommitted head occupies past out_len. */
+static size_t staging_used(const mote_conn *c)
+{
+    return c->res.state == RES_STAGED ? prefix_room(c) + c->res.staged : 0;
+}
+
+static size_t free_space(const mote_conn *c)
+{
+    return c->env->out_size - c->out_len - staging_used(c);
+}
+
+static void compact_output(mote_conn *c)
+{
+    size_t used = c->out_len - c->out_sent + staging_used(c);
+    if (c->out_sent == 0) return;
+    memmove(c->out, c->out + c->out_sent, used);
+    c->out_len -= c->out_sent;
+    c->out_sent = 0;
+}
+
+/* Makes `need` bytes free after everything queued or staged: by compacting, then by letting the
+ * shell write what is pending. MOTE_ETOOBIG when even an empty buffer could not hold them. */
+static int ensure_space(mote_conn *c, size_t need)
+{
+    if (free_space(c) >= need) return MOTE_OK;
+    if (need > c->env->out_size - staging_used(c)) return MOTE_ETOOBIG;
+    compact_output(c);
+    if (free_space(c) < need && c->env->flush && c->out_len > c->out_sent) {
+        c->env->flush(c);
+        compact_output(c);
+    }
+    return free_space(c) >= need ? MOTE_OK : MOTE_EAGAIN;
+}
+
+static char *append(char *p, const char *s, size_t len)
+{
+    memcpy(p, s, len);
+    return p + len;
+}
+
+static char *append_str(char *p, const char *s)
+{
+    return append(p, s, strlen(s));
+}
+
+static char *append_decimal(char *p, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *p++ = digits[--n];
+    return p;
+}
+
+static char *append_hex(char *p, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char digits[16];
+    size_t n = 0;
+    do {
+        digits[n++] = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    while (n) *p++ = digits[--n];
+    return p;
+}
+
+/* ---- the head --------------------------------------------------------------------------- */
+
+static int status_has_no_body(int status)
+{
+    return status < 200 || status == 204 || status == 304;
+}
+
+static int begin_staging(mote_conn *c)
+{
+    int rc;
+    if (c->res.state == RES_STAGED) return MOTE_OK;
+    if (c->res.state != RES_IDLE) return MOTE_ESTATE;
+    rc = ensure_space(c, prefix_room(c));
+    if (rc < 0) return rc;
+    c->res.state = RES_STAGED;
+    c->res.staged = 0;
+    return MOTE_OK;
+}
+
+/* Decides whether the connection survives this response, and says so in the head. */
+static char *append_connection(mote_conn *c, char *p, int close_delimited)
+{
+    if (c->res.wants_close || c->closing || !c->keep_alive || close_delimited) {
+        c->closing = 1;
+        return append_str(p, "Connection: close\r\n");
+    }
+    if (c->req.version == 10) return append_str(p, "Connection: keep-alive\r\n");
+    return p;
+}
+
+enum framing { FRAME_LENGTH, FRAME_STREAM };
+
+/* Writes the head into the buffer: status line, Server, Date, the staged fields, framing and
+ * Connection. The caller has ensured FRAMING_MAX bytes of space beyond the staging. */
+static void commit_head(mote_conn *c, enum framing framing, uint64_t length)
+{
+    mote_response *res = &c->res;
+    char *base = c->out + c->out_len;
+    char line[STATUS_LINE_MAX];
+    char *p = line;
+    size_t line_len, prefix_len;
+    int close_delimited = 0;
+
+    p = append_str(p, "HTTP/1.1 ");
+    p = append_decimal(p, res->status);
+    *p++ = ' ';
+    p = append_str(p, mote_status_reason(res->status));
+    p = append(p, "\r\n", 2);
+    line_len = (size_t)(p - line);
+    prefix_len = line_len + (res->has_server ? 0 : c->env->server_line_len) +
+                 (res->has_date ? 0 : c->env->date_line_len);
+
+    memmove(base + prefix_len, base + prefix_room(c), res->staged);
+    p = append(base, line, line_len);
+    if (!res->has_server) p = append(p, c->env->server_line, c->env->server_line_len);
+    if (!res->has_date) p = append(p, c->env->date_line, c->env->date_line_len);
+    p += res->staged;
+
+    if (framing == FRAME_LENGTH) {
+        if (!status_has_no_body(res->status)) {
+            p = append_str(p, "Content-Length: ");
+            p = append_decimal(p, length);
+            p = append(p, "\r\n", 2);
+        }
+    } else if (!status_has_no_body(res->status)) {
+        if (c->req.version >= 11) {
+            p = append_str(p, "Transfer-Encoding: chunked\r\n");
+            res->chunked = !res->no_body;
+        } else {
+            close_delimited = !res->no_body;
+        }
+    }
+    p = append_connection(c, p, close_delimited);
+    p = append(p, "\r\n", 2);
+    c->out_len = (uint32_t)(p - c->out);
+    res->state = RES_STREAMING;
+}
+
+static void finish(mote_conn *c)
+{
+    c->res.state = RES_DONE;
+    conn_response_finished(c);
+}
+
+/* ---- public calls ------------------------------------------------------------------------ */
+
+int mote_response_status(mote_response *res, int status)
+{
+    if (!res || status < 200 || status > 599) return MOTE_EINVAL;
+    if (res->state != RES_IDLE && res->state != RES_STAGED) return MOTE_ESTATE;
+    res->status = (uint16_t)status;
+    return MOTE_OK;
+}
+
+static int is_token(const char *s, size_t len)
+{
+    size_t i;
+    if (len == 0) return 0;
+    for (i = 0; i < len; i++) {
+        if (!char_is((unsigned char)s[i], CH_TOKEN)) return 0;
+    }
+    return 1;
+}
+
+static int is_field_value(const char *s, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++) {
+        if (!char_is((unsigned char)s[i], CH_FIELD)) return 0;
+    }
+    return 1;
+}
+
+static int list_has_close(const char *v)
+{
+    const char *p = v;
+    while (*p) {
+        size_t n;
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        n = strcspn(p, ", \t");
+        if (header_name_is(p, n, "close")) return 1;
+        p += n;
+    }
+    return 0;
+}
+
+int mote_response_header(mote_response *res, const char *name, const char *value)
+{
+    mote_conn *c;
+    size_t name_len, value_len, line_len;
+    char *p;
+    int rc;
+
+    if (!res || !name || !value) return MOTE_EINVAL;
+    c = conn_of_response(res);
+    name_len = strlen(name);
+    value_len = strlen(value);
+    if (!is_token(name, name_len) || !is_field_value(value, value_len)) return MOTE_EINVAL;
+    if (header_name_is(name, name_len, "content-length") ||
+        header_name_is(name, name_len, "transfer-encoding"))
+        return MOTE_EINVAL;
+    if (res->state != RES_IDLE && res->state != RES_STAGED) return MOTE_ESTATE;
+    if (header_name_is(name, name_len, "connection")) {
+        /* the library writes Connection itself, from what it knows of the exchange */
+        if (list_has_close(value)) res->wants_close = 1;
+        return MOTE_OK;
+    }
+    rc = begin_staging(c);
+    if (rc < 0) return rc;
+    line_len = name_len + 2 + value_len + 2;
+    rc = ensure_space(c, line_len + FRAMING_MAX);
+    if (rc < 0) return rc;
+    p = c->out + c->out_len + prefix_room(c) + res->staged;
+    p = append(p, name, name_len);
+    p = append(p, ": ", 2);
+    p = append(p, value, value_len);
+    append(p, "\r\n", 2);
+    res->staged += (uint32_t)line_len;
+    if (header_name_is(name, name_len, "server")) res->has_server = 1;
+    if (header_name_is(name, name_len, "date")) res->has_date = 1;
+    return MOTE_OK;
+}
+
+int mote_response_send(mote_response *res, const void *body, size_t len)
+{
+    mote_conn *c;
+    int rc;
+    if (!res || (!body && len)) return MOTE_EINVAL;
+    c = conn_of_response(res);
+    rc = begin_staging(c);
+    if (rc < 0) return rc;
+    res->no_body = (uint8_t)(c->req.is_head || status_has_no_body(res->status));
+    rc = ensure_space(c, FRAMING_MAX + (res->no_body ? 0 : len));
+    if (rc < 0) return rc;
+    commit_head(c, FRAME_LENGTH, len);
+    if (!res->no_body && len) {
+        memcpy(c->out + c->out_len, body, len);
+        c->out_len += (uint32_t)len;
+    }
+    res->body_bytes = len;
+    finish(c);
+    return MOTE_OK;
+}
+
+int mote_respond(mote_response *res, int status, const char *content_type, const char *body)
+{
+    int rc = mote_response_status(res, status);
+    if (rc == MOTE_OK && content_type) rc = mote_response_header(res, "Content-Type", content_type);
+    if (rc == MOTE_OK) rc = mote_response_send(res, body, body ? strlen(body) : 0);
+    return rc;
+}
+
+/* Commits the head of a streamed response, once. */
+static int start_stream(mote_conn *c)
+{
+    int rc;
+    if (c->res.state == RES_STREAMING) return MOTE_OK;
+    rc = begin_staging(c);
+    if (rc < 0) return rc;
+    c->res.no_body = (uint8_t)(c->req.is_head || status_has_no_body(c->res.status));
+    rc = ensure_space(c, FRAMING_MAX + LAST_CHUNK_LEN);
+    if (rc < 0) return rc;
+    commit_head(c, FRAME_STREAM, 0);
+    return MOTE_OK;
+}
+
+int mote_response_write(mote_response *res, const void *data, size_t len)
+{
+    mote_conn *c;
+    size_t need;
+    char *p;
+    int rc;
+    if (!res || (!data && len)) return MOTE_EINVAL;
+    c = conn_of_response(res);
+    if (res->state == RES_DONE) return MOTE_ESTATE;
+    rc = start_stream(c);
+    if (rc < 0) return rc;
+    if (len == 0) return MOTE_OK; /* an empty chunk would end the body */
+    if (res->no_body) {
+        res->body_bytes += len;
+        return MOTE_OK;
+    }
+    /* room for the last-chunk is always kept, so mote_response_end() cannot fail for space */
+    need = len + (res->chunked ? CHUNK_OVERHEAD + LAST_CHUNK_LEN : 0);
+    rc = ensure_space(c, need);
+    if (rc < 0) return rc;
+    p = c->out + c->out_len;
+    if (res->chunked) {
+        p = append_hex(p, len);
+        p = append(p, "\r\n", 2);
+    }
+    p = append(p, data, len);
+    if (res->chunked) p = append(p, "\r\n", 2);
+    c->out_len = (uint32_t)(p - c->out);
+    res->body_bytes += len;
+    return MOTE_OK;
+}
+
+int mote_response_end(mote_response *res)
+{
+    mote_conn *c;
+    if (!res) return MOTE_EINVAL;
+    c = conn_of_response(res);
+    if (res->state == RES_DONE) return MOTE_ESTATE;
+    if (res->state != RES_STREAMING) return mote_response_send(res, NULL, 0);
+    if (res->chunked) {
+        memcpy(c->out + c->out_len, LAST_CHUNK, LAST_CHUNK_LEN);
+        c->out_len += LAST_CHUNK_LEN;
+    }
+    finish(c);
+    return MOTE_OK;
+}
+
+/* Drops a staged, uncommitted head so that another response can take its place. */
+void response_discard_staged(mote_conn *c)
+{
+    if (c->res.state == RES_STAGED) c->res.state = RES_IDLE;
+    c->res.staged = 0;
+    c->res.has_server = c->res.has_date = 0;
+}

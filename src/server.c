@@ -1,0 +1,896 @@
+/* server.c - the I/O shell: the server object, listeners, the event loop, timers and TLS
+ * around the sans-I/O connections of conn.c.
+ *
+ * Every connection has a slot in one array sized by max_connections; a slot costs only its
+ * struct until a request arrives, when it borrows a buffer block from the pool, and it gives
+ * the block back as soon as it is idle again. */
+#define _GNU_SOURCE /* pipe2 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conn.h"
+#include "httpdate.h"
+#include "loop.h"
+#include "net.h"
+#include "pool.h"
+#include "router.h"
+#include "timer.h"
+#include "tls.h"
+
+#define MAX_EVENTS 128
+#define ACCEPT_BATCH 64
+#define READS_PER_EVENT 4
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (256 * 1024)
+#define NO_SLOT UINT32_MAX
+
+enum handle_kind { H_LISTENER, H_CONN, H_WAKE };
+
+/* The first member of everything registered with the loop, so an event finds its owner. */
+typedef struct io_handle {
+    uint8_t kind;
+} io_handle;
+
+typedef struct listener {
+    io_handle h;
+    int fd;
+    uint16_t port;
+    tls_ctx *tls;
+    char address[ADDR_TEXT_MAX];
+} listener;
+
+enum timer_kind { T_HANDSHAKE, T_HEAD, T_IDLE, T_WRITE, T_LINGER, T_COUNT };
+enum conn_state { CS_FREE, CS_HANDSHAKE, CS_OPEN, CS_LINGER };
+
+typedef struct srv_conn {
+    io_handle h;
+    uint8_t state;
+    uint8_t events;          /* interest registered with the loop */
+    uint8_t write_blocked;   /* the last write would have blocked */
+    uint8_t handshake_wants; /* LOOP_READ or LOOP_WRITE */
+    uint8_t dead;            /* a socket error: close without a word */
+    uint32_t next_free;
+    uint32_t linger_bytes;
+    int fd;
+    tls_conn *tls;
+    struct mote_server *srv;
+    timer_node timer;
+    uint64_t started_us;     /* when the current request began, for the access log */
+    mote_conn core;
+} srv_conn;
+
+struct mote_server {
+    mote_config cfg;
+    mote_allocator alloc;
+    router routes;
+    conn_env env;
+    pool blocks;
+    loop *loop;
+    listener **listeners;
+    size_t listener_count;
+    srv_conn *conns;          /* [max_connections], initialised when first used */
+    uint32_t conns_used;      /* slots ever used: the high-water mark */
+    uint32_t free_slot;       /* list of released slots */
+    uint32_t active;
+    timer_list timers[T_COUNT];
+    io_handle wake;
+    int wake_fds[2];
+    int reserve_fd;           /* given up to accept-and-close when descriptors run out */
+    atomic_int stop_requested;
+    int stopping, stopped;
+    uint64_t now;             /* monotonic milliseconds, at the last wake-up */
+    uint64_t stop_deadline;
+    int64_t date_second;
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static void *default_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void default_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    free(ptr);
+}
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int log_enabled(const mote_server *s, int level)
+{
+    return s->cfg.log && level <= s->cfg.log_level;
+}
+
+static void srv_log(mote_server *s, int level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    if (!log_enabled(s, level)) return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->cfg.log(s->cfg.log_user, level, line);
+}
+
+/* "127.0.0.1" or "[::1]", for log lines. */
+static void peer_text(const mote_addr *a, char *buf, size_t len)
+{
+    char addr[ADDR_TEXT_MAX];
+    if (addr_format(a, addr, sizeof addr) < 0) addr[0] = '\0';
+    snprintf(buf, len, a->family == 6 ? "[%s]" : "%s", addr);
+}
+
+static void update_date(mote_server *s)
+{
+    char date[HTTPDATE_LEN + 1];
+    time_t t;
+    if (!s->cfg.send_date) return;
+    t = time(NULL);
+    if ((int64_t)t == s->date_second) return;
+    s->date_second = (int64_t)t;
+    httpdate_format(date, (int64_t)t);
+    s->env.date_line_len = (size_t)snprintf(s->env.date_line, sizeof s->env.date_line,
+                                            "Date: %s\r\n", date);
+}
+
+/* ---- configuration ---------------------------------------------------------------------- */
+
+void mote_config_init(mote_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_connections = 1024;
+    cfg->max_request_line = 8192;
+    cfg->max_header_bytes = 8192;
+    cfg->max_headers = 64;
+    cfg->max_body_size = 1024 * 1024;
+    cfg->response_buffer_size = 16384;
+    cfg->idle_timeout_ms = 30000;
+    cfg->head_timeout_ms = 10000;
+    cfg->write_timeout_ms = 30000;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->shutdown_timeout_ms = 5000;
+    cfg->server_name = "mote";
+    cfg->send_date = 1;
+    cfg->log_level = MOTE_LOG_INFO;
+}
+
+static int server_name_is_valid(const char *name)
+{
+    size_t i, n = strlen(name);
+    if (n > 64) return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+static int config_is_valid(const mote_config *c)
+{
+    return c->max_connections > 0 && c->max_connections < NO_SLOT && c->max_request_line >= 16 &&
+           c->max_request_line <= (1u << 20) && c->max_header_bytes >= 16 &&
+           c->max_header_bytes <= (1u << 20) && c->max_headers > 0 && c->max_headers <= 10000 &&
+           c->response_buffer_size >= 512 && c->response_buffer_size <= (1u << 26) &&
+           c->idle_timeout_ms && c->head_timeout_ms && c->write_timeout_ms &&
+           c->handshake_timeout_ms && (!c->server_name || server_name_is_valid(c->server_name)) &&
+           (!c->allocator.alloc) == (!c->allocator.free);
+}
+
+static void env_init(mote_server *s)
+{
+    conn_env *e = &s->env;
+    const mote_config *c = &s->cfg;
+    memset(e, 0, sizeof *e);
+    e->routes = &s->routes;
+    e->max_request_line = (uint32_t)c->max_request_line;
+    e->max_header_bytes = (uint32_t)c->max_header_bytes;
+    e->max_headers = (uint32_t)c->max_headers;
+    /* a complete head always fits: request line, its CRLF, and the field section */
+    e->in_size = (uint32_t)((c->max_request_line + 2 + c->max_header_bytes + 7) & ~(size_t)7);
+    e->out_size = (uint32_t)c->response_buffer_size;
+    e->max_body_size = c->max_body_size;
+    if (c->server_name && c->server_name[0])
+        e->server_line_len = (size_t)snprintf(e->server_line, sizeof e->server_line,
+                                              "Server: %s\r\n", c->server_name);
+    e->owner = s;
+}
+
+/* ---- connections: slots, interest, timers ----------------------------------------------- */
+
+static srv_conn *slot_take(mote_server *s)
+{
+    srv_conn *sc;
+    if (s->free_slot != NO_SLOT) {
+        sc = &s->conns[s->free_slot];
+        s->free_slot = sc->next_free;
+    } else if (s->conns_used < s->cfg.max_connections) {
+        sc = &s->conns[s->conns_used++];
+    } else {
+        return NULL;
+    }
+    memset(sc, 0, sizeof *sc);
+    sc->h.kind = H_CONN;
+    sc->srv = s;
+    sc->next_free = NO_SLOT;
+    s->active++;
+    return sc;
+}
+
+static void slot_release(mote_server *s, srv_conn *sc)
+{
+    sc->state = CS_FREE;
+    sc->next_free = s->free_slot;
+    s->free_slot = (uint32_t)(sc - s->conns);
+    s->active--;
+}
+
+static void conn_close(srv_conn *sc)
+{
+    mote_server *s = sc->srv;
+    timer_disarm(&sc->timer);
+    loop_remove(s->loop, sc->fd);
+    if (sc->tls) tls_conn_destroy(sc->tls);
+    close(sc->fd);
+    if (sc->core.block) pool_put(&s->blocks, sc->core.block);
+    sc->core.block = NULL;
+    slot_release(s, sc);
+}
+
+static void set_interest(srv_conn *sc, unsigned events)
+{
+    if (sc->events == events) return;
+    if (loop_modify(sc->srv->loop, sc->fd, events, sc) < 0) sc->dead = 1;
+    sc->events = (uint8_t)events;
+}
+
+static void arm_unless_armed(srv_conn *sc, enum timer_kind kind)
+{
+    timer_list *l = &sc->srv->timers[kind];
+    if (sc->timer.list != l) timer_arm(l, &sc->timer, sc->srv->now);
+}
+
+/* The one timeout that matters for what the connection is waiting for now. */
+static void choose_timer(srv_conn *sc)
+{
+    if (sc->state == CS_HANDSHAKE) arm_unless_armed(sc, T_HANDSHAKE);
+    else if (sc->state == CS_LINGER) arm_unless_armed(sc, T_LINGER);
+    else if (sc->write_blocked) arm_unless_armed(sc, T_WRITE);
+    else if (conn_has_partial_head(&sc->core) || sc->core.requests == 0) arm_unless_armed(sc, T_HEAD);
+    else arm_unless_armed(sc, T_IDLE);
+}
+
+/* Closes politely: stop sending, then read and discard what the client still sends, so that
+ * unread bytes do not turn our close into a reset that destroys the response in flight. */
+static void begin_linger(srv_conn *sc)
+{
+    if (sc->dead || sc->core.peer_eof) {
+        conn_close(sc);
+        return;
+    }
+    if (sc->tls) tls_close_notify(sc->tls);
+    shutdown(sc->fd, SHUT_WR);
+    sc->state = CS_LINGER;
+    sc->linger_bytes = 0;
+    set_interest(sc, LOOP_READ);
+    if (sc->core.block) pool_put(&sc->srv->blocks, sc->core.block);
+    sc->core.block = NULL;
+    choose_timer(sc);
+}
+
+/* After any event: close, or give back the block, and watch for what comes next. */
+static void conn_settle(srv_conn *sc)
+{
+    unsigned want = 0;
+    char *at, *block;
+    if (sc->state == CS_FREE) return;
+    if (sc->dead) {
+        conn_close(sc);
+        return;
+    }
+    if (sc->state == CS_OPEN) {
+        if (conn_is_done(&sc->core)) {
+            begin_linger(sc);
+            return;
+        }
+        block = conn_detach(&sc->core);
+        if (block) pool_put(&sc->srv->blocks, block);
+        if (!sc->core.closing && !sc->core.peer_eof &&
+            (!sc->core.block || conn_read_space(&sc->core, &at) > 0))
+            want |= LOOP_READ;
+        if (sc->write_blocked) want |= LOOP_WRITE;
+    } else if (sc->state == CS_HANDSHAKE) {
+        want = sc->handshake_wants;
+    } else {
+        want = LOOP_READ;
+    }
+    set_interest(sc, want);
+    if (sc->dead) {
+        conn_close(sc);
+        return;
+    }
+    choose_timer(sc);
+}
+
+/* ---- reading and writing ---------------------------------------------------------------- */
+
+static void write_output(srv_conn *sc)
+{
+    int progress = 0;
+    for (;;) {
+        const char *data;
+        size_t len = conn_pending(&sc->core, &data);
+        long n;
+        if (len == 0) {
+            sc->write_blocked = 0;
+            break;
+        }
+        if (sc->tls) {
+            n = tls_write(sc->tls, data, len);
+        } else {
+            n = (long)send(sc->fd, data, len, MSG_NOSIGNAL);
+            if (n < 0) n = (errno == EAGAIN || errno == EWOULDBLOCK) ? TLS_WANT_WRITE
+                         : errno == EINTR                           ? 0
+                                                                    : TLS_FAILED;
+        }
+        if (n > 0) {
+            progress = 1;
+            conn_sent(&sc->core, (size_t)n);
+        } else if (n == TLS_WANT_WRITE || n == TLS_WANT_READ) {
+            sc->write_blocked = 1;
+            break;
+        } else if (n < 0) {
+            sc->dead = 1;
+            sc->core.closing = 1;
+            break;
+        }
+    }
+    if (progress && sc->timer.list == &sc->srv->timers[T_WRITE])
+        timer_arm(&sc->srv->timers[T_WRITE], &sc->timer, sc->srv->now);
+}
+
+static void flush_hook(mote_conn *c)
+{
+    write_output(c->user);
+}
+
+static long read_some(srv_conn *sc, char *at, size_t space)
+{
+    long n;
+    if (sc->tls) return tls_read(sc->tls, at, space);
+    do {
+        n = (long)recv(sc->fd, at, space, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) return n;
+    if (n == 0) return TLS_CLOSED;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? TLS_WANT_READ : TLS_FAILED;
+}
+
+static void read_input(srv_conn *sc)
+{
+    int i;
+    for (i = 0; i < READS_PER_EVENT && !sc->dead; i++) {
+        char *at;
+        size_t space;
+        long n;
+        if (!sc->core.block) {
+            char *block = pool_get(&sc->srv->blocks);
+            if (!block) {
+                srv_log(sc->srv, MOTE_LOG_ERROR, "out of memory for a connection buffer");
+                sc->dead = 1;
+                return;
+            }
+            conn_attach(&sc->core, block);
+        }
+        space = conn_read_space(&sc->core, &at);
+        if (space == 0) return;
+        n = read_some(sc, at, space);
+        if (n > 0) {
+            conn_received(&sc->core, (size_t)n);
+            if ((size_t)n < space && !(sc->tls && tls_pending(sc->tls))) return;
+        } else if (n == TLS_CLOSED) {
+            conn_peer_eof(&sc->core);
+            return;
+        } else if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+            return;
+        } else {
+            sc->dead = 1;
+            sc->core.closing = 1;
+            return;
+        }
+    }
+}
+
+static void linger_read(srv_conn *sc)
+{
+    char sink[4096];
+    ssize_t n = recv(sc->fd, sink, sizeof sink, 0);
+    if (n > 0) {
+        sc->linger_bytes += (uint32_t)n;
+        if (sc->linger_bytes > LINGER_MAX_BYTES) sc->dead = 1;
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        sc->dead = 1;
+    }
+}
+
+static void serve(srv_conn *sc, unsigned events)
+{
+    if (events & LOOP_READ) read_input(sc);
+    if (!sc->dead) write_output(sc);
+}
+
+static void advance_handshake(srv_conn *sc)
+{
+    int r = tls_handshake(sc->tls);
+    if (r == 0) {
+        sc->state = CS_OPEN;
+        sc->core.is_tls = 1;
+        timer_disarm(&sc->timer);
+        serve(sc, LOOP_READ); /* the first request may already sit decrypted in the session */
+    } else if (r == TLS_WANT_READ) {
+        sc->handshake_wants = LOOP_READ;
+    } else if (r == TLS_WANT_WRITE) {
+        sc->handshake_wants = LOOP_WRITE;
+    } else {
+        srv_log(sc->srv, MOTE_LOG_DEBUG, "TLS handshake failed");
+        sc->dead = 1;
+    }
+}
+
+static void conn_event(srv_conn *sc, unsigned events)
+{
+    if (sc->state == CS_FREE) return;
+    if (sc->state == CS_HANDSHAKE) advance_handshake(sc);
+    else if (sc->state == CS_LINGER) linger_read(sc);
+    else serve(sc, events);
+    conn_settle(sc);
+}
+
+/* ---- accepting -------------------------------------------------------------------------- */
+
+static void refuse(int fd, int plain)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                               "Content-Type: text/plain\r\n"
+                               "Content-Length: 24\r\n"
+                               "Retry-After: 1\r\n"
+                               "Connection: close\r\n"
+                               "\r\n"
+                               "503 Service Unavailable\n";
+    if (plain) (void)send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+}
+
+/* Out of descriptors: free the reserve, take the waiting client and close it, so the listener
+ * does not stay readable forever. */
+static void shed_one(mote_server *s, listener *l)
+{
+    mote_addr peer;
+    int fd;
+    if (s->reserve_fd < 0) return;
+    close(s->reserve_fd);
+    fd = net_accept(l->fd, &peer);
+    if (fd >= 0) close(fd);
+    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv_log(s, MOTE_LOG_WARN, "out of file descriptors: a connection was refused");
+}
+
+static void on_request_begin(mote_conn *c)
+{
+    srv_conn *sc = c->user;
+    if (log_enabled(sc->srv, MOTE_LOG_INFO)) sc->started_us = monotonic_us();
+}
+
+static void on_request_end(mote_conn *c)
+{
+    srv_conn *sc = c->user;
+    char peer[ADDR_TEXT_MAX + 2];
+    uint64_t took;
+    if (!log_enabled(sc->srv, MOTE_LOG_INFO)) return;
+    took = c->req.valid ? monotonic_us() - sc->started_us : 0;
+    peer_text(&c->peer, peer, sizeof peer);
+    srv_log(sc->srv, MOTE_LOG_INFO, "%s:%u \"%s %s HTTP/1.%d\" %u %llu %llu.%03llums", peer,
+            (unsigned)c->peer.port, c->req.valid ? mote_request_method(&c->req) : "-",
+            c->req.valid ? mote_request_target(&c->req) : "-", c->req.version == 10 ? 0 : 1,
+            (unsigned)c->res.status, (unsigned long long)c->res.body_bytes,
+            (unsigned long long)(took / 1000), (unsigned long long)(took % 1000));
+}
+
+static int start_connection(mote_server *s, listener *l, int fd, const mote_addr *peer)
+{
+    srv_conn *sc = slot_take(s);
+    if (!sc) return MOTE_ELIMIT;
+    sc->fd = fd;
+    conn_init(&sc->core, &s->env, sc);
+    sc->core.peer = *peer;
+    sc->state = CS_OPEN;
+    if (l->tls) {
+        if (tls_conn_create(l->tls, fd, &sc->tls) < 0) {
+            slot_release(s, sc);
+            return MOTE_ENOMEM;
+        }
+        sc->state = CS_HANDSHAKE;
+        sc->handshake_wants = LOOP_READ;
+    }
+    sc->events = LOOP_READ;
+    if (loop_add(s->loop, fd, LOOP_READ, sc) < 0) {
+        if (sc->tls) tls_conn_destroy(sc->tls);
+        slot_release(s, sc);
+        return MOTE_ESYS;
+    }
+    choose_timer(sc);
+    return MOTE_OK;
+}
+
+static void accept_clients(mote_server *s, listener *l)
+{
+    int i;
+    for (i = 0; i < ACCEPT_BATCH; i++) {
+        mote_addr peer;
+        char text[ADDR_TEXT_MAX + 2];
+        int fd = net_accept(l->fd, &peer), rc;
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) shed_one(s, l);
+            else if (errno == EINTR || errno == ECONNABORTED) continue;
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                srv_log(s, MOTE_LOG_WARN, "accept failed: %s", strerror(errno));
+            return;
+        }
+        peer_text(&peer, text, sizeof text);
+        rc = start_connection(s, l, fd, &peer);
+        if (rc < 0) {
+            srv_log(s, MOTE_LOG_WARN, "connection from %s port %u refused: %s", text,
+                    (unsigned)peer.port, rc == MOTE_ELIMIT ? "too many connections" : mote_strerror(rc));
+            refuse(fd, rc == MOTE_ELIMIT && !l->tls);
+            continue;
+        }
+        srv_log(s, MOTE_LOG_INFO, "connection accepted: address %s, port %u", text, (unsigned)peer.port);
+    }
+}
+
+/* ---- timers ----------------------------------------------------------------------------- */
+
+static void on_timeout(srv_conn *sc, enum timer_kind kind)
+{
+    if (kind == T_HEAD && sc->state == CS_OPEN && conn_has_partial_head(&sc->core) &&
+        conn_fail(&sc->core, 408) == MOTE_OK) {
+        write_output(sc);
+    } else {
+        srv_log(sc->srv, MOTE_LOG_DEBUG, "connection timed out");
+        sc->dead = 1;
+    }
+    conn_settle(sc);
+}
+
+static void run_timers(mote_server *s)
+{
+    int k;
+    for (k = 0; k < T_COUNT; k++) {
+        timer_node *n;
+        while ((n = timer_first_expired(&s->timers[k], s->now)) != NULL) {
+            srv_conn *sc = (srv_conn *)(void *)((char *)n - offsetof(srv_conn, timer));
+            timer_disarm(n);
+            on_timeout(sc, (enum timer_kind)k);
+        }
+    }
+}
+
+static uint64_t next_deadline(const mote_server *s)
+{
+    uint64_t next = s->stopping ? s->stop_deadline : TIMER_NONE;
+    int k;
+    for (k = 0; k < T_COUNT; k++) {
+        uint64_t t = timer_next(&s->timers[k]);
+        if (t < next) next = t;
+    }
+    return next;
+}
+
+int mote_server_timeout_ms(const mote_server *s)
+{
+    uint64_t next = next_deadline(s), now = monotonic_us() / 1000;
+    if (next == TIMER_NONE) return -1;
+    if (next <= now) return 0;
+    return next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+}
+
+/* ---- server life ------------------------------------------------------------------------ */
+
+static void close_listeners(mote_server *s)
+{
+    size_t i;
+    for (i = 0; i < s->listener_count; i++) {
+        listener *l = s->listeners[i];
+        if (l->fd < 0) continue;
+        loop_remove(s->loop, l->fd);
+        close(l->fd);
+        l->fd = -1;
+    }
+}
+
+static void begin_shutdown(mote_server *s)
+{
+    uint32_t i;
+    s->stopping = 1;
+    s->stop_deadline = s->now + s->cfg.shutdown_timeout_ms;
+    close_listeners(s);
+    for (i = 0; i < s->conns_used; i++) {
+        srv_conn *sc = &s->conns[i];
+        if (sc->state == CS_FREE) continue;
+        if (sc->state == CS_HANDSHAKE) sc->dead = 1;
+        sc->core.closing = 1;
+        conn_settle(sc);
+    }
+}
+
+static void close_all(mote_server *s)
+{
+    uint32_t i;
+    for (i = 0; i < s->conns_used; i++) {
+        if (s->conns[i].state != CS_FREE) conn_close(&s->conns[i]);
+    }
+}
+
+void mote_server_stop(mote_server *s)
+{
+    static const char byte = 1;
+    atomic_store(&s->stop_requested, 1);
+    (void)!write(s->wake_fds[1], &byte, 1);
+}
+
+static void drain_wake(mote_server *s)
+{
+    char buf[64];
+    while (read(s->wake_fds[0], buf, sizeof buf) > 0) {
+    }
+}
+
+static void handle_event(mote_server *s, const loop_event *ev)
+{
+    io_handle *h = ev->data;
+    if (h->kind == H_CONN) conn_event((srv_conn *)(void *)h, ev->events);
+    else if (h->kind == H_LISTENER) accept_clients(s, (listener *)(void *)h);
+    else drain_wake(s);
+}
+
+static int wait_ms(const mote_server *s, int timeout_ms)
+{
+    uint64_t next = next_deadline(s);
+    uint64_t until = next == TIMER_NONE ? 0 : (next > s->now ? next - s->now : 0);
+    if (next == TIMER_NONE) return timeout_ms;
+    if (until > INT32_MAX) until = INT32_MAX;
+    if (timeout_ms >= 0 && (uint64_t)timeout_ms < until) return timeout_ms;
+    return (int)until + 1; /* epoll rounds down; wake just after the deadline, not just before */
+}
+
+int mote_server_step(mote_server *s, int timeout_ms)
+{
+    loop_event events[MAX_EVENTS];
+    int n, i;
+    if (s->stopped) return 0;
+    s->now = monotonic_us() / 1000;
+    if (atomic_load(&s->stop_requested) && !s->stopping) begin_shutdown(s);
+    if (!(s->stopping && s->active == 0)) {
+        n = loop_wait(s->loop, events, MAX_EVENTS, wait_ms(s, timeout_ms));
+        if (n < 0) return MOTE_ESYS;
+        s->now = monotonic_us() / 1000;
+        update_date(s);
+        for (i = 0; i < n; i++) handle_event(s, &events[i]);
+        run_timers(s);
+        if (atomic_load(&s->stop_requested) && !s->stopping) begin_shutdown(s);
+    }
+    if (s->stopping && (s->active == 0 || s->now >= s->stop_deadline)) {
+        close_all(s);
+        s->stopped = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int mote_server_run(mote_server *s)
+{
+    int rc;
+    while ((rc = mote_server_step(s, -1)) == 1) {
+    }
+    return rc;
+}
+
+int mote_server_fd(const mote_server *s)
+{
+    return loop_fd(s->loop);
+}
+
+static int descriptor_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 24)
+        return 1 << 16;
+    return (int)rl.rlim_cur;
+}
+
+static int open_wake_pipe(mote_server *s)
+{
+    if (pipe2(s->wake_fds, O_NONBLOCK | O_CLOEXEC) < 0) return MOTE_ESYS;
+    s->wake.kind = H_WAKE;
+    return loop_add(s->loop, s->wake_fds[0], LOOP_READ, &s->wake);
+}
+
+int mote_server_create(mote_server **out, const mote_config *cfg)
+{
+    mote_config defaults;
+    mote_server *s;
+    mote_allocator a;
+    int rc;
+
+    if (!out) return MOTE_EINVAL;
+    *out = NULL;
+    if (!cfg) {
+        mote_config_init(&defaults);
+        cfg = &defaults;
+    }
+    if (!config_is_valid(cfg)) return MOTE_EINVAL;
+    a = cfg->allocator;
+    if (!a.alloc) {
+        a.alloc = default_alloc;
+        a.free = default_free;
+    }
+    s = a.alloc(a.ctx, sizeof *s);
+    if (!s) return MOTE_ENOMEM;
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    s->alloc = a;
+    s->wake_fds[0] = s->wake_fds[1] = s->reserve_fd = -1;
+    s->free_slot = NO_SLOT;
+    s->date_second = -1;
+    atomic_init(&s->stop_requested, 0);
+    router_init(&s->routes, a);
+    env_init(s);
+    s->env.flush = flush_hook;
+    s->env.request_begin = on_request_begin;
+    s->env.request_end = on_request_end;
+    pool_init(&s->blocks, a, conn_block_size(&s->env), cfg->max_connections);
+    timer_list_init(&s->timers[T_HANDSHAKE], cfg->handshake_timeout_ms);
+    timer_list_init(&s->timers[T_HEAD], cfg->head_timeout_ms);
+    timer_list_init(&s->timers[T_IDLE], cfg->idle_timeout_ms);
+    timer_list_init(&s->timers[T_WRITE], cfg->write_timeout_ms);
+    timer_list_init(&s->timers[T_LINGER], LINGER_MS);
+    update_date(s);
+
+    s->conns = a.alloc(a.ctx, cfg->max_connections * sizeof *s->conns);
+    rc = s->conns ? loop_create(&s->loop, descriptor_limit(), a) : MOTE_ENOMEM;
+    if (rc == MOTE_OK) rc = open_wake_pipe(s);
+    if (rc == MOTE_OK) {
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        *out = s;
+        return MOTE_OK;
+    }
+    mote_server_destroy(s);
+    return rc;
+}
+
+void mote_server_destroy(mote_server *s)
+{
+    size_t i;
+    if (!s) return;
+    if (s->conns) close_all(s);
+    close_listeners(s);
+    for (i = 0; i < s->listener_count; i++) {
+        if (s->listeners[i]->tls) tls_ctx_destroy(s->listeners[i]->tls);
+        s->alloc.free(s->alloc.ctx, s->listeners[i]);
+    }
+    s->alloc.free(s->alloc.ctx, s->listeners);
+    if (s->wake_fds[0] >= 0) close(s->wake_fds[0]);
+    if (s->wake_fds[1] >= 0) close(s->wake_fds[1]);
+    if (s->reserve_fd >= 0) close(s->reserve_fd);
+    loop_destroy(s->loop);
+    pool_free(&s->blocks);
+    router_free(&s->routes);
+    s->alloc.free(s->alloc.ctx, s->conns);
+    s->alloc.free(s->alloc.ctx, s);
+}
+
+/* ---- listeners and routes --------------------------------------------------------------- */
+
+static int add_listener(mote_server *s, const char *addr, uint16_t port, tls_ctx *tls)
+{
+    char err[160];
+    listener **grown, *l;
+    int fd;
+
+    if (s->stopping) return MOTE_ESTATE;
+    fd = net_listen(addr, port, err, sizeof err);
+    if (fd < 0) {
+        srv_log(s, MOTE_LOG_ERROR, "%s", err);
+        return fd;
+    }
+    l = s->alloc.alloc(s->alloc.ctx, sizeof *l);
+    grown = s->alloc.alloc(s->alloc.ctx, (s->listener_count + 1) * sizeof *grown);
+    if (!l || !grown || loop_add(s->loop, fd, LOOP_READ, l) < 0) {
+        s->alloc.free(s->alloc.ctx, l);
+        s->alloc.free(s->alloc.ctx, grown);
+        close(fd);
+        return (!l || !grown) ? MOTE_ENOMEM : MOTE_ESYS;
+    }
+    memset(l, 0, sizeof *l);
+    l->h.kind = H_LISTENER;
+    l->fd = fd;
+    l->tls = tls;
+    l->port = (uint16_t)net_local_port(fd);
+    net_local_address(fd, l->address, sizeof l->address);
+    if (s->listener_count) memcpy(grown, s->listeners, s->listener_count * sizeof *grown);
+    s->alloc.free(s->alloc.ctx, s->listeners);
+    s->listeners = grown;
+    s->listeners[s->listener_count] = l;
+    srv_log(s, MOTE_LOG_DEBUG, "listening on %s port %u (%s, %s)", l->address, (unsigned)l->port,
+            tls ? "HTTPS" : "HTTP", loop_backend());
+    return (int)s->listener_count++;
+}
+
+int mote_listen(mote_server *s, const char *addr, uint16_t port)
+{
+    if (!s) return MOTE_EINVAL;
+    return add_listener(s, addr, port, NULL);
+}
+
+int mote_listen_tls(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
+{
+    char err[256];
+    tls_ctx *ctx;
+    int rc;
+    if (!s || !tls) return MOTE_EINVAL;
+    rc = tls_ctx_create(&ctx, tls, err, sizeof err);
+    if (rc < 0) {
+        srv_log(s, MOTE_LOG_ERROR, "%s", err);
+        return rc;
+    }
+    rc = add_listener(s, addr, port, ctx);
+    if (rc < 0) tls_ctx_destroy(ctx);
+    return rc;
+}
+
+int mote_listener_port(const mote_server *s, int i)
+{
+    if (!s || i < 0 || (size_t)i >= s->listener_count) return MOTE_EINVAL;
+    return s->listeners[i]->port;
+}
+
+int mote_listener_address(const mote_server *s, int i, char *buf, size_t len)
+{
+    size_t n;
+    if (!s || !buf || i < 0 || (size_t)i >= s->listener_count) return MOTE_EINVAL;
+    n = strlen(s->listeners[i]->address);
+    if (n + 1 > len) return MOTE_EINVAL;
+    memcpy(buf, s->listeners[i]->address, n + 1);
+    return MOTE_OK;
+}
+
+int mote_route(mote_server *s, const char *path, unsigned flags, mote_handler handler, void *user)
+{
+    if (!s) return MOTE_EINVAL;
+    return router_add(&s->routes, path, flags, handler, user);
+}
+
+int mote_default_handler(mote_server *s, mote_handler handler, void *user)
+{
+    if (!s) return MOTE_EINVAL;
+    s->routes.fallback.handler = handler;
+    s->routes.fallback.user_data = user;
+    return MOTE_OK;
+}
