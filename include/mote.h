@@ -91,7 +91,8 @@ typedef struct mote_header {
 
 /* A request handler. It answers through `res`: mote_respond(), mote_response_send(), or
  * mote_response_write()...mote_response_end(). When it returns without having answered, the
- * client gets 500; a streamed response it left open is ended for it. */
+ * client gets 500; a streamed response it left open is ended for it, unless it was deferred
+ * with mote_response_defer(). */
 typedef void (*mote_handler)(mote_request *req, mote_response *res, void *user_data);
 
 enum mote_log_level {
@@ -121,7 +122,8 @@ typedef struct mote_config {
     size_t max_headers;           /* header fields per request (64); more: 431 */
     uint64_t max_body_size;       /* request body bytes read or drained (1 MiB); more: 413 */
     size_t response_buffer_size;  /* per-connection send buffer (16384); a one-shot response
-                                     whose head and body fit half of it always fits */
+                                     whose added header fields and body fit in half of it
+                                     always fits */
     uint32_t idle_timeout_ms;     /* keep-alive connection with no request (30000) */
     uint32_t head_timeout_ms;     /* from a request's first byte to its full head (10000): 408 */
     uint32_t write_timeout_ms;    /* a response making no progress to a stalled reader (30000) */
@@ -270,6 +272,19 @@ int mote_response_write(mote_response *res, const void *data, size_t len);
 
 /* Finishes a streamed response (sends the head first if nothing was written). */
 int mote_response_end(mote_response *res);
+
+/* Called on the loop's thread for a response kept open by mote_response_defer(). */
+typedef void (*mote_response_fn)(mote_response *res, void *user);
+
+/* Keeps a streamed response open after its handler returns, to be written later: from
+ * `on_ready`, called each time bytes have gone out and the send buffer has room again (so a
+ * handler writes until MOTE_EAGAIN, defers, and continues there), or from the application's own
+ * events on the loop's thread. `on_close` is called exactly once, when the response has ended
+ * or its connection is gone; `res` and its request are invalid once it returns. Either callback
+ * may be NULL. The connection answers no further request until the response ends.
+ * Returns 0, or MOTE_ESTATE when the response is already finished. */
+int mote_response_defer(mote_response *res, mote_response_fn on_ready, mote_response_fn on_close,
+                        void *user);
 
 /* The request this response answers. */
 mote_request *mote_response_request(mote_response *res);

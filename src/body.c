@@ -37,7 +37,7 @@ void body_init(body_decoder *d, int chunked, uint64_t length, uint64_t max, uint
 {
     d->chunked = chunked ? 1 : 0;
     d->state = chunked ? B_SIZE : (length == 0 ? B_DONE : B_DATA);
-    d->digits = 0;
+    d->has_digit = 0;
     d->line_len = 0;
     d->line_limit = line_limit;
     d->remaining = chunked ? 0 : length;
@@ -79,10 +79,10 @@ static int size_digit(body_decoder *d, unsigned char c)
     if (v >= 0) {
         if (d->remaining > (UINT64_MAX >> 4)) return body_fail(d, 400);
         d->remaining = (d->remaining << 4) | (uint64_t)v;
-        d->digits++;
+        d->has_digit = 1;
         return BODY_MORE;
     }
-    if (d->digits == 0) return body_fail(d, 400);
+    if (!d->has_digit) return body_fail(d, 400);
     if (c == '\r') d->state = B_SIZE_LF;
     else if (c == ';') d->state = B_EXT_NAME0;
     else if (is_ws(c)) d->state = B_SIZE_BWS;
@@ -180,7 +180,7 @@ static int framing_byte(body_decoder *d, unsigned char c)
     case B_DATA_LF:
         if (c != '\n') return body_fail(d, 400);
         d->state = B_SIZE;
-        d->digits = 0;
+        d->has_digit = 0;
         d->line_len = 0;
         return BODY_MORE;
     case B_END_LF:
@@ -209,7 +209,10 @@ int body_decode(body_decoder *d, const char *in, size_t len, size_t *consumed, c
         if (d->state == B_DATA) {
             size_t run = len - i;
             if ((uint64_t)run > d->remaining) run = (size_t)d->remaining;
-            if (!d->chunked && d->total + run > d->max) return body_fail(d, 413);
+            if (!d->chunked && d->total + run > d->max) {
+                *consumed = i;
+                return body_fail(d, 413);
+            }
             *data = in + i;
             *data_len = run;
             d->remaining -= run;

@@ -11,7 +11,7 @@
 typedef struct body_decoder {
     uint8_t chunked;
     uint8_t state;
-    uint8_t digits;          /* hex digits in the current chunk size */
+    uint8_t has_digit;       /* the current chunk size has a digit (leading zeros are free) */
     uint32_t line_len;       /* bytes in the current chunk-size line or trailer section */
     uint32_t line_limit;
     uint64_t remaining;      /* bytes left in the body (length) or current chunk (chunked) */

@@ -152,6 +152,7 @@ static void call_handler(mote_conn *c)
         return;
     }
     rt->handler(&c->req, &c->res, rt->user_data);
+    if (c->res.state == RES_DONE || c->res.deferred) return;
     if (c->res.state == RES_STREAMING) {
         mote_response_end(&c->res);
     } else if (c->res.state != RES_DONE) {
@@ -170,6 +171,13 @@ static void finish_request(mote_conn *c)
         return;
     }
     reset_request(c);
+}
+
+/* The response is complete: the head is no longer referenced, and the body comes next. */
+static void after_response(mote_conn *c)
+{
+    c->in_start += c->parser.head_len;
+    c->phase = PHASE_BODY;
 }
 
 static void dispatch(mote_conn *c)
@@ -195,9 +203,8 @@ static void dispatch(mote_conn *c)
     body_init(&c->body, (p->flags & HEAD_CHUNKED) != 0, p->content_length, c->env->max_body_size,
               BODY_LINE_LIMIT(c->env));
     call_handler(c);
-    /* the response is complete: the head is no longer referenced */
-    c->in_start += p->head_len;
-    c->phase = PHASE_BODY;
+    if (c->res.state == RES_DONE) after_response(c);
+    else c->phase = PHASE_RESPONDING;
 }
 
 /* Reads the body past the handler, so the next request starts where this one ends. */
@@ -221,17 +228,20 @@ static void drain_body(mote_conn *c)
     }
 }
 
-/* The send buffer is at most half full: room for the next response without a flush. */
+/* Room for the next response without a flush: half the buffer for its fields and body, plus
+ * the most its status line, Server, Date, framing and Connection can take (mote.h promises it). */
 static int output_has_room(const mote_conn *c)
 {
-    return (c->out_len - c->out_sent) <= c->env->out_size / 2;
+    size_t pending = c->out_len - c->out_sent, half = c->env->out_size / 2;
+    size_t reserve = response_head_reserve(c);
+    return pending == 0 || pending + reserve <= half;
 }
 
 static void process(mote_conn *c)
 {
     if (c->busy) return; /* re-entered through a flush from inside a handler */
     c->busy = 1;
-    while (!c->closing) {
+    while (!c->closing && c->phase != PHASE_RESPONDING) {
         if (c->phase == PHASE_BODY) {
             drain_body(c);
             if (c->phase == PHASE_BODY) break;
@@ -251,7 +261,8 @@ static void process(mote_conn *c)
             return;
         }
     }
-    if (c->peer_eof && !c->closing && c->in_start == c->in_len && c->phase == PHASE_HEAD)
+    /* the peer sends nothing more: once what it sent is answered, the connection is over */
+    if (c->peer_eof && !c->closing && (c->phase == PHASE_BODY || c->in_start == c->in_len))
         c->closing = 1;
     c->busy = 0;
 }
@@ -287,18 +298,60 @@ void conn_peer_eof(mote_conn *c)
     else c->closing = 1;
 }
 
+/* A deferred response is offered room to write whenever output has moved and there is some. */
+static void offer_room(mote_conn *c)
+{
+    mote_response *res = &c->res;
+    if (!res->deferred || !res->on_ready || res->state == RES_DONE || res->in_ready || c->busy ||
+        !output_has_room(c))
+        return;
+    res->in_ready = 1;
+    res->on_ready(res, res->defer_user);
+    res->in_ready = 0;
+}
+
 void conn_sent(mote_conn *c, size_t n)
 {
     c->out_sent += (uint32_t)n;
-    if (c->out_sent == c->out_len) c->out_sent = c->out_len = 0;
+    /* rewinding an empty buffer is free, unless a head is being staged past out_len */
+    if (c->out_sent == c->out_len && c->res.state != RES_STAGED) c->out_sent = c->out_len = 0;
+    offer_room(c);
     if (c->in) process(c);
+}
+
+void conn_output_queued(mote_conn *c)
+{
+    if (!c->busy && c->env->kick) c->env->kick(c);
 }
 
 /* ---- responses the library writes itself ----------------------------------------------- */
 
+static void notify_close(mote_conn *c)
+{
+    mote_response_fn on_close = c->res.on_close;
+    void *user = c->res.defer_user;
+    c->res.deferred = 0;
+    c->res.on_ready = c->res.on_close = NULL;
+    if (on_close) on_close(&c->res, user);
+}
+
 void conn_response_finished(mote_conn *c)
 {
     if (c->env->request_end) c->env->request_end(c);
+    if (c->res.deferred) notify_close(c);
+    if (c->phase == PHASE_RESPONDING) {
+        after_response(c);
+        if (c->in) process(c);
+    }
+}
+
+void conn_abort(mote_conn *c)
+{
+    c->closing = 1;
+    if (c->res.deferred) {
+        c->res.state = RES_DONE;
+        notify_close(c);
+    }
 }
 
 /* "404 Not Found\n" */

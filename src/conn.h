@@ -33,6 +33,7 @@ typedef struct conn_env {
     void (*flush)(mote_conn *c);              /* try to send pending output now */
     void (*request_begin)(mote_conn *c);      /* a request head is complete */
     void (*request_end)(mote_conn *c);        /* its response is fully queued (access log) */
+    void (*kick)(mote_conn *c);               /* output was queued outside any I/O event */
 } conn_env;
 
 /* Peer address in a socket-free form. */
@@ -64,13 +65,18 @@ struct mote_response {
     uint8_t no_body;          /* HEAD, 1xx, 204, 304: the body is not sent */
     uint8_t has_server, has_date, wants_close;
     uint16_t status;
+    uint8_t deferred;         /* kept open past its handler (mote_response_defer) */
+    uint8_t in_ready;         /* inside on_ready */
     uint32_t staged;          /* bytes of user header lines staged after the prefix room */
     uint64_t body_bytes;      /* body bytes queued (for the access log) */
+    mote_response_fn on_ready, on_close;
+    void *defer_user;
 };
 
 enum {
-    PHASE_HEAD,     /* waiting for or parsing a request head */
-    PHASE_BODY      /* the request's body is being read (and discarded) */
+    PHASE_HEAD,       /* waiting for or parsing a request head */
+    PHASE_RESPONDING, /* a deferred response is open; its head stays in the input buffer */
+    PHASE_BODY        /* the request's body is being read (and discarded) */
 };
 
 struct mote_conn {
@@ -133,10 +139,16 @@ int conn_has_partial_head(const mote_conn *c);
  * MOTE_E* code when a response has already begun. */
 int conn_fail(mote_conn *c, int status);
 
+/* The connection is being closed by the shell: an open deferred response hears of it. */
+void conn_abort(mote_conn *c);
+
 /* Internals shared with response.c and request.c. */
 mote_conn *conn_of_response(mote_response *res);
 const mote_conn *conn_of_request(const mote_request *req);
 void conn_response_finished(mote_conn *c);
+void conn_output_queued(mote_conn *c);
 void response_discard_staged(mote_conn *c);
+/* Send-buffer bytes a response needs beyond its own header fields and body, at most. */
+size_t response_head_reserve(const mote_conn *c);
 
 #endif

@@ -84,6 +84,11 @@ static size_t prefix_room(const mote_conn *c)
     return STATUS_LINE_MAX + c->env->server_line_len + c->env->date_line_len;
 }
 
+size_t response_head_reserve(const mote_conn *c)
+{
+    return prefix_room(c) + FRAMING_MAX;
+}
+
 /* Bytes of the buffer this response's uncommitted head occupies past out_len. */
 static size_t staging_used(const mote_conn *c)
 {
@@ -334,6 +339,7 @@ int mote_response_send(mote_response *res, const void *body, size_t len)
         c->out_len += (uint32_t)len;
     }
     res->body_bytes = len;
+    conn_output_queued(c);
     finish(c);
     return MOTE_OK;
 }
@@ -389,6 +395,7 @@ int mote_response_write(mote_response *res, const void *data, size_t len)
     if (res->chunked) p = append(p, "\r\n", 2);
     c->out_len = (uint32_t)(p - c->out);
     res->body_bytes += len;
+    conn_output_queued(c);
     return MOTE_OK;
 }
 
@@ -403,7 +410,20 @@ int mote_response_end(mote_response *res)
         memcpy(c->out + c->out_len, LAST_CHUNK, LAST_CHUNK_LEN);
         c->out_len += LAST_CHUNK_LEN;
     }
+    conn_output_queued(c);
     finish(c);
+    return MOTE_OK;
+}
+
+int mote_response_defer(mote_response *res, mote_response_fn on_ready, mote_response_fn on_close,
+                        void *user)
+{
+    if (!res) return MOTE_EINVAL;
+    if (res->state == RES_DONE) return MOTE_ESTATE;
+    res->deferred = 1;
+    res->on_ready = on_ready;
+    res->on_close = on_close;
+    res->defer_user = user;
     return MOTE_OK;
 }
 

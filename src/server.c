@@ -59,6 +59,7 @@ typedef struct srv_conn {
     uint8_t write_blocked;   /* the last write would have blocked */
     uint8_t handshake_wants; /* LOOP_READ or LOOP_WRITE */
     uint8_t dead;            /* a socket error: close without a word */
+    uint8_t writing;         /* inside write_output() */
     uint32_t next_free;
     uint32_t linger_bytes;
     int fd;
@@ -245,6 +246,7 @@ static void slot_release(mote_server *s, srv_conn *sc)
 static void conn_close(srv_conn *sc)
 {
     mote_server *s = sc->srv;
+    conn_abort(&sc->core);
     timer_disarm(&sc->timer);
     loop_remove(s->loop, sc->fd);
     if (sc->tls) tls_conn_destroy(sc->tls);
@@ -273,6 +275,8 @@ static void choose_timer(srv_conn *sc)
     if (sc->state == CS_HANDSHAKE) arm_unless_armed(sc, T_HANDSHAKE);
     else if (sc->state == CS_LINGER) arm_unless_armed(sc, T_LINGER);
     else if (sc->write_blocked) arm_unless_armed(sc, T_WRITE);
+    else if (sc->core.phase == PHASE_RESPONDING) timer_disarm(&sc->timer); /* the application's pace */
+    else if (sc->core.phase == PHASE_BODY) arm_unless_armed(sc, T_IDLE); /* re-armed as it flows */
     else if (conn_has_partial_head(&sc->core) || sc->core.requests == 0) arm_unless_armed(sc, T_HEAD);
     else arm_unless_armed(sc, T_IDLE);
 }
@@ -334,6 +338,7 @@ static void conn_settle(srv_conn *sc)
 static void write_output(srv_conn *sc)
 {
     int progress = 0;
+    sc->writing = 1;
     for (;;) {
         const char *data;
         size_t len = conn_pending(&sc->core, &data);
@@ -362,13 +367,24 @@ static void write_output(srv_conn *sc)
             break;
         }
     }
+    sc->writing = 0;
     if (progress && sc->timer.list == &sc->srv->timers[T_WRITE])
         timer_arm(&sc->srv->timers[T_WRITE], &sc->timer, sc->srv->now);
 }
 
+/* A handler needs room in the send buffer now. Inside write_output() (a deferred response
+ * writing from on_ready) the loop there makes the room. */
 static void flush_hook(mote_conn *c)
 {
-    write_output(c->user);
+    srv_conn *sc = c->user;
+    if (!sc->writing) write_output(sc);
+}
+
+/* Output was queued from the application's own events: have the loop write it. */
+static void kick_hook(mote_conn *c)
+{
+    srv_conn *sc = c->user;
+    if (!sc->writing && sc->state == CS_OPEN) set_interest(sc, sc->events | LOOP_WRITE);
 }
 
 static long read_some(srv_conn *sc, char *at, size_t space)
@@ -403,6 +419,8 @@ static void read_input(srv_conn *sc)
         if (space == 0) return;
         n = read_some(sc, at, space);
         if (n > 0) {
+            if (sc->core.phase == PHASE_BODY && sc->timer.list == &sc->srv->timers[T_IDLE])
+                timer_arm(&sc->srv->timers[T_IDLE], &sc->timer, sc->srv->now);
             conn_received(&sc->core, (size_t)n);
             if ((size_t)n < space && !(sc->tls && tls_pending(sc->tls))) return;
         } else if (n == TLS_CLOSED) {
@@ -674,7 +692,7 @@ static int wait_ms(const mote_server *s, int timeout_ms)
 {
     uint64_t next = next_deadline(s);
     uint64_t until = next == TIMER_NONE ? 0 : (next > s->now ? next - s->now : 0);
-    if (next == TIMER_NONE) return timeout_ms;
+    if (next == TIMER_NONE || timeout_ms == 0) return timeout_ms;
     if (until > INT32_MAX) until = INT32_MAX;
     if (timeout_ms >= 0 && (uint64_t)timeout_ms < until) return timeout_ms;
     return (int)until + 1; /* epoll rounds down; wake just after the deadline, not just before */
@@ -763,6 +781,7 @@ int mote_server_create(mote_server **out, const mote_config *cfg)
     router_init(&s->routes, a);
     env_init(s);
     s->env.flush = flush_hook;
+    s->env.kick = kick_hook;
     s->env.request_begin = on_request_begin;
     s->env.request_end = on_request_end;
     pool_init(&s->blocks, a, conn_block_size(&s->env), cfg->max_connections);

@@ -61,7 +61,7 @@ struct tls_ctx {
     mbedtls_ssl_ticket_context tickets;
     mbedtls_ssl_config conf;
     /* mbedtls_ssl_conf_alpn_protocols() keeps the pointer and wants it non-const. */
-    const char *alpn[2];
+    const char *alpn[3];
 };
 
 struct tls_conn {
@@ -278,7 +278,8 @@ static int build_config(tls_ctx *ctx, char *err, size_t err_len)
     mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &ctx->drbg);
 
     ctx->alpn[0] = "http/1.1";
-    ctx->alpn[1] = NULL;
+    ctx->alpn[1] = "http/1.0";
+    ctx->alpn[2] = NULL;
     ret = mbedtls_ssl_conf_alpn_protocols(conf, ctx->alpn);
     if (ret != 0)
         return setup_failure(ret, err, err_len, "cannot set the ALPN protocol list");

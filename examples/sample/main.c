@@ -20,6 +20,7 @@ typedef struct options {
     int bind_count;
     const char *cert, *key;
     long max_conns;
+    long idle_timeout_ms, head_timeout_ms;
     int log_level;
 } options;
 
@@ -34,6 +35,8 @@ static void usage(FILE *to)
           "  --cert FILE     PEM certificate chain for HTTPS (default: a self-signed one)\n"
           "  --key FILE      PEM private key for --cert\n"
           "  --max-conns N   most open connections (1024)\n"
+          "  --idle-timeout MS   close idle keep-alive connections after MS (30000)\n"
+          "  --head-timeout MS   408 when a request head takes longer than MS (10000)\n"
           "  --log-level L   error, warn, info or debug (info)\n"
           "  --help          this text\n",
           to);
@@ -76,6 +79,8 @@ static int parse_options(int argc, char **argv, options *o)
     o->port = 8080;
     o->tls_port = 8443;
     o->max_conns = 1024;
+    o->idle_timeout_ms = 30000;
+    o->head_timeout_ms = 10000;
     o->log_level = MOTE_LOG_INFO;
     for (i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -83,6 +88,7 @@ static int parse_options(int argc, char **argv, options *o)
         if (strcmp(opt, "--port") == 0 || strcmp(opt, "--tls-port") == 0 ||
             strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
             strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 ||
+            strcmp(opt, "--idle-timeout") == 0 || strcmp(opt, "--head-timeout") == 0 ||
             strcmp(opt, "--log-level") == 0) {
             if (!val) return bad_usage("%s needs a value", opt);
             i++;
@@ -105,6 +111,12 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (strcmp(opt, "--max-conns") == 0) {
             if (parse_number(val, 1, 1000000, &o->max_conns) < 0)
                 return bad_usage("bad connection count '%s'", val);
+        } else if (strcmp(opt, "--idle-timeout") == 0) {
+            if (parse_number(val, 1, 86400000, &o->idle_timeout_ms) < 0)
+                return bad_usage("bad idle timeout '%s'", val);
+        } else if (strcmp(opt, "--head-timeout") == 0) {
+            if (parse_number(val, 1, 86400000, &o->head_timeout_ms) < 0)
+                return bad_usage("bad head timeout '%s'", val);
         } else if ((o->log_level = parse_level(val)) < 0) {
             return bad_usage("bad log level '%s'", val);
         }
@@ -216,6 +228,8 @@ int main(int argc, char **argv)
 
     mote_config_init(&cfg);
     cfg.max_connections = (size_t)o.max_conns;
+    cfg.idle_timeout_ms = (uint32_t)o.idle_timeout_ms;
+    cfg.head_timeout_ms = (uint32_t)o.head_timeout_ms;
     cfg.log = print_log;
     cfg.log_level = o.log_level;
     rc = mote_server_create(&srv, &cfg);
@@ -223,14 +237,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "mote-sample: cannot create the server: %s\n", mote_strerror(rc));
         return 1;
     }
+    /* before any client can connect, so a stop request is never lost */
+    running = srv;
+    handle_signals();
     register_routes(srv, uts.machine);
     if (listen_all(srv, &o) < 0 || (o.tls_port >= 0 && listen_all_tls(srv, &o) < 0)) {
         mote_server_destroy(srv);
         return 2;
     }
 
-    running = srv;
-    handle_signals();
     rc = mote_server_run(srv);
     running = NULL;
     mote_server_destroy(srv);

@@ -1,6 +1,7 @@
 /* pages.c - the seed's pages, byte for byte, as mote handlers. */
 #include "pages.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PAGE_HEAD "<html>\n<head>\n<title>Zephyr HTTP Server</title>\n</head>\n"
@@ -38,27 +39,52 @@ void page_soft_404(mote_request *req, mote_response *res, void *user)
     mote_response_end(res);
 }
 
-/* Collects small pieces of a streamed page into chunks of up to a kilobyte. */
+/* The header page can outgrow the send buffer (every header the client sent, escaped), so it
+ * is written as far as the buffer takes it and continued each time the socket drains. To
+ * continue, the page is generated again from the top and the part already sent is skipped:
+ * no state but a count. */
+typedef struct header_page {
+    const char *machine;
+    size_t sent;             /* bytes of the page accepted so far */
+} header_page;
+
+/* Collects small pieces of the page into chunks of up to a kilobyte. */
 typedef struct page_writer {
     mote_response *res;
-    int rc;
+    header_page *page;
+    int rc;                  /* the first failed write; nothing more is written after it */
+    size_t pos;              /* bytes of the page generated in this pass */
     size_t len;
     char buf[1024];
 } page_writer;
 
 static void pw_flush(page_writer *w)
 {
-    if (w->rc == 0 && w->len) w->rc = mote_response_write(w->res, w->buf, w->len);
+    if (w->rc == 0 && w->len) {
+        w->rc = mote_response_write(w->res, w->buf, w->len);
+        if (w->rc == 0) w->page->sent += w->len;
+    }
     w->len = 0;
 }
 
 static void pw_put(page_writer *w, const char *s, size_t len)
 {
+    if (w->pos + len <= w->page->sent) { /* sent in an earlier pass */
+        w->pos += len;
+        return;
+    }
+    if (w->pos < w->page->sent) {
+        size_t skip = w->page->sent - w->pos;
+        s += skip;
+        len -= skip;
+        w->pos += skip;
+    }
     while (len && w->rc == 0) {
         size_t n = sizeof w->buf - w->len;
         if (n > len) n = len;
         memcpy(w->buf + w->len, s, n);
         w->len += n;
+        w->pos += n;
         s += n;
         len -= n;
         if (w->len == sizeof w->buf) pw_flush(w);
@@ -85,20 +111,23 @@ static void pw_escaped(page_writer *w, const char *s, size_t len)
     }
 }
 
-void page_header_fields(mote_request *req, mote_response *res, void *user)
+/* Writes as much of the page as fits; ends the response once all of it is out. */
+static void header_page_continue(mote_response *res, void *user)
 {
-    const char *machine = user;
+    mote_request *req = mote_response_request(res);
     const char *method = mote_request_method(req), *target = mote_request_target(req);
     size_t i, count = mote_request_header_count(req);
+    header_page *page = user;
     page_writer w;
     mote_header h;
 
     w.res = res;
+    w.page = page;
     w.rc = 0;
+    w.pos = 0;
     w.len = 0;
-    mote_response_header(res, "Content-Type", "text/html");
     pw_text(&w, PAGE_HEAD "<body>\n<h1>Zephyr HTTP server</h1>\n<h2>HTTP Header Fields</h2>\n<ul>\n");
-    for (i = 0; i < count; i++) {
+    for (i = 0; i < count && w.rc == 0; i++) {
         mote_request_header_at(req, i, &h);
         pw_text(&w, "<li>");
         pw_escaped(&w, h.name, h.name_len);
@@ -111,8 +140,30 @@ void page_header_fields(mote_request *req, mote_response *res, void *user)
     pw_text(&w, "</h2>\n<h2>URL: ");
     pw_escaped(&w, target, strlen(target));
     pw_text(&w, "</h2>\n<h2>Server: ");
-    pw_escaped(&w, machine, strlen(machine));
+    pw_escaped(&w, page->machine, strlen(page->machine));
     pw_text(&w, "</h2>\n</body>\n</html>\n");
     pw_flush(&w);
-    mote_response_end(res);
+    if (w.rc == 0) mote_response_end(res);
+    /* MOTE_EAGAIN: on_ready brings us back when the socket has taken some of it */
+}
+
+static void header_page_free(mote_response *res, void *user)
+{
+    (void)res;
+    free(user);
+}
+
+void page_header_fields(mote_request *req, mote_response *res, void *user)
+{
+    header_page *page = malloc(sizeof *page);
+    (void)req;
+    if (!page) {
+        mote_respond(res, 503, "text/plain", "503 Service Unavailable\n");
+        return;
+    }
+    page->machine = user;
+    page->sent = 0;
+    mote_response_header(res, "Content-Type", "text/html");
+    mote_response_defer(res, header_page_continue, header_page_free, page);
+    header_page_continue(res, page);
 }

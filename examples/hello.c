@@ -1,0 +1,20 @@
+/* hello - the smallest mote server: one route, one port. */
+#include <stdio.h>
+
+#include "mote.h"
+
+static void hello(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    mote_respond(res, 200, "text/plain", "Hello, world!\n");
+}
+
+int main(void)
+{
+    mote_server *srv;
+    if (mote_server_create(&srv, NULL) < 0) return 1;
+    mote_route(srv, "/", MOTE_ROUTE_PREFIX, hello, NULL);
+    if (mote_listen(srv, NULL, 8080) < 0) return 1;
+    return mote_server_run(srv) < 0;
+}

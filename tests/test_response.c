@@ -1,0 +1,1282 @@
+/* test_response.c - the response writer, through the public API inside handlers of a real
+ * mote_conn: exact bytes of one-shot and streamed responses, header rules, status rules, HEAD,
+ * 204/304, what the library does for a handler that does not finish, and the send buffer's
+ * limits (MOTE_ETOOBIG, MOTE_EAGAIN, the half-buffer guarantee). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "conn_harness.h"
+
+/* Return codes handlers saw, in call order. */
+static int rcs[256];
+static size_t rc_count;
+
+static void rec(int rc)
+{
+    if (rc_count < sizeof rcs / sizeof rcs[0]) rcs[rc_count] = rc;
+    rc_count++;
+}
+
+static void rec_reset(void)
+{
+    rc_count = 0;
+    memset(rcs, 0x7f, sizeof rcs);
+}
+
+/* The number in the query ("/fill?421" -> 421), 0 when none. */
+static size_t query_number(mote_request *req)
+{
+    mote_str q = mote_request_query(req);
+    size_t v = 0, i;
+    for (i = 0; i < q.len && q.ptr[i] >= '0' && q.ptr[i] <= '9'; i++)
+        v = v * 10 + (size_t)(q.ptr[i] - '0');
+    return v;
+}
+
+static char big[70000];
+
+static void fill_big(void)
+{
+    size_t i;
+    for (i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+}
+
+/* ---- handlers -------------------------------------------------------------------------- */
+
+static void h_hello(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "Content-Type", "text/plain"));
+    rec(mote_response_send(res, "hello", 5));
+}
+
+/* A body of exactly ?N bytes with no other header. */
+static void h_fill(mote_request *req, mote_response *res, void *user)
+{
+    size_t n = query_number(req);
+    h_log(user, req);
+    rec(mote_response_send(res, big, n));
+}
+
+static void h_respond(mote_request *req, mote_response *res, void *user)
+{
+    const char *t = mote_request_target(req);
+    h_log(user, req);
+    if (strcmp(t, "/r/json") == 0) rec(mote_respond(res, 201, "application/json", "{}"));
+    else if (strcmp(t, "/r/notype") == 0) rec(mote_respond(res, 202, NULL, "x"));
+    else if (strcmp(t, "/r/nobody") == 0) rec(mote_respond(res, 200, "text/plain", NULL));
+    else rec(mote_respond(res, 200, "text/plain", "default"));
+}
+
+static void h_headers(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "X-A", "1"));
+    rec(mote_response_header(res, "Set-Cookie", "a=1"));
+    rec(mote_response_header(res, "X-B", "two words\there"));
+    rec(mote_response_header(res, "Set-Cookie", "b=2"));
+    rec(mote_response_header(res, "X-Empty", ""));
+    rec(mote_response_header(res, "X-Obs", "caf\xc3\xa9"));
+    rec(mote_response_send(res, "ok", 2));
+}
+
+static void h_server_date(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "X-First", "1"));
+    rec(mote_response_header(res, "server", "custom/1.0"));
+    rec(mote_response_header(res, "DATE", "Mon, 01 Jan 2024 00:00:00 GMT"));
+    rec(mote_response_send(res, "", 0));
+}
+
+static void h_server_only(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "Server", "other"));
+    rec(mote_response_write(res, "s", 1));
+    rec(mote_response_end(res));
+}
+
+static void h_framing_headers(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "Content-Length", "10"));
+    rec(mote_response_header(res, "content-length", "10"));
+    rec(mote_response_header(res, "Transfer-Encoding", "chunked"));
+    rec(mote_response_header(res, "TRANSFER-ENCODING", "gzip"));
+    rec(mote_response_send(res, "abc", 3));
+}
+
+static const char *const bad_names[] = {
+    "", "Bad Name", "X:Y", "X\r\nX-Injected: 1", "X\n", "(x)", "a@b", "x/y", "caf\xc3\xa9",
+    "\t", "X-\x7f", "a=b", "[x]", "{x}", "a\"b", "a,b", "a;b", "a?b", "a\\b",
+};
+static const char *const bad_values[] = {
+    "a\r\nX-Injected: 1", "a\rb", "a\nb", "\r", "\n", "\x01", "a\x1f", "\x7f", "x\x0b",
+};
+
+static void h_bad_headers(mote_request *req, mote_response *res, void *user)
+{
+    size_t i;
+    h_log(user, req);
+    for (i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++)
+        rec(mote_response_header(res, bad_names[i], "v"));
+    for (i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++)
+        rec(mote_response_header(res, "X-Bad", bad_values[i]));
+    rec(mote_response_header(res, NULL, "v"));
+    rec(mote_response_header(res, "X", NULL));
+    rec(mote_response_header(NULL, "X", "v"));
+    /* good ones around the edges of tchar */
+    rec(mote_response_header(res, "!#$%&'*+-.^_`|~09AZaz", "v"));
+    rec(mote_response_send(res, "ok", 2));
+}
+
+static void h_conn_close(mote_request *req, mote_response *res, void *user)
+{
+    const char *t = mote_request_target(req);
+    h_log(user, req);
+    if (strcmp(t, "/close") == 0) rec(mote_response_header(res, "Connection", "close"));
+    else if (strcmp(t, "/close-list") == 0)
+        rec(mote_response_header(res, "Connection", "keep-alive, CLOSE"));
+    else if (strcmp(t, "/keep") == 0) rec(mote_response_header(res, "Connection", "keep-alive"));
+    else if (strcmp(t, "/closed") == 0) rec(mote_response_header(res, "Connection", "closed"));
+    rec(mote_respond(res, 200, "text/plain", "bye"));
+}
+
+static void h_status_late(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "X-Before", "1"));
+    rec(mote_response_status(res, 404));
+    rec(mote_response_header(res, "X-After", "2"));
+    rec(mote_response_status(res, 410));
+    rec(mote_response_send(res, "gone", 4));
+}
+
+static void h_status_any(mote_request *req, mote_response *res, void *user)
+{
+    size_t n = query_number(req);
+    h_log(user, req);
+    rec(mote_response_status(res, (int)n));
+    rec(mote_response_send(res, "s", 1));
+}
+
+static void h_status_bad(mote_request *req, mote_response *res, void *user)
+{
+    static const int bad[] = {-1, 0, 1, 99, 100, 101, 150, 199, 600, 999, 1000, 65536 + 200};
+    size_t i;
+    h_log(user, req);
+    rec(mote_response_status(res, 203));
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) rec(mote_response_status(res, bad[i]));
+    rec(mote_response_status(NULL, 200));
+    rec(mote_response_send(res, "", 0));
+}
+
+static void h_stream(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "Content-Type", "text/plain"));
+    rec(mote_response_write(res, "hello", 5));
+    rec(mote_response_write(res, "", 0));
+    rec(mote_response_write(res, NULL, 0));
+    rec(mote_response_write(res, "abcdefghijklmnopqrstuvwxyz", 26));
+    rec(mote_response_write(res, big, 256));
+    rec(mote_response_end(res));
+}
+
+static void h_stream_noend(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_write(res, "part", 4));
+}
+
+static void h_stream_status(mote_request *req, mote_response *res, void *user)
+{
+    size_t n = query_number(req);
+    h_log(user, req);
+    rec(mote_response_status(res, (int)n));
+    rec(mote_response_write(res, "data", 4));
+    rec(mote_response_end(res));
+}
+
+static void h_send_status(mote_request *req, mote_response *res, void *user)
+{
+    size_t n = query_number(req);
+    h_log(user, req);
+    rec(mote_response_status(res, (int)n));
+    rec(mote_response_header(res, "ETag", "\"x\""));
+    rec(mote_response_send(res, "ignored", 7));
+}
+
+static void h_end_only(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_end(res));
+}
+
+static void h_nothing(mote_request *req, mote_response *res, void *user)
+{
+    (void)res;
+    h_log(user, req);
+}
+
+static void h_staged_then_nothing(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_status(res, 404));
+    rec(mote_response_header(res, "X-Leak", "1"));
+}
+
+static void h_toobig(mote_request *req, mote_response *res, void *user)
+{
+    conn_env *env = &((harness *)user)->env;
+    h_log(user, req);
+    rec(mote_response_header(res, "X-T", "1"));
+    rec(mote_response_send(res, big, env->out_size + 1));
+    rec(mote_response_send(res, big, env->out_size));
+}
+
+static void h_toobig_then_ok(mote_request *req, mote_response *res, void *user)
+{
+    conn_env *env = &((harness *)user)->env;
+    h_log(user, req);
+    rec(mote_response_send(res, big, env->out_size * 2));
+    rec(mote_response_send(res, "small", 5));
+}
+
+static void h_write_toobig(mote_request *req, mote_response *res, void *user)
+{
+    conn_env *env = &((harness *)user)->env;
+    h_log(user, req);
+    rec(mote_response_write(res, "a", 1));
+    rec(mote_response_write(res, big, env->out_size + 1));
+    rec(mote_response_write(res, "b", 1));
+    rec(mote_response_end(res));
+}
+
+static void h_after_done(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_respond(res, 200, "text/plain", "done"));
+    rec(mote_response_write(res, "x", 1));
+    rec(mote_response_end(res));
+    rec(mote_response_send(res, "x", 1));
+    rec(mote_response_header(res, "X-Late", "1"));
+    rec(mote_response_status(res, 500));
+    rec(mote_respond(res, 500, NULL, "again"));
+}
+
+static void h_after_stream(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_write(res, "x", 1));
+    rec(mote_response_header(res, "X-Late", "1"));
+    rec(mote_response_status(res, 500));
+    rec(mote_response_send(res, "y", 1));
+    rec(mote_respond(res, 500, NULL, "z"));
+    rec(mote_response_write(res, "w", 1));
+    rec(mote_response_end(res));
+    rec(mote_response_write(res, "v", 1));
+    rec(mote_response_end(res));
+}
+
+static void h_null_args(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_send(NULL, "x", 1));
+    rec(mote_response_send(res, NULL, 1));
+    rec(mote_response_write(NULL, "x", 1));
+    rec(mote_response_write(res, NULL, 1));
+    rec(mote_response_end(NULL));
+    rec(mote_response_request(res) == req);
+    rec(mote_response_send(res, NULL, 0));
+}
+
+static void h_default_called(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_respond(res, 200, "text/plain", "fallback"));
+}
+
+/* Streams 100-byte pieces until MOTE_EAGAIN (the reader never reads), tries once more, then
+ * returns and leaves the end to the library. */
+static size_t eagain_accepted;
+static void h_stream_until_full(mote_request *req, mote_response *res, void *user)
+{
+    int rc = MOTE_OK, i;
+    h_log(user, req);
+    eagain_accepted = 0;
+    for (i = 0; i < 1000; i++) {
+        rc = mote_response_write(res, big + eagain_accepted, 100);
+        if (rc != MOTE_OK) break;
+        eagain_accepted += 100;
+    }
+    rec(rc);
+    rec(mote_response_write(res, big + eagain_accepted, 100));
+    rec(mote_response_write(res, big + eagain_accepted, 1)); /* may fit in what is left */
+    if (rcs[rc_count - 1] == MOTE_OK) eagain_accepted += 1;
+}
+
+/* A one-shot body that cannot fit now: MOTE_EAGAIN, then a smaller one that does. */
+static void h_send_eagain(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "X-Kept", "yes"));
+    rec(mote_response_send(res, big, 600));
+    rec(mote_response_send(res, "short", 5));
+}
+
+/* A header, then a body that needs the flush hook to make room. */
+static void h_send_needs_flush(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    rec(mote_response_header(res, "X-Kept", "yes"));
+    rec(mote_response_header(res, "X-Also", "kept"));
+    rec(mote_response_send(res, big, 600));
+}
+
+/* Enough staged to leave 66 bytes free when the reader has not read the 512 bytes before:
+ * the head of a streamed response (which wants 69) then needs the flush hook. */
+static char pad_value[326];
+static void h_stream_needs_flush(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    memset(pad_value, 'p', sizeof pad_value - 1);
+    pad_value[sizeof pad_value - 1] = '\0';
+    rec(mote_response_header(res, "X-Kept", "yes"));
+    rec(mote_response_header(res, "X-Pad", pad_value));
+    rec(mote_response_write(res, big, 300));
+    rec(mote_response_end(res));
+}
+
+/* A second header field that needs the flush hook to make room. */
+static void h_header_needs_flush(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    memset(pad_value, 'p', sizeof pad_value - 1);
+    pad_value[sizeof pad_value - 1] = '\0';
+    rec(mote_response_header(res, "X-Kept", "yes"));
+    rec(mote_response_header(res, "X-Pad", pad_value));
+    rec(mote_response_header(res, "X-Pad2", pad_value));
+    rec(mote_response_send(res, "ok", 2));
+}
+
+/* Streams 10000 bytes in 100-byte pieces, retrying each on MOTE_EAGAIN (each retry lets the
+ * flush hook write a little more). */
+static void h_stream_retry(mote_request *req, mote_response *res, void *user)
+{
+    size_t done = 0;
+    int tries = 0, failed = 0;
+    h_log(user, req);
+    while (done < 10000 && tries < 100000) {
+        int rc = mote_response_write(res, big + done, 100);
+        tries++;
+        if (rc == MOTE_OK) done += 100;
+        else if (rc != MOTE_EAGAIN) failed = 1;
+        if (failed) break;
+    }
+    rec(done == 10000 && !failed ? MOTE_OK : -100);
+    rec(mote_response_end(res));
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void setup(harness *h)
+{
+    h_init(h);
+    rec_reset();
+}
+
+static void test_oneshot_exact(void)
+{
+    harness h;
+    setup(&h);
+    h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+    h_start(&h);
+    CHECK_EQ_INT(h_feed_str(&h, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0), 32);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n"
+                  "Server: mote\r\n"
+                  "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                  "Content-Type: text/plain\r\n"
+                  "Content-Length: 5\r\n"
+                  "\r\n"
+                  "hello");
+    CHECK_EQ_INT(rc_count, 2);
+    CHECK(rcs[0] == MOTE_OK && rcs[1] == MOTE_OK);
+    CHECK(!conn_is_done(&h.conn));
+    /* the connection is reusable: the same request again gives the same bytes again */
+    h_clear_output(&h);
+    h_feed_str(&h, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                  "Content-Length: 5\r\n\r\nhello");
+    h_free(&h);
+
+    /* without Server and Date lines (server_name NULL, send_date 0) */
+    setup(&h);
+    h.env.server_line_len = 0;
+    h.env.server_line[0] = '\0';
+    h.env.date_line_len = 0;
+    h.env.date_line[0] = '\0';
+    h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+    h_start(&h);
+    h_feed_str(&h, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello");
+    h_free(&h);
+}
+
+static void test_respond(void)
+{
+    harness h;
+    strbuf want = {0};
+    setup(&h);
+    h_route(&h, "/r", MOTE_ROUTE_PREFIX, h_respond);
+    h_start(&h);
+    h_feed_str(&h,
+               "GET /r/json HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /r/notype HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /r/nobody HTTP/1.1\r\nHost: x\r\n\r\n",
+               0);
+    sb_response(&want, 201, "Content-Type: application/json\r\n", "", "{}");
+    sb_response(&want, 202, "", "", "x");
+    sb_response(&want, 200, "Content-Type: text/plain\r\n", "", "");
+    CHECK_OUT(&h, want.p);
+    CHECK(h_find(h_out(&h), h.out_len, "HTTP/1.1 201 Created\r\n") != NULL);
+    CHECK_EQ_INT(rc_count, 3);
+    CHECK(rcs[0] == 0 && rcs[1] == 0 && rcs[2] == 0);
+    sb_free(&want);
+    h_free(&h);
+}
+
+static void test_custom_headers(void)
+{
+    harness h;
+    size_t i;
+    setup(&h);
+    h_route(&h, "/h", MOTE_ROUTE_EXACT, h_headers);
+    h_start(&h);
+    h_feed_str(&h, "GET /h HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX
+                  "X-A: 1\r\n"
+                  "Set-Cookie: a=1\r\n"
+                  "X-B: two words\there\r\n"
+                  "Set-Cookie: b=2\r\n"
+                  "X-Empty: \r\n"
+                  "X-Obs: caf\xc3\xa9\r\n"
+                  "Content-Length: 2\r\n\r\nok");
+    for (i = 0; i < rc_count; i++) CHECK_EQ_INT(rcs[i], MOTE_OK);
+    h_free(&h);
+}
+
+static void test_server_date_replaced(void)
+{
+    harness h;
+    setup(&h);
+    h_route(&h, "/sd", MOTE_ROUTE_EXACT, h_server_date);
+    h_route(&h, "/s", MOTE_ROUTE_EXACT, h_server_only);
+    h_start(&h);
+    h_feed_str(&h, "GET /sd HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n"
+                  "X-First: 1\r\n"
+                  "server: custom/1.0\r\n"
+                  "DATE: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+                  "Content-Length: 0\r\n\r\n");
+    h_clear_output(&h);
+    /* Server replaced, Date kept; and on the next response both defaults are back */
+    h_feed_str(&h, "GET /s HTTP/1.1\r\nHost: x\r\n\r\nGET /sd HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_DATE_LINE
+                  "Server: other\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n"
+                  "1\r\ns\r\n0\r\n\r\n"
+                  "HTTP/1.1 200 OK\r\n"
+                  "X-First: 1\r\n"
+                  "server: custom/1.0\r\n"
+                  "DATE: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+                  "Content-Length: 0\r\n\r\n");
+    h_clear_output(&h);
+    h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+    h_feed_str(&h, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                  "Content-Length: 5\r\n\r\nhello");
+    h_free(&h);
+}
+
+static void test_framing_headers_rejected(void)
+{
+    harness h;
+    setup(&h);
+    h_route(&h, "/f", MOTE_ROUTE_EXACT, h_framing_headers);
+    h_start(&h);
+    h_feed_str(&h, "GET /f HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 5);
+    CHECK_EQ_INT(rcs[0], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[1], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[2], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[3], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[4], MOTE_OK);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 3\r\n\r\nabc");
+    h_free(&h);
+}
+
+static void test_header_injection_rejected(void)
+{
+    harness h;
+    size_t i, nn = sizeof bad_names / sizeof bad_names[0];
+    size_t nv = sizeof bad_values / sizeof bad_values[0];
+    setup(&h);
+    h_route(&h, "/b", MOTE_ROUTE_EXACT, h_bad_headers);
+    h_start(&h);
+    h_feed_str(&h, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, nn + nv + 5);
+    for (i = 0; i < nn; i++) CHECK_MSG(rcs[i] == MOTE_EINVAL, "name %zu gave %d", i, rcs[i]);
+    for (i = 0; i < nv; i++)
+        CHECK_MSG(rcs[nn + i] == MOTE_EINVAL, "value %zu gave %d", i, rcs[nn + i]);
+    CHECK_EQ_INT(rcs[nn + nv], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[nn + nv + 1], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[nn + nv + 2], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[nn + nv + 3], MOTE_OK);
+    CHECK_EQ_INT(rcs[nn + nv + 4], MOTE_OK);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "!#$%&'*+-.^_`|~09AZaz: v\r\n"
+                  "Content-Length: 2\r\n\r\nok");
+    CHECK(h_find(h_out(&h), h.out_len, "Injected") == NULL);
+    h_free(&h);
+}
+
+static void test_connection_close_from_handler(void)
+{
+    harness h;
+    strbuf want = {0};
+    const char *req_close = "GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n";
+    setup(&h);
+    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_conn_close);
+    h_start(&h);
+    h_feed_str(&h, req_close, 0);
+    sb_response(&want, 200, "Content-Type: text/plain\r\n", "Connection: close\r\n", "bye");
+    CHECK_OUT(&h, want.p);
+    CHECK_EQ_INT(h.log_count, 1);
+    CHECK(!h_logged(&h, "/after"));
+    CHECK(conn_is_done(&h.conn));
+    {
+        char *at;
+        CHECK_EQ_INT(conn_read_space(&h.conn, &at), 0);
+    }
+    h_free(&h);
+
+    /* a list with close in it closes too */
+    setup(&h);
+    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_conn_close);
+    h_start(&h);
+    h_feed_str(&h, "GET /close-list HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, want.p);
+    CHECK(conn_is_done(&h.conn));
+    CHECK(!h_logged(&h, "/after"));
+    h_free(&h);
+
+    /* keep-alive, or a token that only looks like close, keeps the connection and sends no
+     * Connection field on HTTP/1.1 */
+    setup(&h);
+    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_conn_close);
+    h_start(&h);
+    h_feed_str(&h, "GET /keep HTTP/1.1\r\nHost: x\r\n\r\nGET /closed HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "GET /after HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    sb_free(&want);
+    sb_response(&want, 200, "Content-Type: text/plain\r\n", "", "bye");
+    sb_response(&want, 200, "Content-Type: text/plain\r\n", "", "bye");
+    sb_response(&want, 200, "Content-Type: text/plain\r\n", "", "bye");
+    CHECK_OUT(&h, want.p);
+    CHECK(!conn_is_done(&h.conn));
+    CHECK_EQ_INT(h.log_count, 3);
+    sb_free(&want);
+    h_free(&h);
+}
+
+static void test_status(void)
+{
+    harness h;
+    strbuf want = {0};
+    size_t i;
+    setup(&h);
+    h_route(&h, "/late", MOTE_ROUTE_EXACT, h_status_late);
+    h_route(&h, "/st", MOTE_ROUTE_EXACT, h_status_any);
+    h_route(&h, "/bad", MOTE_ROUTE_EXACT, h_status_bad);
+    h_start(&h);
+
+    h_feed_str(&h, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 410 Gone\r\n" H_PREFIX "X-Before: 1\r\nX-After: 2\r\n"
+                  "Content-Length: 4\r\n\r\ngone");
+    for (i = 0; i < rc_count; i++) CHECK_EQ_INT(rcs[i], MOTE_OK);
+
+    h_clear_output(&h);
+    rec_reset();
+    h_feed_str(&h, "GET /st?299 HTTP/1.1\r\nHost: x\r\n\r\nGET /st?599 HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "GET /st?200 HTTP/1.1\r\nHost: x\r\n\r\nGET /st?418 HTTP/1.1\r\nHost: x\r\n\r\n",
+               0);
+    sb_printf(&want, "HTTP/1.1 299 Unknown\r\n" H_PREFIX "Content-Length: 1\r\n\r\ns");
+    sb_printf(&want, "HTTP/1.1 599 Unknown\r\n" H_PREFIX "Content-Length: 1\r\n\r\ns");
+    sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 1\r\n\r\ns");
+    sb_printf(&want, "HTTP/1.1 418 Unknown\r\n" H_PREFIX "Content-Length: 1\r\n\r\ns");
+    CHECK_OUT(&h, want.p);
+    for (i = 0; i < rc_count; i++) CHECK_EQ_INT(rcs[i], MOTE_OK);
+
+    /* out of range: MOTE_EINVAL, and the status set before stays */
+    h_clear_output(&h);
+    rec_reset();
+    h_feed_str(&h, "GET /bad HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 15);
+    CHECK_EQ_INT(rcs[0], MOTE_OK);
+    for (i = 1; i <= 13; i++) CHECK_MSG(rcs[i] == MOTE_EINVAL, "call %zu gave %d", i, rcs[i]);
+    CHECK_EQ_INT(rcs[14], MOTE_OK);
+    CHECK_OUT(&h, "HTTP/1.1 203 Non-Authoritative Information\r\n" H_PREFIX
+                  "Content-Length: 0\r\n\r\n");
+    sb_free(&want);
+    h_free(&h);
+}
+
+static void test_stream_chunked(void)
+{
+    harness h;
+    strbuf want = {0};
+    size_t i;
+    setup(&h);
+    fill_big();
+    h_route(&h, "/s", MOTE_ROUTE_EXACT, h_stream);
+    h_start(&h);
+    h_feed_str(&h, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n100\r\n");
+    sb_add(&want, big, 256);
+    sb_printf(&want, "\r\n0\r\n\r\n");
+    CHECK_OUT(&h, want.p);
+    CHECK_EQ_INT(rc_count, 7);
+    for (i = 0; i < rc_count; i++) CHECK_EQ_INT(rcs[i], MOTE_OK);
+    CHECK(!conn_is_done(&h.conn));
+
+    /* the same on HTTP/1.0: close-delimited, no framing, and the connection ends with it */
+    h_clear_output(&h);
+    rec_reset();
+    sb_free(&want);
+    h_feed_str(&h, "GET /s HTTP/1.0\r\n\r\nGET /s HTTP/1.0\r\n\r\n", 0);
+    sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                     "Connection: close\r\n\r\nhelloabcdefghijklmnopqrstuvwxyz");
+    sb_add(&want, big, 256);
+    CHECK_OUT(&h, want.p);
+    CHECK(h_find(h_out(&h), h.out_len, "Transfer-Encoding") == NULL);
+    CHECK_EQ_INT(h.log_count, 2); /* the second request was not dispatched */
+    CHECK(conn_is_done(&h.conn));
+    h_free(&h);
+
+    /* HTTP/1.0 with keep-alive asked: still close-delimited, so still closing */
+    setup(&h);
+    h_route(&h, "/s", MOTE_ROUTE_EXACT, h_stream);
+    h_start(&h);
+    h_feed_str(&h, "GET /s HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /s HTTP/1.0\r\n\r\n", 0);
+    CHECK_OUT(&h, want.p);
+    CHECK_EQ_INT(h.log_count, 1);
+    CHECK(conn_is_done(&h.conn));
+    sb_free(&want);
+    h_free(&h);
+}
+
+static void test_stream_without_end(void)
+{
+    harness h;
+    setup(&h);
+    h_route(&h, "/n", MOTE_ROUTE_EXACT, h_stream_noend);
+    h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+    h_start(&h);
+    h_feed_str(&h, "GET /n HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Transfer-Encoding: chunked\r\n\r\n"
+                  "4\r\npart\r\n0\r\n\r\n"
+                  "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                  "Content-Length: 5\r\n\r\nhello");
+    h_free(&h);
+}
+
+static void test_head(void)
+{
+    harness h;
+    strbuf get = {0}, head = {0}, want = {0};
+    const char *split;
+    setup(&h);
+    h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+    h_route(&h, "/s", MOTE_ROUTE_EXACT, h_stream);
+    h_start(&h);
+
+    /* one-shot: the same head, Content-Length included, and no body */
+    h_feed_str(&h, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    sb_add(&get, h_out(&h), h.out_len);
+    h_clear_output(&h);
+    h_feed_str(&h, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    split = strstr(get.p, "\r\n\r\n");
+    CHECK(split != NULL);
+    if (split) {
+        sb_add(&want, get.p, (size_t)(split + 4 - get.p));
+        CHECK(strstr(want.p, "Content-Length: 5\r\n") != NULL);
+        sb_add(&want, get.p, get.len); /* the pipelined GET is answered whole */
+        CHECK_OUT(&h, want.p);
+    }
+    sb_free(&want);
+    sb_free(&get);
+
+    /* streamed: the same head (chunked), no body, no last-chunk */
+    h_clear_output(&h);
+    rec_reset();
+    h_feed_str(&h, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    sb_add(&get, h_out(&h), h.out_len);
+    h_clear_output(&h);
+    rec_reset();
+    h_feed_str(&h, "HEAD /s HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    split = strstr(get.p, "\r\n\r\n");
+    CHECK(split != NULL);
+    if (split) {
+        sb_add(&head, get.p, (size_t)(split + 4 - get.p));
+        CHECK(strstr(head.p, "Transfer-Encoding: chunked\r\n") != NULL);
+        sb_add(&want, head.p, head.len);
+        sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                         "Content-Length: 5\r\n\r\nhello");
+        CHECK_OUT(&h, want.p);
+    }
+    {
+        size_t i;
+        for (i = 0; i < 6 && i < rc_count; i++) CHECK_EQ_INT(rcs[i], MOTE_OK); /* writes accepted */
+    }
+    CHECK(!conn_is_done(&h.conn));
+    sb_free(&want);
+    sb_free(&get);
+    sb_free(&head);
+
+    /* HEAD of the default 404 */
+    h_clear_output(&h);
+    h_feed_str(&h, "HEAD /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 404 Not Found\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                  "Content-Length: 14\r\n\r\n");
+    h_free(&h);
+}
+
+static void test_no_body_statuses(void)
+{
+    harness h;
+    strbuf want = {0};
+    setup(&h);
+    h_route(&h, "/send", MOTE_ROUTE_EXACT, h_send_status);
+    h_route(&h, "/stream", MOTE_ROUTE_EXACT, h_stream_status);
+    h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+    h_start(&h);
+    h_feed_str(&h,
+               "GET /send?204 HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /send?304 HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /stream?204 HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /stream?304 HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+               0);
+    sb_printf(&want, "HTTP/1.1 204 No Content\r\n" H_PREFIX "ETag: \"x\"\r\n\r\n");
+    sb_printf(&want, "HTTP/1.1 304 Not Modified\r\n" H_PREFIX "ETag: \"x\"\r\n\r\n");
+    sb_printf(&want, "HTTP/1.1 204 No Content\r\n" H_PREFIX "\r\n");
+    sb_printf(&want, "HTTP/1.1 304 Not Modified\r\n" H_PREFIX "\r\n");
+    sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                     "Content-Length: 5\r\n\r\nhello");
+    CHECK_OUT(&h, want.p);
+    CHECK_EQ_INT(h.log_count, 5);
+    CHECK(!conn_is_done(&h.conn));
+    sb_free(&want);
+    h_free(&h);
+
+    /* on HTTP/1.0 (kept alive) a streamed 204 is not close-delimited: it has no body */
+    setup(&h);
+    h_route(&h, "/stream", MOTE_ROUTE_EXACT, h_stream_status);
+    h_start(&h);
+    h_feed_str(&h, "GET /stream?204 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 204 No Content\r\n" H_PREFIX "Connection: keep-alive\r\n\r\n");
+    CHECK(!conn_is_done(&h.conn));
+    h_free(&h);
+}
+
+static void test_end_without_write(void)
+{
+    harness h;
+    setup(&h);
+    h_route(&h, "/e", MOTE_ROUTE_EXACT, h_end_only);
+    h_start(&h);
+    h_feed_str(&h, "GET /e HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 0\r\n\r\n");
+    CHECK_EQ_INT(rc_count, 1);
+    CHECK_EQ_INT(rcs[0], MOTE_OK);
+    h_free(&h);
+}
+
+static void test_handler_without_response(void)
+{
+    harness h;
+    strbuf want = {0};
+    setup(&h);
+    h_route(&h, "/nothing", MOTE_ROUTE_EXACT, h_nothing);
+    h_route(&h, "/staged", MOTE_ROUTE_EXACT, h_staged_then_nothing);
+    h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+    h_start(&h);
+    h_feed_str(&h,
+               "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /staged HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+               0);
+    sb_response(&want, 500, "Content-Type: text/plain\r\n", "", "500 Internal Server Error\n");
+    sb_response(&want, 500, "Content-Type: text/plain\r\n", "", "500 Internal Server Error\n");
+    sb_response(&want, 200, "Content-Type: text/plain\r\n", "", "hello");
+    CHECK_OUT(&h, want.p);
+    CHECK(h_find(h_out(&h), h.out_len, "X-Leak") == NULL);
+    CHECK_EQ_INT(h.log_count, 3);
+    sb_free(&want);
+    h_free(&h);
+}
+
+static void test_too_big(void)
+{
+    harness h;
+    strbuf want = {0};
+    setup(&h);
+    fill_big();
+    h_route(&h, "/big", MOTE_ROUTE_EXACT, h_toobig);
+    h_route(&h, "/big2", MOTE_ROUTE_EXACT, h_toobig_then_ok);
+    h_route(&h, "/w", MOTE_ROUTE_EXACT, h_write_toobig);
+    h_start(&h);
+    h_feed_str(&h, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 3);
+    CHECK_EQ_INT(rcs[1], MOTE_ETOOBIG);
+    CHECK_EQ_INT(rcs[2], MOTE_ETOOBIG); /* a body of the whole buffer leaves no room for a head */
+    /* the handler gave up: 500, without its staged header */
+    sb_response(&want, 500, "Content-Type: text/plain\r\n", "", "500 Internal Server Error\n");
+    CHECK_OUT(&h, want.p);
+    sb_free(&want);
+
+    h_clear_output(&h);
+    rec_reset();
+    h_feed_str(&h, "GET /big2 HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 2);
+    CHECK_EQ_INT(rcs[0], MOTE_ETOOBIG);
+    CHECK_EQ_INT(rcs[1], MOTE_OK);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 5\r\n\r\nsmall");
+
+    /* a streamed piece that can never fit; the pieces around it are sent */
+    h_clear_output(&h);
+    rec_reset();
+    h_feed_str(&h, "GET /w HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 4);
+    CHECK_EQ_INT(rcs[0], MOTE_OK);
+    CHECK_EQ_INT(rcs[1], MOTE_ETOOBIG);
+    CHECK_EQ_INT(rcs[2], MOTE_OK);
+    CHECK_EQ_INT(rcs[3], MOTE_OK);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Transfer-Encoding: chunked\r\n\r\n"
+                  "1\r\na\r\n1\r\nb\r\n0\r\n\r\n");
+    h_free(&h);
+}
+
+/* A one-shot response whose head and body fit half the send buffer always fits, even when the
+ * reader reads nothing and earlier pipelined responses fill the buffer up to the point where
+ * the connection still dispatches (half full). */
+static void test_half_buffer_guarantee(void)
+{
+    /* With out_size 1024: "HTTP/1.1 200 OK\r\n" (17) + Server (14) + Date (37)
+     * + "Content-Length: 421\r\n" (21) + "\r\n" (2) = 91 bytes of head; with 421 bytes of body,
+     * 512 bytes: exactly half. */
+    static const size_t bodies[] = {421, 300, 100, 0};
+    size_t k;
+    fill_big();
+    for (k = 0; k < sizeof bodies / sizeof bodies[0]; k++) {
+        harness h;
+        char req[256];
+        size_t first_len;
+        setup(&h);
+        h.env.out_size = 1024;
+        h.drain = 0;
+        h.flush_mode = FLUSH_NONE;
+        h_route(&h, "/fill", MOTE_ROUTE_EXACT, h_fill);
+        h_start(&h);
+        snprintf(req, sizeof req,
+                 "GET /fill?421 HTTP/1.1\r\nHost: x\r\n\r\nGET /fill?%zu HTTP/1.1\r\nHost: x\r\n\r\n",
+                 bodies[k]);
+        h_feed_str(&h, req, 0);
+        CHECK_EQ_INT(h.log_count, 2);
+        CHECK_EQ_INT(rc_count, 2);
+        CHECK_EQ_INT(rcs[0], MOTE_OK);
+        CHECK_MSG(rcs[1] == MOTE_OK, "a %zu-byte body after 512 pending bytes gave %d (%s)",
+                  bodies[k], rcs[1], mote_strerror(rcs[1]));
+        h_drain(&h, SIZE_MAX);
+        first_len = 91;
+        CHECK(h.out_len >= 512);
+        if (h.out_len >= 512) {
+            CHECK(memcmp(h.out, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 421\r\n\r\n",
+                         first_len) == 0);
+            CHECK(memcmp(h.out + first_len, big, 421) == 0);
+        }
+        if (rcs[1] == MOTE_OK) {
+            char head[128];
+            size_t hl = (size_t)snprintf(head, sizeof head,
+                                         "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: %zu\r\n\r\n",
+                                         bodies[k]);
+            CHECK_EQ_INT(h.out_len, 512 + hl + bodies[k]);
+            if (h.out_len == 512 + hl + bodies[k]) {
+                CHECK(memcmp(h.out + 512, head, hl) == 0);
+                CHECK(memcmp(h.out + 512 + hl, big, bodies[k]) == 0);
+            }
+        }
+        h_free(&h);
+    }
+}
+
+/* The buffer full, the flush hook unable to write: MOTE_EAGAIN, and what was accepted is sent
+ * intact and properly ended afterwards. */
+static void test_eagain(void)
+{
+    harness h;
+    strbuf body = {0};
+    const char *p, *end;
+    size_t used;
+    fill_big();
+    setup(&h);
+    h.env.out_size = 1024;
+    h.drain = 0;
+    h.flush_mode = FLUSH_NONE;
+    h_route(&h, "/full", MOTE_ROUTE_EXACT, h_stream_until_full);
+    h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+    h_start(&h);
+    h_feed_str(&h, "GET /full HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 3);
+    CHECK_EQ_INT(rcs[0], MOTE_EAGAIN);
+    CHECK_EQ_INT(rcs[1], MOTE_EAGAIN);
+    CHECK(eagain_accepted >= 500 && eagain_accepted < 1024);
+    CHECK(h_pending(&h) <= 1024);
+    CHECK_EQ_INT(h.log_count, 1); /* the buffer is more than half full: nothing more dispatched */
+    CHECK(h.flush_calls > 0);
+    h_drain(&h, SIZE_MAX);
+    CHECK_EQ_INT(h.log_count, 2);
+    p = h_out(&h);
+    end = p + h.out_len;
+    {
+        const char *hd = "HTTP/1.1 200 OK\r\n" H_PREFIX "Transfer-Encoding: chunked\r\n\r\n";
+        CHECK(h.out_len > strlen(hd) && memcmp(p, hd, strlen(hd)) == 0);
+        p += strlen(hd);
+    }
+    used = h_dechunk(p, (size_t)(end - p), &body);
+    CHECK(used > 0);
+    CHECK_EQ_INT(body.len, eagain_accepted);
+    CHECK(body.len == eagain_accepted && memcmp(body.p, big, body.len) == 0);
+    p += used;
+    CHECK_MSG((size_t)(end - p) == strlen("HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                                          "Content-Length: 5\r\n\r\nhello") &&
+                  memcmp(p, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                            "Content-Length: 5\r\n\r\nhello", (size_t)(end - p)) == 0,
+              "after the streamed response: \"%s\"", p);
+    sb_free(&body);
+    h_free(&h);
+
+    /* one-shot: MOTE_EAGAIN for a body that does not fit now, then a smaller one is sent with
+     * the headers staged before */
+    setup(&h);
+    h.env.out_size = 1024;
+    h.drain = 0;
+    h.flush_mode = FLUSH_NONE;
+    h_route(&h, "/fill", MOTE_ROUTE_EXACT, h_fill);
+    h_route(&h, "/e", MOTE_ROUTE_EXACT, h_send_eagain);
+    h_start(&h);
+    h_feed_str(&h, "GET /fill?421 HTTP/1.1\r\nHost: x\r\n\r\nGET /e HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 4);
+    CHECK_EQ_INT(rcs[1], MOTE_OK);
+    CHECK_EQ_INT(rcs[2], MOTE_EAGAIN);
+    CHECK_EQ_INT(rcs[3], MOTE_OK);
+    h_drain(&h, SIZE_MAX);
+    CHECK_EQ_INT(h.out_len, 512 + strlen("HTTP/1.1 200 OK\r\n" H_PREFIX
+                                         "X-Kept: yes\r\nContent-Length: 5\r\n\r\nshort"));
+    if (h.out_len > 512)
+        CHECK_MSG(strcmp(h.out + 512, "HTTP/1.1 200 OK\r\n" H_PREFIX
+                                      "X-Kept: yes\r\nContent-Length: 5\r\n\r\nshort") == 0,
+                  "second response: \"%s\"", h.out + 512);
+    h_free(&h);
+}
+
+/* The flush hook writes pending output while a response's header fields are staged: they
+ * must survive. */
+static void test_flush_while_staged(void)
+{
+    static const int modes[] = {FLUSH_ALL, FLUSH_SOME};
+    size_t m;
+    fill_big();
+    for (m = 0; m < 2; m++) {
+        harness h;
+        strbuf want = {0};
+        setup(&h);
+        h.env.out_size = 1024;
+        h.drain = 0;
+        h.flush_mode = modes[m];
+        h.flush_some = 500;
+        h_route(&h, "/fill", MOTE_ROUTE_EXACT, h_fill);
+        h_route(&h, "/f", MOTE_ROUTE_EXACT, h_send_needs_flush);
+        h_start(&h);
+        h_feed_str(&h, "GET /fill?421 HTTP/1.1\r\nHost: x\r\n\r\nGET /f HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+        CHECK_EQ_INT(rc_count, 4);
+        CHECK_EQ_INT(rcs[3], MOTE_OK);
+        CHECK(h.flush_calls > 0);
+        h_drain(&h, SIZE_MAX);
+        sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 421\r\n\r\n");
+        sb_add(&want, big, 421);
+        sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "X-Kept: yes\r\nX-Also: kept\r\n"
+                         "Content-Length: 600\r\n\r\n");
+        sb_add(&want, big, 600);
+        CHECK_MSG(h.out_len == want.len && memcmp(h.out, want.p, want.len) == 0,
+                  "flush mode %s: second head came out as:\n%.*s", modes[m] == FLUSH_ALL ? "FLUSH_ALL" : "FLUSH_SOME",
+                  h.out_len > 512 + 120 ? 120 : 0, h.out_len > 512 ? h.out + 512 : "");
+        sb_free(&want);
+        h_free(&h);
+    }
+
+    /* the same for a streamed response's head */
+    for (m = 0; m < 2; m++) {
+        harness h;
+        strbuf want = {0};
+        setup(&h);
+        h.env.out_size = 1024;
+        h.drain = 0;
+        h.flush_mode = modes[m];
+        h.flush_some = 500;
+        h_route(&h, "/fill", MOTE_ROUTE_EXACT, h_fill);
+        h_route(&h, "/sf", MOTE_ROUTE_EXACT, h_stream_needs_flush);
+        h_start(&h);
+        h_feed_str(&h, "GET /fill?421 HTTP/1.1\r\nHost: x\r\n\r\nGET /sf HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+        CHECK_EQ_INT(rc_count, 5);
+        CHECK_EQ_INT(rcs[1], MOTE_OK);
+        CHECK_EQ_INT(rcs[2], MOTE_OK);
+        CHECK_EQ_INT(rcs[3], MOTE_OK);
+        CHECK_EQ_INT(rcs[4], MOTE_OK);
+        CHECK(h.flush_calls > 0);
+        h_drain(&h, SIZE_MAX);
+        sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 421\r\n\r\n");
+        sb_add(&want, big, 421);
+        sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "X-Kept: yes\r\nX-Pad: %s\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n12c\r\n", pad_value);
+        sb_add(&want, big, 300);
+        sb_printf(&want, "\r\n0\r\n\r\n");
+        CHECK_MSG(h.out_len == want.len && memcmp(h.out, want.p, want.len) == 0,
+                  "flush mode %s (streamed): second head came out as:\n%.*s", modes[m] == FLUSH_ALL ? "FLUSH_ALL" : "FLUSH_SOME",
+                  h.out_len > 512 + 120 ? 120 : 0, h.out_len > 512 ? h.out + 512 : "");
+        sb_free(&want);
+        h_free(&h);
+    }
+
+    /* and for a header field added after another */
+    for (m = 0; m < 2; m++) {
+        harness h;
+        strbuf want = {0};
+        setup(&h);
+        h.env.out_size = 1024;
+        h.drain = 0;
+        h.flush_mode = modes[m];
+        h.flush_some = 500;
+        h_route(&h, "/fill", MOTE_ROUTE_EXACT, h_fill);
+        h_route(&h, "/hf", MOTE_ROUTE_EXACT, h_header_needs_flush);
+        h_start(&h);
+        h_feed_str(&h, "GET /fill?421 HTTP/1.1\r\nHost: x\r\n\r\nGET /hf HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+        CHECK_EQ_INT(rc_count, 5);
+        CHECK_EQ_INT(rcs[1], MOTE_OK);
+        CHECK_EQ_INT(rcs[2], MOTE_OK);
+        CHECK_EQ_INT(rcs[3], MOTE_OK);
+        CHECK_EQ_INT(rcs[4], MOTE_OK);
+        CHECK(h.flush_calls > 0);
+        h_drain(&h, SIZE_MAX);
+        sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 421\r\n\r\n");
+        sb_add(&want, big, 421);
+        sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "X-Kept: yes\r\nX-Pad: %s\r\n"
+                         "X-Pad2: %s\r\nContent-Length: 2\r\n\r\nok", pad_value, pad_value);
+        CHECK_MSG(h.out_len == want.len && memcmp(h.out, want.p, want.len) == 0,
+                  "flush mode %s (header): second head came out as:\n%.*s", modes[m] == FLUSH_ALL ? "FLUSH_ALL" : "FLUSH_SOME",
+                  h.out_len > 512 + 120 ? 120 : 0, h.out_len > 512 ? h.out + 512 : "");
+        sb_free(&want);
+        h_free(&h);
+    }
+}
+
+/* A slow socket: the flush hook writes a little each time; a handler retrying on MOTE_EAGAIN
+ * gets everything through, in order. */
+static void test_slow_reader_stream(void)
+{
+    size_t steps[] = {1, 7, 50, 333};
+    size_t k;
+    fill_big();
+    for (k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        harness h;
+        strbuf body = {0};
+        const char *hd = "HTTP/1.1 200 OK\r\n" H_PREFIX "Transfer-Encoding: chunked\r\n\r\n";
+        size_t used;
+        setup(&h);
+        h.env.out_size = 1024;
+        h.flush_mode = FLUSH_SOME;
+        h.flush_some = steps[k];
+        h.drain_step = steps[k];
+        h_route(&h, "/r", MOTE_ROUTE_EXACT, h_stream_retry);
+        h_route(&h, "/hello", MOTE_ROUTE_EXACT, h_hello);
+        h_start(&h);
+        h_feed_str(&h, "GET /r HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+        CHECK_EQ_INT(rc_count, 4);
+        CHECK_EQ_INT(rcs[0], MOTE_OK);
+        CHECK_EQ_INT(rcs[1], MOTE_OK);
+        CHECK(h.out_len > strlen(hd) && memcmp(h.out, hd, strlen(hd)) == 0);
+        used = h.out_len > strlen(hd)
+                   ? h_dechunk(h.out + strlen(hd), h.out_len - strlen(hd), &body) : 0;
+        CHECK(used > 0);
+        CHECK(body.len == 10000 && memcmp(body.p, big, 10000) == 0);
+        if (used)
+            CHECK_EQ_STR(h.out + strlen(hd) + used, "HTTP/1.1 200 OK\r\n" H_PREFIX
+                         "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello");
+        sb_free(&body);
+        h_free(&h);
+    }
+}
+
+static void test_after_done(void)
+{
+    harness h;
+    setup(&h);
+    h_route(&h, "/d", MOTE_ROUTE_EXACT, h_after_done);
+    h_route(&h, "/s", MOTE_ROUTE_EXACT, h_after_stream);
+    h_start(&h);
+    h_feed_str(&h, "GET /d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 7);
+    CHECK_EQ_INT(rcs[0], MOTE_OK);
+    CHECK_EQ_INT(rcs[1], MOTE_ESTATE);
+    CHECK_EQ_INT(rcs[2], MOTE_ESTATE);
+    CHECK_EQ_INT(rcs[3], MOTE_ESTATE);
+    CHECK_EQ_INT(rcs[4], MOTE_ESTATE);
+    CHECK_EQ_INT(rcs[5], MOTE_ESTATE);
+    CHECK_EQ_INT(rcs[6], MOTE_ESTATE);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                  "Content-Length: 4\r\n\r\ndone");
+
+    h_clear_output(&h);
+    rec_reset();
+    h_feed_str(&h, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 9);
+    CHECK_EQ_INT(rcs[0], MOTE_OK);
+    CHECK_EQ_INT(rcs[1], MOTE_ESTATE); /* header after the head went out */
+    CHECK_EQ_INT(rcs[2], MOTE_ESTATE); /* status after the head went out */
+    CHECK_EQ_INT(rcs[3], MOTE_ESTATE); /* one-shot send in a streamed response */
+    CHECK_EQ_INT(rcs[4], MOTE_ESTATE);
+    CHECK_EQ_INT(rcs[5], MOTE_OK);
+    CHECK_EQ_INT(rcs[6], MOTE_OK);
+    CHECK_EQ_INT(rcs[7], MOTE_ESTATE);
+    CHECK_EQ_INT(rcs[8], MOTE_ESTATE);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Transfer-Encoding: chunked\r\n\r\n"
+                  "1\r\nx\r\n1\r\nw\r\n0\r\n\r\n");
+    h_free(&h);
+}
+
+static void test_null_args(void)
+{
+    harness h;
+    setup(&h);
+    h_route(&h, "/n", MOTE_ROUTE_EXACT, h_null_args);
+    h_start(&h);
+    h_feed_str(&h, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_EQ_INT(rc_count, 7);
+    CHECK_EQ_INT(rcs[0], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[1], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[2], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[3], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[4], MOTE_EINVAL);
+    CHECK_EQ_INT(rcs[5], 1); /* mote_response_request gives the handler's request */
+    CHECK_EQ_INT(rcs[6], MOTE_OK);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 0\r\n\r\n");
+    h_free(&h);
+}
+
+static void test_status_reasons(void)
+{
+    static const struct {
+        int code;
+        const char *reason;
+    } table[] = {
+        {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"}, {201, "Created"},
+        {202, "Accepted"}, {203, "Non-Authoritative Information"}, {204, "No Content"},
+        {205, "Reset Content"}, {206, "Partial Content"}, {300, "Multiple Choices"},
+        {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"}, {304, "Not Modified"},
+        {307, "Temporary Redirect"}, {308, "Permanent Redirect"}, {400, "Bad Request"},
+        {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+        {405, "Method Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Timeout"},
+        {409, "Conflict"}, {410, "Gone"}, {411, "Length Required"},
+        {412, "Precondition Failed"}, {413, "Content Too Large"}, {414, "URI Too Long"},
+        {415, "Unsupported Media Type"}, {416, "Range Not Satisfiable"},
+        {417, "Expectation Failed"}, {421, "Misdirected Request"},
+        {422, "Unprocessable Content"}, {426, "Upgrade Required"},
+        {428, "Precondition Required"}, {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"},
+        {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Unavailable"},
+        {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
+    };
+    static const int unknown[] = {-1, 0, 1, 99, 102, 199, 207, 299, 305, 306, 399, 402, 418,
+                                  451, 499, 506, 599, 600, 1000};
+    size_t i;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const char *r = mote_status_reason(table[i].code);
+        CHECK_MSG(r && strcmp(r, table[i].reason) == 0, "%d: \"%s\"", table[i].code, r ? r : "(null)");
+        CHECK(r && strlen(r) <= 31); /* fits the status-line room */
+    }
+    for (i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        const char *r = mote_status_reason(unknown[i]);
+        CHECK_MSG(r && strcmp(r, "Unknown") == 0, "%d: \"%s\"", unknown[i], r ? r : "(null)");
+    }
+}
+
+static void test_default_404(void)
+{
+    harness h;
+    setup(&h);
+    h_route(&h, "/only", MOTE_ROUTE_EXACT, h_hello);
+    h_start(&h);
+    h_feed_str(&h, "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\nGET /only/x HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 404 Not Found\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                  "Content-Length: 14\r\n\r\n404 Not Found\n"
+                  "HTTP/1.1 404 Not Found\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                  "Content-Length: 14\r\n\r\n404 Not Found\n");
+    CHECK_EQ_INT(h.log_count, 0);
+    CHECK(!conn_is_done(&h.conn)); /* a 404 keeps the connection */
+    h_free(&h);
+
+    /* with a default handler, it answers instead */
+    setup(&h);
+    h_route(&h, "/only", MOTE_ROUTE_EXACT, h_hello);
+    h_default(&h, h_default_called);
+    h_start(&h);
+    h_feed_str(&h, "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    CHECK_OUT(&h, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Type: text/plain\r\n"
+                  "Content-Length: 8\r\n\r\nfallback");
+    CHECK_EQ_INT(h.log_count, 1);
+    CHECK(h_logged(&h, "/nothing-here"));
+    h_free(&h);
+}
+
+int main(void)
+{
+    fill_big();
+    test_oneshot_exact();
+    test_respond();
+    test_custom_headers();
+    test_server_date_replaced();
+    test_framing_headers_rejected();
+    test_header_injection_rejected();
+    test_connection_close_from_handler();
+    test_status();
+    test_stream_chunked();
+    test_stream_without_end();
+    test_head();
+    test_no_body_statuses();
+    test_end_without_write();
+    test_handler_without_response();
+    test_too_big();
+    test_half_buffer_guarantee();
+    test_eagain();
+    test_flush_while_staged();
+    test_slow_reader_stream();
+    test_after_done();
+    test_null_args();
+    test_status_reasons();
+    test_default_404();
+    return check_report("test_response");
+}
