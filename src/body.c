@@ -20,7 +20,8 @@ enum {
     B_EXT_TOKEN,
     B_EXT_QUOTED,
     B_EXT_ESCAPE,
-    B_EXT_AFTER,     /* after a value: BWS, ";" or CR */
+    B_EXT_AFTER,     /* after a quoted value: ";", CR or BWS */
+    B_EXT_BWS,       /* BWS after a name or value: only "=" (after a name) or ";" may follow */
     B_SIZE_LF,
     B_DATA_CR,
     B_DATA_LF,
@@ -103,12 +104,16 @@ static int extension_byte(body_decoder *d, unsigned char c)
         else if (!is_ws(c)) return body_fail(d, 400);
         break;
     case B_EXT_NAME:
-    case B_EXT_NAME_BWS:
         if (c == '=') d->state = B_EXT_VALUE0;
         else if (c == ';') d->state = B_EXT_NAME0;
         else if (c == '\r') d->state = B_SIZE_LF;
         else if (is_ws(c)) d->state = B_EXT_NAME_BWS;
-        else if (!(d->state == B_EXT_NAME && char_is(c, CH_TOKEN))) return body_fail(d, 400);
+        else if (!char_is(c, CH_TOKEN)) return body_fail(d, 400);
+        break;
+    case B_EXT_NAME_BWS:
+        if (c == '=') d->state = B_EXT_VALUE0;
+        else if (c == ';') d->state = B_EXT_NAME0;
+        else if (!is_ws(c)) return body_fail(d, 400);
         break;
     case B_EXT_VALUE0:
         if (c == '"') d->state = B_EXT_QUOTED;
@@ -119,8 +124,12 @@ static int extension_byte(body_decoder *d, unsigned char c)
     case B_EXT_AFTER:
         if (c == ';') d->state = B_EXT_NAME0;
         else if (c == '\r') d->state = B_SIZE_LF;
-        else if (is_ws(c)) d->state = B_EXT_AFTER;
+        else if (is_ws(c)) d->state = B_EXT_BWS;
         else if (!(d->state == B_EXT_TOKEN && char_is(c, CH_TOKEN))) return body_fail(d, 400);
+        break;
+    case B_EXT_BWS:
+        if (c == ';') d->state = B_EXT_NAME0;
+        else if (!is_ws(c)) return body_fail(d, 400);
         break;
     case B_EXT_QUOTED:
         if (c == '"') d->state = B_EXT_AFTER;

@@ -68,7 +68,7 @@ struct mote_response {
     uint8_t deferred;         /* kept open past its handler (mote_response_defer) */
     uint8_t in_ready;         /* inside on_ready */
     uint32_t staged;          /* bytes of user header lines staged after the prefix room */
-    uint64_t body_bytes;      /* body bytes queued (for the access log) */
+    uint64_t body_bytes;      /* body bytes queued to send (for the access log) */
     mote_response_fn on_ready, on_close;
     void *defer_user;
 };

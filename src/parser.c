@@ -121,33 +121,38 @@ static int visit_transfer_coding(void *ctx, const char *e, size_t len)
     return 0;
 }
 
-/* Content-Length = 1*DIGIT; a list of identical values is the same length (RFC 9110 §8.6). */
+/* Content-Length = 1*DIGIT. A list of identical values is the same length (RFC 9110 §8.6), but
+ * every element must be a number: "5," and "5, ,5" are malformed. */
 typedef struct cl_state {
     uint64_t value;
     int seen;
-    int malformed;
 } cl_state;
 
-static int visit_content_length(void *ctx, const char *e, size_t len)
+static size_t skip_ows(const char *v, size_t i, size_t len)
 {
-    cl_state *cl = ctx;
-    uint64_t v = 0;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        unsigned d = (unsigned)((unsigned char)e[i] - '0');
-        if (d > 9 || v > (UINT64_MAX - d) / 10) {
-            cl->malformed = 1;
-            return 1;
+    while (i < len && (v[i] == ' ' || v[i] == '\t')) i++;
+    return i;
+}
+
+static int content_length_field(cl_state *cl, const char *v, size_t len)
+{
+    size_t i = 0;
+    for (;;) {
+        uint64_t n = 0;
+        size_t start;
+        i = skip_ows(v, i, len);
+        for (start = i; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
+            unsigned d = (unsigned)(v[i] - '0');
+            if (n > (UINT64_MAX - d) / 10) return -1;
+            n = n * 10 + d;
         }
-        v = v * 10 + d;
+        if (i == start || (cl->seen && cl->value != n)) return -1;
+        cl->seen = 1;
+        cl->value = n;
+        i = skip_ows(v, i, len);
+        if (i == len) return 0;
+        if (v[i++] != ',') return -1;
     }
-    if (cl->seen && cl->value != v) {
-        cl->malformed = 1;
-        return 1;
-    }
-    cl->seen = 1;
-    cl->value = v;
-    return 0;
 }
 
 /* Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2); empty is allowed. */
@@ -180,7 +185,7 @@ static int host_is_valid(const char *h, size_t len)
 static int analyze_fields(parser *p, const char *buf)
 {
     te_state te = {0, 0, 0, 0};
-    cl_state cl = {0, 0, 0};
+    cl_state cl = {0, 0};
     int te_fields = 0, hosts = 0;
     uint32_t i;
 
@@ -203,9 +208,7 @@ static int analyze_fields(parser *p, const char *buf)
             break;
         case 14:
             if (header_name_is(name, 14, "content-length")) {
-                if (h->value_len == 0) return fail(p, 400);
-                for_each_list_element(value, h->value_len, visit_content_length, &cl);
-                if (cl.malformed || !cl.seen) return fail(p, 400);
+                if (content_length_field(&cl, value, h->value_len) < 0) return fail(p, 400);
             }
             break;
         case 17:

@@ -338,7 +338,7 @@ int mote_response_send(mote_response *res, const void *body, size_t len)
         memcpy(c->out + c->out_len, body, len);
         c->out_len += (uint32_t)len;
     }
-    res->body_bytes = len;
+    res->body_bytes = res->no_body ? 0 : len;
     conn_output_queued(c);
     finish(c);
     return MOTE_OK;
@@ -378,10 +378,7 @@ int mote_response_write(mote_response *res, const void *data, size_t len)
     rc = start_stream(c);
     if (rc < 0) return rc;
     if (len == 0) return MOTE_OK; /* an empty chunk would end the body */
-    if (res->no_body) {
-        res->body_bytes += len;
-        return MOTE_OK;
-    }
+    if (res->no_body) return MOTE_OK;
     /* room for the last-chunk is always kept, so mote_response_end() cannot fail for space */
     need = len + (res->chunked ? CHUNK_OVERHEAD + LAST_CHUNK_LEN : 0);
     rc = ensure_space(c, need);

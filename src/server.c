@@ -62,6 +62,7 @@ typedef struct srv_conn {
     uint8_t writing;         /* inside write_output() */
     uint32_t next_free;
     uint32_t linger_bytes;
+    uint32_t idle_after;     /* requests served when the idle timer was last armed */
     int fd;
     tls_conn *tls;
     struct mote_server *srv;
@@ -278,7 +279,13 @@ static void choose_timer(srv_conn *sc)
     else if (sc->core.phase == PHASE_RESPONDING) timer_disarm(&sc->timer); /* the application's pace */
     else if (sc->core.phase == PHASE_BODY) arm_unless_armed(sc, T_IDLE); /* re-armed as it flows */
     else if (conn_has_partial_head(&sc->core) || sc->core.requests == 0) arm_unless_armed(sc, T_HEAD);
-    else arm_unless_armed(sc, T_IDLE);
+    else if (sc->idle_after != sc->core.requests) {
+        /* idle since the last response, however often it was idle before */
+        sc->idle_after = sc->core.requests;
+        timer_arm(&sc->srv->timers[T_IDLE], &sc->timer, sc->srv->now);
+    } else {
+        arm_unless_armed(sc, T_IDLE);
+    }
 }
 
 /* Closes politely: stop sending, then read and discard what the client still sends, so that
