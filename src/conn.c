@@ -155,7 +155,7 @@ static void call_handler(mote_conn *c)
     if (c->res.state == RES_DONE || c->res.deferred) return;
     if (c->res.state == RES_STREAMING) {
         mote_response_end(&c->res);
-    } else if (c->res.state != RES_DONE) {
+    } else {
         /* the handler answered nothing (or could not): the client still gets an answer */
         response_discard_staged(c);
         c->res.status = 500;
@@ -275,8 +275,8 @@ size_t conn_read_space(mote_conn *c, char **at)
     if (c->closing || c->peer_eof || !c->in) return 0;
     if (c->in_start == c->in_len) {
         c->in_start = c->in_len = 0;
-    } else if (c->in_start > 0 && size - c->in_len < size / 4 && c->res.state == RES_IDLE) {
-        /* move the live bytes down; nothing refers to them between requests */
+    } else if (c->in_start > 0 && size - c->in_len < size / 4 && c->phase != PHASE_RESPONDING) {
+        /* move the live bytes down: only a deferred response's request still refers to them */
         memmove(c->in, c->in + c->in_start, c->in_len - c->in_start);
         c->in_len -= c->in_start;
         c->in_start = 0;

@@ -363,6 +363,7 @@ static int start_stream(mote_conn *c)
     rc = ensure_space(c, FRAMING_MAX + LAST_CHUNK_LEN);
     if (rc < 0) return rc;
     commit_head(c, FRAME_STREAM, 0);
+    conn_output_queued(c);
     return MOTE_OK;
 }
 
