@@ -61,7 +61,8 @@ enum {
     MOTE_EEXIST = -9,      /* the route is already registered */
     MOTE_ELIMIT = -10,     /* a configured limit was reached */
     MOTE_ENOTSUP = -11,    /* not supported by this build */
-    MOTE_ECLOSED = -12     /* the connection is gone */
+    MOTE_ECLOSED = -12,    /* the connection is gone */
+    MOTE_ENOTFOUND = -13   /* no such item (query key, timer) */
 };
 
 /* A static English description of an error code; never NULL. */
@@ -120,17 +121,22 @@ typedef struct mote_config {
     size_t max_request_line;      /* bytes in the request line (8192); longer: 414 */
     size_t max_header_bytes;      /* bytes of header fields after the request line (8192): 431 */
     size_t max_headers;           /* header fields per request (64); more: 431 */
-    uint64_t max_body_size;       /* request body bytes read or drained (1 MiB); more: 413 */
+    uint64_t max_body_size;       /* request body bytes a route takes (1 MiB); more: 413 */
+    uint64_t max_drain_size;      /* body bytes read and thrown away when a handler answers
+                                     without reading them (65536); more: the connection closes */
     size_t response_buffer_size;  /* per-connection send buffer (16384); a one-shot response
                                      whose added header fields and body fit in half of it
                                      always fits */
     uint32_t idle_timeout_ms;     /* keep-alive connection with no request (30000) */
     uint32_t head_timeout_ms;     /* from a request's first byte to its full head (10000): 408 */
+    uint32_t body_timeout_ms;     /* a request body with no byte arriving for this long (30000):
+                                     408 if no response has begun, else the connection closes */
     uint32_t write_timeout_ms;    /* a response making no progress to a stalled reader (30000) */
     uint32_t handshake_timeout_ms;/* TLS handshake from accept (10000) */
     uint32_t shutdown_timeout_ms; /* mote_server_stop() waits this long for open responses (5000) */
     const char *server_name;      /* value of the Server header ("mote"); NULL or "" omits it */
     int send_date;                /* send a Date header (1) */
+    size_t max_posts;             /* mote_post() calls waiting for the loop (1024) */
     mote_log_fn log;              /* NULL: the library logs nothing */
     void *log_user;
     int log_level;                /* the most detailed level passed to `log` (MOTE_LOG_INFO) */
@@ -180,14 +186,51 @@ int mote_listener_address(const mote_server *srv, int listener, char *buf, size_
 /* Route flags. */
 enum {
     MOTE_ROUTE_EXACT = 0,     /* the path must equal the route */
-    MOTE_ROUTE_PREFIX = 1     /* the route and everything below it: "/a" takes "/a", "/a/",
+    MOTE_ROUTE_PREFIX = 1,    /* the route and everything below it: "/a" takes "/a", "/a/",
                                  "/a/b", never "/ab"; a route ending in "/" takes all below it */
+    MOTE_ROUTE_COLLECT_BODY = 2 /* call the handler once the whole body is in memory
+                                 (mote_request_body); without it, the handler is called when
+                                 the head is complete and may stream the body */
 };
 
+/* The methods mote implements, as bits of a route's method mask. Other methods get 501. */
+enum {
+    MOTE_GET = 1 << 0,
+    MOTE_HEAD = 1 << 1,
+    MOTE_POST = 1 << 2,
+    MOTE_PUT = 1 << 3,
+    MOTE_DELETE = 1 << 4,
+    MOTE_PATCH = 1 << 5,
+    MOTE_OPTIONS = 1 << 6
+};
+#define MOTE_METHODS_ALL 0x7fu
+
+/* HTTP Basic authentication (RFC 7617) demanded by a route. */
+typedef struct mote_basic_auth {
+    const char *realm;
+    const char *user;
+    const char *password;
+} mote_basic_auth;
+
+/* What a route accepts; zeroed fields take the defaults. Strings are copied. */
+typedef struct mote_route_options {
+    unsigned methods;             /* MOTE_GET | MOTE_POST ...; 0: all. GET allows HEAD too.
+                                     Others get 405 with Allow; OPTIONS is answered with Allow
+                                     unless listed */
+    uint64_t max_body_size;       /* 0: the server's max_body_size */
+    const mote_basic_auth *auth;  /* NULL: no credentials needed; else 401 without them */
+} mote_route_options;
+
 /* Registers `handler` for `path` (starting with '/'). The longest matching route wins, an
- * exact route before a prefix route of the same path; the query string takes no part. */
+ * exact route before a prefix route of the same path; the query string takes no part. Paths are
+ * matched after percent-decoding and removing dot-segments. */
 int mote_route(mote_server *srv, const char *path, unsigned flags, mote_handler handler,
                void *user_data);
+
+/* mote_route() with the methods, body limit and credentials the route accepts. A request the
+ * route refuses is answered before the handler is called and before any 100 Continue. */
+int mote_route_with(mote_server *srv, const char *path, unsigned flags,
+                    const mote_route_options *options, mote_handler handler, void *user_data);
 
 /* The handler for paths no route matches. Without one they get 404 Not Found. */
 int mote_default_handler(mote_server *srv, mote_handler handler, void *user_data);
@@ -212,6 +255,22 @@ int mote_server_step(mote_server *srv, int timeout_ms);
 /* Milliseconds until the next timer is due (0 if one is due now), or -1 if none is set. */
 int mote_server_timeout_ms(const mote_server *srv);
 
+/* Work for the loop's thread, e.g. writing to a deferred response from another thread. */
+typedef void (*mote_task_fn)(mote_server *srv, void *arg);
+
+/* Queues fn(srv, arg) to run on the loop's thread, in order, soon. The only call besides
+ * mote_server_stop() that other threads may make. Returns 0, MOTE_EAGAIN when max_posts are
+ * already waiting, or MOTE_ESTATE once the server has stopped. */
+int mote_post(mote_server *srv, mote_task_fn fn, void *arg);
+
+/* Runs fn(srv, arg) on the loop's thread after delay_ms, then every repeat_ms (0: once).
+ * Returns a timer id (>= 0) or a MOTE_E* code. */
+int mote_timer_start(mote_server *srv, uint32_t delay_ms, uint32_t repeat_ms, mote_task_fn fn,
+                     void *arg);
+
+/* Cancels a timer (also from inside its own callback). Returns 0 or MOTE_ENOTFOUND. */
+int mote_timer_stop(mote_server *srv, int timer_id);
+
 /* ---------------------------------------------------------------------------------------------
  * Request (valid during the handler call, and until the response is finished)
  * ------------------------------------------------------------------------------------------- */
@@ -219,14 +278,31 @@ int mote_server_timeout_ms(const mote_server *srv);
 /* The method token as sent, e.g. "GET". */
 const char *mote_request_method(const mote_request *req);
 
+/* The method as one of MOTE_GET...MOTE_OPTIONS. */
+unsigned mote_request_method_id(const mote_request *req);
+
 /* The request target exactly as sent, e.g. "/headers?x=1". */
 const char *mote_request_target(const mote_request *req);
 
-/* The path part of the target (up to '?' or '#'), not decoded. */
+/* The path of the target, percent-decoded and with dot-segments removed ("/a/./b/../c%20d"
+ * gives "/a/c d"); also NUL-terminated. For an absolute-form target, its path; for "*", "*". */
 mote_str mote_request_path(const mote_request *req);
 
 /* The query part of the target after '?' (empty when there is none), not decoded. */
 mote_str mote_request_query(const mote_request *req);
+
+/* The host the request is for: the authority of an absolute-form target, which wins over
+ * the Host field (RFC 9112 §3.2.2), else the Host field; empty when neither is present. */
+mote_str mote_request_host(const mote_request *req);
+
+/* Query-string helpers over "a=1&b=x%20y": pairs are split on '&', keys and values decoded
+ * ('+' is a space, %XX a byte) into the caller's buffers, NUL-terminated.
+ * mote_query_next() starts with *pos = 0 and returns 1 for each pair, 0 at the end;
+ * mote_query_get() returns the length of the first value of `key`, or MOTE_ENOTFOUND.
+ * Both return MOTE_EINVAL for a bad escape or encoded NUL, MOTE_ETOOBIG when a buffer is short. */
+int mote_query_next(mote_str query, size_t *pos, char *key, size_t key_size, char *value,
+                    size_t value_size);
+int mote_query_get(mote_str query, const char *key, char *value, size_t value_size);
 
 /* 10 for HTTP/1.0, 11 for HTTP/1.1 (and for any later 1.x, which is served as 1.1). */
 int mote_request_version(const mote_request *req);
@@ -245,6 +321,32 @@ int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16
 
 /* 1 when the request arrived over TLS, else 0. */
 int mote_request_is_tls(const mote_request *req);
+
+/* The declared body length, 0 without a body, or -1 for a chunked body of unknown length. */
+int64_t mote_request_content_length(const mote_request *req);
+
+/* Receives the body as it arrives, in pieces, on a route without MOTE_ROUTE_COLLECT_BODY.
+ * Called from the handler; `fn` then gets each piece, and finally data NULL, len 0 at the end
+ * of the body (trailer fields are readable from then on). The response stays open until the
+ * body has ended; it is usually sent from that last call. Sends 100 Continue if the client
+ * asked for it. Returns 0 or MOTE_ESTATE (not in a handler, or the body was taken already). */
+typedef void (*mote_body_fn)(mote_request *req, const void *data, size_t len, void *user);
+int mote_request_read_body(mote_request *req, mote_body_fn fn, void *user);
+
+/* Back-pressure for a slow consumer: after mote_request_pause() no more pieces arrive (and the
+ * socket is not read) until mote_request_resume(). */
+int mote_request_pause(mote_request *req);
+int mote_request_resume(mote_request *req);
+
+/* The whole body, on a MOTE_ROUTE_COLLECT_BODY route; empty elsewhere. Not NUL-terminated. */
+mote_str mote_request_body(const mote_request *req);
+
+/* The value of the first trailer field called `name`, once the body has ended, or NULL. */
+const char *mote_request_trailer(const mote_request *req, const char *name);
+
+/* 1 when the request carries Basic credentials equal to user and password, compared in
+ * constant time; else 0. */
+int mote_basic_auth_check(const mote_request *req, const char *user, const char *password);
 
 /* ---------------------------------------------------------------------------------------------
  * Response
@@ -265,10 +367,18 @@ int mote_response_send(mote_response *res, const void *body, size_t len);
 /* status + Content-Type (may be NULL) + NUL-terminated body, in one call. */
 int mote_respond(mote_response *res, int status, const char *content_type, const char *body);
 
+/* 401 with WWW-Authenticate: Basic realm="realm". */
+int mote_respond_unauthorized(mote_response *res, const char *realm);
+
 /* Streams a piece of body: the first call sends the head, with chunked framing for HTTP/1.1
  * and close-delimited for HTTP/1.0. Each call queues all of `len` or nothing: MOTE_EAGAIN
  * when the send buffer is full now, MOTE_ETOOBIG when a piece can never fit it. */
 int mote_response_write(mote_response *res, const void *data, size_t len);
+
+/* Declares the length of a body about to be streamed: the head then carries Content-Length
+ * instead of chunked framing, and the writes may total at most `length` bytes. A response ended
+ * short closes the connection, the only way to tell the client. Before the head is sent. */
+int mote_response_length(mote_response *res, uint64_t length);
 
 /* Finishes a streamed response (sends the head first if nothing was written). */
 int mote_response_end(mote_response *res);
@@ -286,8 +396,9 @@ typedef void (*mote_response_fn)(mote_response *res, void *user);
 int mote_response_defer(mote_response *res, mote_response_fn on_ready, mote_response_fn on_close,
                         void *user);
 
-/* The request this response answers. */
+/* The request this response answers, and the response of a request. */
 mote_request *mote_response_request(mote_response *res);
+mote_response *mote_request_response(mote_request *req);
 
 /* The standard reason phrase of a status code ("Not Found"), or "Unknown". */
 const char *mote_status_reason(int status);

@@ -45,6 +45,8 @@ void body_init(body_decoder *d, int chunked, uint64_t length, uint64_t max, uint
     d->total = 0;
     d->max = max;
     d->status = 0;
+    d->trailer = NULL;
+    d->trailer_len = 0;
 }
 
 static int body_fail(body_decoder *d, int status)
@@ -208,12 +210,19 @@ static int framing_byte(body_decoder *d, unsigned char c)
     }
 }
 
+static int in_trailer(const body_decoder *d)
+{
+    return d->state >= B_TRAILER && d->state <= B_END_LF;
+}
+
 int body_decode(body_decoder *d, const char *in, size_t len, size_t *consumed, const char **data,
                 size_t *data_len)
 {
-    size_t i = 0;
+    size_t i = 0, trailer_from = len;
     *data = in;
     *data_len = 0;
+    d->trailer = NULL;
+    d->trailer_len = 0;
     while (i < len) {
         if (d->state == B_DATA) {
             size_t run = len - i;
@@ -231,12 +240,17 @@ int body_decode(body_decoder *d, const char *in, size_t len, size_t *consumed, c
             break;
         }
         if (d->state == B_DONE || d->state == B_ERROR) break;
+        if (in_trailer(d) && trailer_from == len) trailer_from = i;
         if (framing_byte(d, (unsigned char)in[i++]) == BODY_ERROR) {
             *consumed = i;
             return BODY_ERROR;
         }
     }
     *consumed = i;
+    if (trailer_from < i) {
+        d->trailer = in + trailer_from;
+        d->trailer_len = i - trailer_from;
+    }
     if (d->state == B_ERROR) return BODY_ERROR;
     return d->state == B_DONE ? BODY_DONE : BODY_MORE;
 }

@@ -17,7 +17,9 @@ typedef struct body_decoder {
     uint64_t remaining;      /* bytes left in the body (length) or current chunk (chunked) */
     uint64_t total;          /* body bytes decoded so far */
     uint64_t max;
-    int status;              /* 400 or 413 after BODY_ERROR */
+    int status;              /* 400, 413 or 431 after BODY_ERROR */
+    const char *trailer;     /* trailer-section bytes consumed by the last call (field lines and */
+    size_t trailer_len;      /* the final CRLF), 0 when none: kept by callers that want them */
 } body_decoder;
 
 enum {
@@ -31,7 +33,8 @@ enum {
 void body_init(body_decoder *d, int chunked, uint64_t length, uint64_t max, uint32_t line_limit);
 
 /* Decodes from in[0..len): consumes *consumed bytes and points *data at the body bytes among
- * them (*data_len may be 0). Call again with the rest while it returns BODY_MORE. */
+ * them (*data_len may be 0), and d->trailer at trailer bytes among them. A call returns either
+ * body bytes or trailer bytes, never both. Call again with the rest while it returns BODY_MORE. */
 int body_decode(body_decoder *d, const char *in, size_t len, size_t *consumed, const char **data,
                 size_t *data_len);
 

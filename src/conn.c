@@ -1,15 +1,21 @@
 /* conn.c - the connection state machine; see conn.h.
  *
- * Input lives in in[in_start, in_len): the head being parsed, then the body being read. A
- * request is dispatched once its head is complete and the send buffer is at most half full, so
- * pipelined responses batch up without letting a reader that does not read grow the buffer. */
+ * A request goes HEAD -> BODY -> (RESPONDING) -> finished. The handler runs when the head is
+ * complete (or, on a collecting route, when the body is); the body is streamed to it, collected,
+ * or drained; the request ends when both its body and its response are done. A request is
+ * dispatched only when the send buffer has room for a response, so pipelined responses batch
+ * up without a reader that does not read growing anything. */
 #include "conn.h"
 
 #include <stddef.h>
 #include <string.h>
 
-/* Trailers and chunk-size lines get the same allowance as the head's fields. */
-#define BODY_LINE_LIMIT(env) ((env)->max_header_bytes)
+#include "uri.h"
+
+/* Room to read body bytes into after a head; a head leaving less is moved down first. */
+#define BODY_READ_ROOM 4096
+/* First heap buffer for a chunked body being collected. */
+#define COLLECT_FIRST 4096
 
 mote_conn *conn_of_response(mote_response *res)
 {
@@ -21,17 +27,32 @@ const mote_conn *conn_of_request(const mote_request *req)
     return (const mote_conn *)(const void *)((const char *)req - offsetof(mote_conn, req));
 }
 
+mote_conn *conn_of_request_mut(mote_request *req)
+{
+    return (mote_conn *)(void *)((char *)req - offsetof(mote_conn, req));
+}
+
 size_t conn_block_size(const conn_env *env)
 {
-    return env->in_size + (size_t)env->max_headers * sizeof(hdr_span) + env->out_size;
+    return env->in_size + (size_t)env->max_headers * sizeof(hdr_span) +
+           ((env->max_request_line + 8u) & ~7u) + env->out_size;
+}
+
+static void free_heap_body(mote_conn *c)
+{
+    if (c->body.heap) c->env->alloc.free(c->env->alloc.ctx, c->body.heap);
+    c->body.heap = NULL;
+    c->body.heap_cap = 0;
 }
 
 static void reset_request(mote_conn *c)
 {
+    free_heap_body(c);
     memset(&c->req, 0, sizeof c->req);
     c->req.version = 11;
     memset(&c->res, 0, sizeof c->res);
     c->res.status = 200;
+    memset(&c->body, 0, sizeof c->body);
     c->phase = PHASE_HEAD;
     c->keep_alive = 1;
     parser_reset(&c->parser);
@@ -52,7 +73,8 @@ void conn_attach(mote_conn *c, char *block)
     c->block = block;
     c->in = block;
     c->parser.headers = (hdr_span *)(void *)(block + env->in_size);
-    c->out = block + env->in_size + (size_t)env->max_headers * sizeof(hdr_span);
+    c->path = block + env->in_size + (size_t)env->max_headers * sizeof(hdr_span);
+    c->out = c->path + ((env->max_request_line + 8u) & ~7u);
     c->in_start = c->in_len = 0;
     c->out_sent = c->out_len = 0;
 }
@@ -67,7 +89,7 @@ char *conn_detach(mote_conn *c)
 {
     char *block = c->block;
     if (!block || !conn_is_idle(c)) return NULL;
-    c->block = c->in = c->out = NULL;
+    c->block = c->in = c->out = c->path = NULL;
     c->parser.headers = NULL;
     return block;
 }
@@ -75,6 +97,11 @@ char *conn_detach(mote_conn *c)
 int conn_has_partial_head(const mote_conn *c)
 {
     return c->phase == PHASE_HEAD && c->in_len > c->in_start;
+}
+
+int conn_awaits_body(const mote_conn *c)
+{
+    return c->phase == PHASE_BODY && !c->body.paused && !c->closing;
 }
 
 size_t conn_pending(const mote_conn *c, const char **data)
@@ -89,46 +116,85 @@ int conn_is_done(const mote_conn *c)
            (c->res.state == RES_IDLE || c->res.state == RES_DONE);
 }
 
-/* ---- dispatching a request -------------------------------------------------------------- */
+/* ---- the head ---------------------------------------------------------------------------- */
 
-/* NUL-terminates method, target, names and values in place: each is followed by a delimiter
- * the parser has already checked (SP, ':', OWS or CR), so the head's meaning is unchanged. */
-static void terminate_fields(mote_conn *c)
+/* NUL-terminates the fields of a head or trailer section in place: each is followed by a
+ * delimiter already checked (':', OWS or CR), so nothing it means changes. */
+static void terminate_fields(char *base, const hdr_span *fields, uint32_t count)
 {
-    char *base = c->in + c->in_start;
-    const parser *p = &c->parser;
     uint32_t i;
-    base[p->method_off + p->method_len] = '\0';
-    base[p->target_off + p->target_len] = '\0';
-    for (i = 0; i < p->header_count; i++) {
-        const hdr_span *h = &p->headers[i];
-        base[h->name_off + h->name_len] = '\0';
-        base[h->value_off + h->value_len] = '\0';
+    for (i = 0; i < count; i++) {
+        base[fields[i].name_off + fields[i].name_len] = '\0';
+        base[fields[i].value_off + fields[i].value_len] = '\0';
     }
 }
 
-/* Finds the path and query of the target (RFC 9112 §3.2). Returns 0 or the status to refuse
- * it with: authority-form is for proxies, and asterisk-form is only for OPTIONS. */
+static unsigned method_id(const char *m, uint32_t len)
+{
+    switch (len) {
+    case 3:
+        if (memcmp(m, "GET", 3) == 0) return MOTE_GET;
+        if (memcmp(m, "PUT", 3) == 0) return MOTE_PUT;
+        break;
+    case 4:
+        if (memcmp(m, "HEAD", 4) == 0) return MOTE_HEAD;
+        if (memcmp(m, "POST", 4) == 0) return MOTE_POST;
+        break;
+    case 5:
+        if (memcmp(m, "PATCH", 5) == 0) return MOTE_PATCH;
+        break;
+    case 6:
+        if (memcmp(m, "DELETE", 6) == 0) return MOTE_DELETE;
+        break;
+    case 7:
+        if (memcmp(m, "OPTIONS", 7) == 0) return MOTE_OPTIONS;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const hdr_span *find_field(const mote_conn *c, const char *lower, size_t len)
+{
+    const char *base = c->in + c->in_start;
+    uint32_t i;
+    for (i = 0; i < c->parser.header_count; i++) {
+        const hdr_span *h = &c->parser.headers[i];
+        if (h->name_len == len && header_name_is(base + h->name_off, len, lower)) return h;
+    }
+    return NULL;
+}
+
+/* Splits the target into path and query (RFC 9112 §3.2) and decodes the path. Returns 0 or
+ * the status to refuse it with: authority-form is for proxies, asterisk-form only for OPTIONS,
+ * and a path with a bad escape, an encoded NUL, or climbing above the root is 400. */
 static int split_target(mote_conn *c)
 {
     const char *base = c->in + c->in_start;
     const char *t = base + c->parser.target_off;
-    uint32_t len = c->parser.target_len, i = 0, path_start;
+    uint32_t len = c->parser.target_len, i = 0, path_start, path_end;
+    const hdr_span *host;
+    long n;
 
     if (len == 1 && t[0] == '*') {
-        if (!(c->parser.method_len == 7 && memcmp(base + c->parser.method_off, "OPTIONS", 7) == 0))
-            return 400;
+        if (c->req.method != MOTE_OPTIONS) return 400;
     } else if (t[0] != '/') {
-        /* absolute-form: scheme "://" authority, then the path */
-        while (i < len && t[i] != ':') i++;
-        if (i == 0 || i + 2 >= len || t[i + 1] != '/' || t[i + 2] != '/') return 400;
+        /* absolute-form: scheme "://" authority, then the path; the authority is the host */
+        while (i < len && t[i] != ':' && t[i] != '/') i++;
+        if (i == 0 || i + 2 >= len || t[i] != ':' || t[i + 1] != '/' || t[i + 2] != '/') return 400;
         i += 3;
+        c->req.host_off = c->parser.target_off + i;
         while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#') i++;
+        c->req.host_len = c->parser.target_off + i - c->req.host_off;
+    }
+    if (c->req.host_len == 0 && (host = find_field(c, "host", 4)) != NULL) {
+        c->req.host_off = host->value_off;
+        c->req.host_len = host->value_len;
     }
     path_start = i;
     while (i < len && t[i] != '?' && t[i] != '#') i++;
-    c->req.path_off = c->parser.target_off + path_start;
-    c->req.path_len = i - path_start;
+    path_end = i;
     if (i < len && t[i] == '?') {
         uint32_t q = ++i;
         while (i < len && t[i] != '#') i++;
@@ -136,95 +202,369 @@ static int split_target(mote_conn *c)
         c->req.query_len = i - q;
     } else {
         c->req.query_off = c->parser.target_off + i;
-        c->req.query_len = 0;
+    }
+    if (path_end == path_start) {
+        memcpy(c->path, "/", 2); /* "http://host" and "http://host?q" mean "/" */
+        c->req.path_len = 1;
+        return 0;
+    }
+    n = uri_normalize_path(t + path_start, path_end - path_start, c->path);
+    if (n < 0) return 400;
+    c->req.path_len = (uint32_t)n;
+    return 0;
+}
+
+/* ---- refusing a request before its handler ---------------------------------------------- */
+
+/* "GET, HEAD, POST" for a method mask. */
+static void allow_list(unsigned methods, char *buf)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    size_t i, n = 0;
+    for (i = 0; i < 7; i++) {
+        size_t len;
+        if (!(methods & (1u << i))) continue;
+        if (n) {
+            memcpy(buf + n, ", ", 2);
+            n += 2;
+        }
+        len = strlen(names[i]);
+        memcpy(buf + n, names[i], len);
+        n += len;
+    }
+    buf[n] = '\0';
+}
+
+/* A final answer from the library, with at most one extra field. The connection stays open
+ * when it can: the unread body is drained as usual. */
+static void answer(mote_conn *c, int status, const char *name, const char *value)
+{
+    char body[48];
+    const char *reason = mote_status_reason(status);
+    size_t len = strlen(reason);
+    body[0] = (char)('0' + status / 100 % 10);
+    body[1] = (char)('0' + status / 10 % 10);
+    body[2] = (char)('0' + status % 10);
+    body[3] = ' ';
+    memcpy(body + 4, reason, len);
+    body[4 + len] = '\n';
+    mote_response_status(&c->res, status);
+    if (name) mote_response_header(&c->res, name, value);
+    if (status == 204) {
+        mote_response_send(&c->res, NULL, 0);
+        return;
+    }
+    mote_response_header(&c->res, "Content-Type", "text/plain");
+    if (mote_response_send(&c->res, body, 5 + len) < 0) c->closing = 1;
+}
+
+/* What the route refuses, checked before the handler and before any 100 Continue: the
+ * method (405, or OPTIONS answered for it), an expectation (417), the body length (413), the
+ * credentials (401). Returns 1 when the request was answered. */
+static int refuse_by_route(mote_conn *c, const route *rt)
+{
+    const parser *p = &c->parser;
+    const hdr_span *expect;
+    uint64_t limit = rt->max_body_size ? rt->max_body_size : c->env->max_body_size;
+    char allow[64];
+
+    if (!(rt->methods & c->req.method)) {
+        allow_list(rt->methods | MOTE_OPTIONS, allow);
+        answer(c, c->req.method == MOTE_OPTIONS ? 204 : 405, "Allow", allow);
+        return 1;
+    }
+    expect = find_field(c, "expect", 6);
+    if (expect && !(p->flags & HEAD_EXPECT_CONTINUE)) {
+        answer(c, 417, NULL, NULL);
+        return 1;
+    }
+    if ((p->flags & HEAD_HAS_LENGTH) && p->content_length > limit) {
+        c->res.wants_close = 1; /* too much to drain */
+        answer(c, 413, NULL, NULL);
+        return 1;
+    }
+    if (rt->auth && !mote_basic_auth_check(&c->req, route_user(rt), route_password(rt))) {
+        mote_respond_unauthorized(&c->res, route_realm(rt));
+        return 1;
     }
     return 0;
 }
 
-static void call_handler(mote_conn *c)
-{
-    const char *path = c->in + c->in_start + c->req.path_off;
-    size_t path_len = c->req.path_len;
-    const route *rt = router_match(c->env->routes, path_len ? path : "/", path_len ? path_len : 1);
+/* ---- the body ----------------------------------------------------------------------------- */
 
-    if (!rt) {
-        mote_respond(&c->res, 404, "text/plain", "404 Not Found\n");
-        return;
+static int request_has_body(const mote_conn *c)
+{
+    return (c->parser.flags & HEAD_CHUNKED) ||
+           ((c->parser.flags & HEAD_HAS_LENGTH) && c->parser.content_length > 0);
+}
+
+/* The body is wanted: the client waiting for 100 Continue gets it now. */
+static void body_wanted(mote_conn *c)
+{
+    if (!c->body.continue_due) return;
+    c->body.continue_due = 0;
+    if (c->res.state == RES_IDLE || c->res.state == RES_STAGED) response_send_continue(c);
+}
+
+int conn_body_forces_close(const mote_conn *c)
+{
+    const body_state *b = &c->body;
+    if (c->phase != PHASE_BODY || b->mode != BODY_DRAIN) return 0; /* or it is being read */
+    if (b->continue_due) return 1; /* the client may never send it */
+    return (c->parser.flags & HEAD_HAS_LENGTH) &&
+           c->parser.content_length - b->dec.total > c->env->max_drain_size;
+}
+
+/* Moves a collected body from the input buffer to the heap, with room for `want` bytes. */
+static int grow_heap_body(mote_conn *c, uint64_t want)
+{
+    body_state *b = &c->body;
+    size_t cap = b->heap_cap ? b->heap_cap : COLLECT_FIRST;
+    char *bigger;
+    while (cap < want) cap *= 2;
+    bigger = c->env->alloc.alloc(c->env->alloc.ctx, cap);
+    if (!bigger) return MOTE_ENOMEM;
+    if (b->heap) memcpy(bigger, b->heap, (size_t)b->collected);
+    free_heap_body(c);
+    b->heap = bigger;
+    b->heap_cap = cap;
+    b->collect_heap = 1;
+    return MOTE_OK;
+}
+
+static int collect(mote_conn *c, const char *data, size_t len)
+{
+    body_state *b = &c->body;
+    if (b->collect_heap) {
+        if (b->collected + len > b->heap_cap && grow_heap_body(c, b->collected + len) < 0)
+            return MOTE_ENOMEM;
+        memcpy(b->heap + b->collected, data, len);
+    } else {
+        memmove(c->in + b->floor, data, len);
+        b->floor += (uint32_t)len;
     }
+    b->collected += len;
+    return MOTE_OK;
+}
+
+/* Keeps trailer bytes below the floor, where the request can read them once parsed. */
+static void keep_trailer(mote_conn *c)
+{
+    body_state *b = &c->body;
+    if (!b->dec.trailer_len) return;
+    if (!b->trailer_len) b->trailer_off = b->floor;
+    memmove(c->in + b->floor, b->dec.trailer, b->dec.trailer_len);
+    b->floor += (uint32_t)b->dec.trailer_len;
+    b->trailer_len += (uint32_t)b->dec.trailer_len;
+}
+
+static void parse_trailers(mote_conn *c)
+{
+    body_state *b = &c->body;
+    uint32_t first = c->parser.header_count;
+    int n;
+    if (b->trailer_len <= 2) return; /* just the final CRLF */
+    n = parser_trailers(c->in + b->trailer_off, b->trailer_len, c->parser.headers + first,
+                        c->parser.max_headers - first);
+    if (n < 0) return; /* more fields than room: the trailers are dropped, the body stands */
+    b->trailer_count = (uint32_t)n;
+    terminate_fields(c->in + b->trailer_off, c->parser.headers + first, b->trailer_count);
+}
+
+static void call_route_handler(mote_conn *c)
+{
+    const route *rt = c->body.route;
+    c->in_handler = 1;
     rt->handler(&c->req, &c->res, rt->user_data);
+    c->in_handler = 0;
+}
+
+/* A handler (or body callback) is over: a response it neither finished nor kept open is
+ * finished for it, with 500 when nothing was written. */
+static void settle_response(mote_conn *c)
+{
     if (c->res.state == RES_DONE || c->res.deferred) return;
     if (c->res.state == RES_STREAMING) {
         mote_response_end(&c->res);
     } else {
-        /* the handler answered nothing (or could not): the client still gets an answer */
         response_discard_staged(c);
-        c->res.status = 500;
-        mote_respond(&c->res, 500, "text/plain", "500 Internal Server Error\n");
+        answer(c, 500, NULL, NULL);
     }
 }
 
 static void finish_request(mote_conn *c)
 {
+    c->in_start = c->body.pos;
     c->requests++;
     if (!c->keep_alive || c->closing) {
         c->closing = 1;
+        free_heap_body(c);
         return;
     }
     reset_request(c);
 }
 
-/* The response is complete: the head is no longer referenced, and the body comes next. */
-static void after_response(mote_conn *c)
+/* The body has ended: hand it over, and finish the request if the response is done too. */
+static void body_finished(mote_conn *c)
 {
-    c->in_start += c->parser.head_len;
+    body_state *b = &c->body;
+    parse_trailers(c);
+    if (b->mode == BODY_STREAM) {
+        b->mode = BODY_DRAIN; /* nothing more will come */
+        c->in_handler = 1;
+        b->on_data(&c->req, NULL, 0, b->user);
+        c->in_handler = 0;
+        settle_response(c);
+    } else if (b->mode == BODY_COLLECT) {
+        call_route_handler(c);
+        settle_response(c);
+    }
+    if (c->res.state == RES_DONE) finish_request(c);
+    else c->phase = PHASE_RESPONDING;
+}
+
+/* A broken body: answered if nothing was, else the connection just ends. */
+static void body_failed(mote_conn *c, int status)
+{
+    if (c->res.state == RES_IDLE || c->res.state == RES_STAGED) {
+        conn_fail(c, status);
+    } else {
+        c->closing = 1;
+    }
+}
+
+/* One decoded piece of body: to the consumer, the collection, or nowhere. */
+static int take_piece(mote_conn *c, const char *data, size_t len)
+{
+    body_state *b = &c->body;
+    if (b->mode == BODY_STREAM) {
+        c->in_handler = 1;
+        b->on_data(&c->req, data, len, b->user);
+        c->in_handler = 0;
+    } else if (b->mode == BODY_COLLECT) {
+        if (collect(c, data, len) < 0) {
+            body_failed(c, 503);
+            return -1;
+        }
+    } else {
+        b->drained += len;
+        if (c->res.state == RES_DONE && b->drained > c->env->max_drain_size) {
+            c->closing = 1; /* answered already; not worth reading the rest */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Decodes what has arrived, then moves the undecoded rest down to the floor. */
+static void read_body(mote_conn *c)
+{
+    body_state *b = &c->body;
+    while (c->phase == PHASE_BODY && !b->paused && !c->closing) {
+        const char *data;
+        size_t used, len;
+        int r = body_decode(&b->dec, c->in + b->pos, c->in_len - b->pos, &used, &data, &len);
+        b->pos += (uint32_t)used;
+        keep_trailer(c);
+        if (len && take_piece(c, data, len) < 0) return;
+        if (r == BODY_ERROR) {
+            body_failed(c, b->dec.status);
+            return;
+        }
+        if (r == BODY_DONE) {
+            body_finished(c);
+            return;
+        }
+        if (used == 0) break;
+    }
+    if (c->phase == PHASE_BODY && b->pos > b->floor) {
+        memmove(c->in + b->floor, c->in + b->pos, c->in_len - b->pos);
+        c->in_len -= b->pos - b->floor;
+        b->pos = b->floor;
+    }
+}
+
+/* ---- dispatching -------------------------------------------------------------------------- */
+
+/* A head leaving too little room after it for its body moves down to the buffer's start,
+ * before the handler sees any pointer into it. */
+static void make_body_room(mote_conn *c)
+{
+    if (c->in_start == 0 || c->env->in_size - c->in_len >= BODY_READ_ROOM) return;
+    memmove(c->in, c->in + c->in_start, c->in_len - c->in_start);
+    c->in_len -= c->in_start;
+    c->in_start = 0;
+}
+
+static void start_body(mote_conn *c, const route *rt)
+{
+    body_state *b = &c->body;
+    const parser *p = &c->parser;
+    uint64_t limit = rt && rt->max_body_size ? rt->max_body_size : c->env->max_body_size;
+    body_init(&b->dec, (p->flags & HEAD_CHUNKED) != 0, p->content_length, limit,
+              c->env->max_header_bytes);
+    b->route = rt;
+    b->floor = b->pos = c->in_start + p->head_len;
+    b->continue_due = c->req.version >= 11 && (p->flags & HEAD_EXPECT_CONTINUE) && request_has_body(c);
     c->phase = PHASE_BODY;
+}
+
+/* A collecting route: the body goes in place after the head when it surely fits there,
+ * else to the heap. */
+static int start_collecting(mote_conn *c)
+{
+    body_state *b = &c->body;
+    const parser *p = &c->parser;
+    b->mode = BODY_COLLECT;
+    b->collect_off = b->floor;
+    if (!(p->flags & HEAD_HAS_LENGTH) ||
+        p->content_length + BODY_READ_ROOM > c->env->in_size - b->floor) {
+        if (request_has_body(c) &&
+            grow_heap_body(c, (p->flags & HEAD_HAS_LENGTH) ? p->content_length : COLLECT_FIRST) < 0)
+            return MOTE_ENOMEM;
+        b->collect_heap = 1;
+    }
+    body_wanted(c);
+    return MOTE_OK;
 }
 
 static void dispatch(mote_conn *c)
 {
     const parser *p = &c->parser;
+    const route *rt;
     int status;
 
-    terminate_fields(c);
-    c->req.version = (uint8_t)(p->version_minor == 0 ? 10 : 11);
-    c->req.is_head = p->method_len == 4 && memcmp(c->in + c->in_start + p->method_off, "HEAD", 4) == 0;
     c->req.valid = 1;
+    c->req.version = (uint8_t)(p->version_minor == 0 ? 10 : 11);
+    c->req.method = (uint8_t)method_id(c->in + c->in_start + p->method_off, p->method_len);
     if (c->req.version == 11) c->keep_alive = !(p->flags & HEAD_CLOSE);
     else c->keep_alive = (p->flags & HEAD_KEEP_ALIVE) && !(p->flags & HEAD_CLOSE);
-
+    if (request_has_body(c)) make_body_room(c);
+    terminate_fields(c->in + c->in_start, p->headers, p->header_count);
+    c->in[c->in_start + p->method_off + p->method_len] = '\0';
+    c->in[c->in_start + p->target_off + p->target_len] = '\0';
     if (c->env->request_begin) c->env->request_begin(c);
-    status = split_target(c);
-    if (status == 0 && (p->flags & HEAD_HAS_LENGTH) && p->content_length > c->env->max_body_size)
-        status = 413;
+
+    status = c->req.method ? split_target(c) : 501;
     if (status) {
         conn_fail(c, status);
         return;
     }
-    body_init(&c->body, (p->flags & HEAD_CHUNKED) != 0, p->content_length, c->env->max_body_size,
-              BODY_LINE_LIMIT(c->env));
-    call_handler(c);
-    if (c->res.state == RES_DONE) after_response(c);
-    else c->phase = PHASE_RESPONDING;
-}
-
-/* Reads the body past the handler, so the next request starts where this one ends. */
-static void drain_body(mote_conn *c)
-{
-    while (c->phase == PHASE_BODY) {
-        const char *data;
-        size_t used, data_len;
-        int r = body_decode(&c->body, c->in + c->in_start, c->in_len - c->in_start, &used, &data,
-                            &data_len);
-        c->in_start += (uint32_t)used;
-        if (r == BODY_ERROR) {
-            c->closing = 1; /* the response is out; the framing that follows cannot be trusted */
-            return;
+    rt = router_match(c->env->routes, c->path, c->req.path_len);
+    start_body(c, rt);
+    if (!rt) {
+        answer(c, 404, NULL, NULL);
+    } else if (p->target_len == 1 && c->in[c->in_start + p->target_off] == '*') {
+        char allow[64];
+        allow_list(MOTE_METHODS_ALL, allow);
+        answer(c, 204, "Allow", allow); /* OPTIONS *: what the server as a whole supports */
+    } else if (!refuse_by_route(c, rt)) {
+        if (rt->flags & MOTE_ROUTE_COLLECT_BODY) {
+            if (start_collecting(c) < 0) answer(c, 503, NULL, NULL);
+        } else {
+            call_route_handler(c);
+            if (c->body.mode != BODY_STREAM) settle_response(c);
         }
-        if (r == BODY_DONE) {
-            finish_request(c);
-            return;
-        }
-        if (c->in_start == c->in_len) return;
     }
 }
 
@@ -241,9 +581,10 @@ static void process(mote_conn *c)
 {
     if (c->busy) return; /* re-entered through a flush from inside a handler */
     c->busy = 1;
-    while (!c->closing && c->phase != PHASE_RESPONDING) {
+    while (!c->closing) {
+        if (c->phase == PHASE_RESPONDING) break;
         if (c->phase == PHASE_BODY) {
-            drain_body(c);
+            read_body(c);
             if (c->phase == PHASE_BODY) break;
             continue;
         }
@@ -267,16 +608,16 @@ static void process(mote_conn *c)
     c->busy = 0;
 }
 
-/* ---- input ------------------------------------------------------------------------------- */
+/* ---- input -------------------------------------------------------------------------------- */
 
 size_t conn_read_space(mote_conn *c, char **at)
 {
     uint32_t size = c->env->in_size;
-    if (c->closing || c->peer_eof || !c->in) return 0;
+    if (c->closing || c->peer_eof || !c->in || c->body.paused) return 0;
     if (c->in_start == c->in_len) {
         c->in_start = c->in_len = 0;
-    } else if (c->in_start > 0 && size - c->in_len < size / 4 && c->phase != PHASE_RESPONDING) {
-        /* move the live bytes down: only a deferred response's request still refers to them */
+    } else if (c->in_start > 0 && size - c->in_len < size / 4 && c->phase == PHASE_HEAD) {
+        /* move a partial head down: nothing refers to it yet */
         memmove(c->in, c->in + c->in_start, c->in_len - c->in_start);
         c->in_len -= c->in_start;
         c->in_start = 0;
@@ -324,7 +665,46 @@ void conn_output_queued(mote_conn *c)
     if (!c->busy && c->env->kick) c->env->kick(c);
 }
 
-/* ---- responses the library writes itself ----------------------------------------------- */
+/* ---- the request's public controls -------------------------------------------------------- */
+
+int mote_request_read_body(mote_request *req, mote_body_fn fn, void *user)
+{
+    mote_conn *c;
+    if (!req || !fn) return MOTE_EINVAL;
+    c = conn_of_request_mut(req);
+    if (!c->in_handler || c->phase != PHASE_BODY || c->body.mode != BODY_DRAIN ||
+        c->body.dec.total > 0)
+        return MOTE_ESTATE;
+    c->body.mode = BODY_STREAM;
+    c->body.on_data = fn;
+    c->body.user = user;
+    body_wanted(c);
+    return MOTE_OK;
+}
+
+int mote_request_pause(mote_request *req)
+{
+    mote_conn *c;
+    if (!req) return MOTE_EINVAL;
+    c = conn_of_request_mut(req);
+    if (c->phase != PHASE_BODY || c->body.mode != BODY_STREAM) return MOTE_ESTATE;
+    c->body.paused = 1;
+    return MOTE_OK;
+}
+
+int mote_request_resume(mote_request *req)
+{
+    mote_conn *c;
+    if (!req) return MOTE_EINVAL;
+    c = conn_of_request_mut(req);
+    if (!c->body.paused) return MOTE_OK;
+    c->body.paused = 0;
+    if (c->in) process(c);
+    if (c->env->kick) c->env->kick(c); /* the socket is worth reading again */
+    return MOTE_OK;
+}
+
+/* ---- how responses end ---------------------------------------------------------------------- */
 
 static void notify_close(mote_conn *c)
 {
@@ -340,7 +720,7 @@ void conn_response_finished(mote_conn *c)
     if (c->env->request_end) c->env->request_end(c);
     if (c->res.deferred) notify_close(c);
     if (c->phase == PHASE_RESPONDING) {
-        after_response(c);
+        finish_request(c);
         if (c->in) process(c);
     }
 }
@@ -352,26 +732,11 @@ void conn_abort(mote_conn *c)
         c->res.state = RES_DONE;
         notify_close(c);
     }
-}
-
-/* "404 Not Found\n" */
-static size_t error_body(char *buf, int status)
-{
-    const char *reason = mote_status_reason(status);
-    size_t len = strlen(reason);
-    buf[0] = (char)('0' + status / 100 % 10);
-    buf[1] = (char)('0' + status / 10 % 10);
-    buf[2] = (char)('0' + status % 10);
-    buf[3] = ' ';
-    memcpy(buf + 4, reason, len);
-    buf[4 + len] = '\n';
-    return 5 + len;
+    free_heap_body(c);
 }
 
 int conn_fail(mote_conn *c, int status)
 {
-    char body[48];
-    size_t len;
     if (c->res.state == RES_STREAMING || c->res.state == RES_DONE || !c->out) {
         c->closing = 1;
         return MOTE_ESTATE;
@@ -380,11 +745,8 @@ int conn_fail(mote_conn *c, int status)
     response_discard_staged(c);
     c->keep_alive = 0;
     c->res.wants_close = 1;
-    c->res.status = (uint16_t)status;
-    len = error_body(body, status);
-    if (mote_response_header(&c->res, "Content-Type", "text/plain") < 0 ||
-        mote_response_send(&c->res, body, len) < 0)
-        c->res.state = RES_DONE; /* no room even for the error: just close */
+    answer(c, status, NULL, NULL);
+    if (c->res.state != RES_DONE) c->res.state = RES_DONE; /* no room even for the error */
     c->closing = 1;
     return MOTE_OK;
 }

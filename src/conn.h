@@ -3,8 +3,8 @@
  * The I/O shell reads socket bytes into the space conn_read_space() offers and reports them
  * with conn_received(); the connection parses them, dispatches requests to handlers, and queues
  * response bytes that the shell takes with conn_pending() and acknowledges with conn_sent().
- * No socket, clock or allocator is touched here: buffers are lent by the shell while the
- * connection has something in flight, and time reaches it only through the shell's hooks. */
+ * No socket or clock is touched here, and memory comes only from the shell: buffers lent while
+ * the connection has something in flight, and the allocator a collected body may need. */
 #ifndef MOTE_CONN_H
 #define MOTE_CONN_H
 
@@ -24,6 +24,8 @@ typedef struct conn_env {
     uint32_t max_request_line, max_header_bytes, max_headers;
     uint32_t in_size, out_size;       /* buffer sizes inside a block (see conn_block_size) */
     uint64_t max_body_size;
+    uint64_t max_drain_size;
+    mote_allocator alloc;             /* for bodies collected beyond the input buffer */
     char server_line[80];             /* "Server: mote\r\n", or empty */
     size_t server_line_len;
     char date_line[40];               /* "Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", or empty */
@@ -43,12 +45,14 @@ typedef struct mote_addr {
     uint16_t port;
 } mote_addr;
 
-/* The request's head stays at in[in_start] until its response is finished. */
+/* The request's head stays at in[in_start] until the request is finished: its body read and
+ * its response sent. Offsets below are into the head unless said otherwise. */
 struct mote_request {
-    uint32_t path_off, path_len;      /* offsets into the head */
+    uint32_t path_len;                /* the decoded path is in the block's path area */
     uint32_t query_off, query_len;
+    uint32_t host_off, host_len;      /* the target's authority, or the Host field */
     uint8_t version;                  /* 10 or 11 */
-    uint8_t is_head;
+    uint8_t method;                   /* MOTE_GET...; 0 for others */
     uint8_t valid;                    /* the head was parsed and dispatched */
 };
 
@@ -64,24 +68,55 @@ struct mote_response {
     uint8_t chunked;          /* body pieces are framed as chunks */
     uint8_t no_body;          /* HEAD, 1xx, 204, 304: the body is not sent */
     uint8_t has_server, has_date, wants_close;
-    uint16_t status;
     uint8_t deferred;         /* kept open past its handler (mote_response_defer) */
+    uint8_t has_length;       /* a streamed body of declared length (mote_response_length) */
     uint8_t in_ready;         /* inside on_ready */
+    uint16_t status;
     uint32_t staged;          /* bytes of user header lines staged after the prefix room */
     uint64_t body_bytes;      /* body bytes queued to send (for the access log) */
+    uint64_t length_left;     /* of a declared length */
     mote_response_fn on_ready, on_close;
     void *defer_user;
 };
 
 enum {
     PHASE_HEAD,       /* waiting for or parsing a request head */
-    PHASE_RESPONDING, /* a deferred response is open; its head stays in the input buffer */
-    PHASE_BODY        /* the request's body is being read (and discarded) */
+    PHASE_BODY,       /* the request's body is being read */
+    PHASE_RESPONDING  /* the body is read; a deferred response is still open */
 };
+
+enum {
+    BODY_DRAIN,       /* read and thrown away (up to max_drain_size once answered) */
+    BODY_STREAM,      /* handed to mote_request_read_body()'s callback */
+    BODY_COLLECT      /* gathered for a MOTE_ROUTE_COLLECT_BODY handler */
+};
+
+/* The body of the request in flight. The input buffer holds, in order: the head, a body
+ * collected in place, the trailer section (all kept, up to `floor`), consumed bytes (dead, up
+ * to `pos`), and bytes not yet decoded (up to in_len). */
+typedef struct body_state {
+    body_decoder dec;
+    const route *route;
+    uint8_t mode;
+    uint8_t paused;
+    uint8_t continue_due;     /* the client awaits 100 Continue before sending the body */
+    uint8_t collect_heap;     /* the collected body is in `heap`, not in place */
+    uint32_t floor, pos;      /* offsets into in */
+    uint32_t collect_off;     /* in-place collected body, offset into in */
+    uint32_t trailer_off, trailer_len;
+    uint32_t trailer_count;   /* trailer spans follow the header spans */
+    uint64_t collected;
+    uint64_t drained;
+    char *heap;
+    size_t heap_cap;
+    mote_body_fn on_data;
+    void *user;
+} body_state;
 
 struct mote_conn {
     struct mote_request req;
     struct mote_response res;
+    body_state body;
     const conn_env *env;
     void *user;                       /* the shell's per-connection object */
     mote_addr peer;
@@ -91,15 +126,16 @@ struct mote_conn {
     uint8_t peer_eof;                 /* the peer will send nothing more */
     uint8_t keep_alive;               /* the current request allows a next one */
     uint8_t busy;                     /* inside process(): parsing or in a handler */
+    uint8_t in_handler;               /* a route handler is running */
 
     char *block;                      /* lent buffers, NULL while the connection is idle */
     char *in;
+    char *path;                       /* the decoded path, max_request_line + 1 bytes */
     char *out;
     uint32_t in_start, in_len;        /* live input is in[in_start, in_len) */
     uint32_t out_sent, out_len;       /* pending output is out[out_sent, out_len) */
 
     parser parser;                    /* parses the head that starts at in[in_start] */
-    body_decoder body;
     uint32_t requests;                /* served on this connection */
 };
 
@@ -135,20 +171,31 @@ int conn_is_done(const mote_conn *c);
 /* Whether a request head has begun arriving (for the head timeout). */
 int conn_has_partial_head(const mote_conn *c);
 
+/* Whether the connection waits for body bytes from the peer (for the body timeout): reading a
+ * body, not paused by its consumer. */
+int conn_awaits_body(const mote_conn *c);
+
 /* Answers `status` with a short text body and closes after it (timeouts, 503). Returns 0, or a
- * MOTE_E* code when a response has already begun. */
+ * MOTE_E* code when a response has already begun (the connection is then just closing). */
 int conn_fail(mote_conn *c, int status);
 
-/* The connection is being closed by the shell: an open deferred response hears of it. */
+/* The connection is being closed by the shell: an open deferred response hears of it, and a
+ * body collected on the heap is freed. */
 void conn_abort(mote_conn *c);
 
 /* Internals shared with response.c and request.c. */
 mote_conn *conn_of_response(mote_response *res);
 const mote_conn *conn_of_request(const mote_request *req);
+mote_conn *conn_of_request_mut(mote_request *req);
 void conn_response_finished(mote_conn *c);
 void conn_output_queued(mote_conn *c);
+/* Whether the response being committed must close the connection: the body it leaves unread
+ * cannot be drained (too long, or the client still waits for 100 Continue). */
+int conn_body_forces_close(const mote_conn *c);
 void response_discard_staged(mote_conn *c);
 /* Send-buffer bytes a response needs beyond its own header fields and body, at most. */
 size_t response_head_reserve(const mote_conn *c);
+/* Queues "HTTP/1.1 100 Continue" ahead of the response's head. */
+int response_send_continue(mote_conn *c);
 
 #endif

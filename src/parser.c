@@ -42,6 +42,16 @@ void parser_reset(parser *p)
     parser_init(p, p->headers, p->max_headers, p->max_request_line, p->max_header_bytes);
 }
 
+int parser_trailers(const char *buf, size_t len, hdr_span *fields, uint32_t max_fields)
+{
+    parser t;
+    parser_init(&t, fields, max_fields, 1, (uint32_t)len + 1);
+    t.is_trailer = 1;
+    t.state = S_FIELD_START;
+    if (parser_execute(&t, buf, len) != PARSE_DONE || t.head_len != len) return -1;
+    return (int)t.header_count;
+}
+
 int header_name_is(const char *name, size_t len, const char *lower)
 {
     size_t i;
@@ -409,7 +419,7 @@ int parser_execute(parser *p, const char *buf, size_t len)
             if (i >= fields_end) return fail(p, 431);
             p->head_len = ++i;
             p->pos = i;
-            if (analyze_fields(p, buf) != PARSE_DONE) return PARSE_ERROR;
+            if (!p->is_trailer && analyze_fields(p, buf) != PARSE_DONE) return PARSE_ERROR;
             p->state = S_DONE;
             return PARSE_DONE;
         default:

@@ -35,6 +35,7 @@ typedef struct parser {
     /* resumable state */
     uint8_t state;
     uint8_t vpos;                /* position inside "HTTP/x.y" */
+    uint8_t is_trailer;          /* a trailer section: fields only, no framing analysis */
     uint32_t pos;                /* next byte to examine */
     uint32_t line_start;         /* first byte of the request line, then of the current field */
     uint32_t fields_start;       /* first byte after the request line */
@@ -65,6 +66,11 @@ void parser_reset(parser *p);
 
 /* Parses buf[0..len), where buf[0] is the request's first byte. */
 int parser_execute(parser *p, const char *buf, size_t len);
+
+/* Parses a complete trailer section buf[0..len) (field lines and the final CRLF, as checked
+ * by the body decoder) into fields[], offsets relative to buf. Returns how many, or -1 when
+ * there are more than max_fields. */
+int parser_trailers(const char *buf, size_t len, hdr_span *fields, uint32_t max_fields);
 
 /* Case-insensitive comparison of a header name with a lower-case literal. */
 int header_name_is(const char *name, size_t len, const char *lower);

@@ -21,11 +21,24 @@ const char *mote_request_target(const mote_request *req)
     return head_of(req) + conn_of_request(req)->parser.target_off;
 }
 
+unsigned mote_request_method_id(const mote_request *req)
+{
+    return req->method;
+}
+
 mote_str mote_request_path(const mote_request *req)
 {
     mote_str s;
-    s.ptr = head_of(req) + req->path_off;
+    s.ptr = conn_of_request(req)->path;
     s.len = req->path_len;
+    return s;
+}
+
+mote_str mote_request_host(const mote_request *req)
+{
+    mote_str s;
+    s.ptr = head_of(req) + req->host_off;
+    s.len = req->host_len;
     return s;
 }
 
@@ -68,18 +81,52 @@ static int name_equals(const char *a, size_t len, const char *b)
     return b[len] == '\0';
 }
 
+static const char *field_value(const char *base, const hdr_span *fields, uint32_t count,
+                               const char *name)
+{
+    size_t len = strlen(name);
+    uint32_t i;
+    for (i = 0; i < count; i++) {
+        if (fields[i].name_len == len && name_equals(base + fields[i].name_off, len, name))
+            return base + fields[i].value_off;
+    }
+    return NULL;
+}
+
 const char *mote_request_header(const mote_request *req, const char *name)
 {
     const parser *p = &conn_of_request(req)->parser;
-    const char *base = head_of(req);
-    size_t len = strlen(name);
-    uint32_t i;
-    for (i = 0; i < p->header_count; i++) {
-        const hdr_span *h = &p->headers[i];
-        if (h->name_len == len && name_equals(base + h->name_off, len, name))
-            return base + h->value_off;
-    }
-    return NULL;
+    if (!name) return NULL;
+    return field_value(head_of(req), p->headers, p->header_count, name);
+}
+
+const char *mote_request_trailer(const mote_request *req, const char *name)
+{
+    const mote_conn *c = conn_of_request(req);
+    if (!name || !c->body.trailer_count) return NULL;
+    return field_value(c->in + c->body.trailer_off, c->parser.headers + c->parser.header_count,
+                       c->body.trailer_count, name);
+}
+
+int64_t mote_request_content_length(const mote_request *req)
+{
+    const parser *p = &conn_of_request(req)->parser;
+    if (p->flags & HEAD_CHUNKED) return -1;
+    if (!(p->flags & HEAD_HAS_LENGTH)) return 0;
+    return p->content_length > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)p->content_length;
+}
+
+mote_str mote_request_body(const mote_request *req)
+{
+    const mote_conn *c = conn_of_request(req);
+    mote_str s;
+    s.ptr = "";
+    s.len = 0;
+    if (c->body.mode != BODY_COLLECT) return s;
+    s.ptr = c->body.collect_heap ? c->body.heap : c->in + c->body.collect_off;
+    s.len = (size_t)c->body.collected;
+    if (!s.ptr) s.ptr = "";
+    return s;
 }
 
 int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16_t *port)
@@ -87,6 +134,11 @@ int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16
     const mote_conn *c = conn_of_request(req);
     if (port) *port = c->peer.port;
     return addr_format(&c->peer, buf, buf_len);
+}
+
+mote_response *mote_request_response(mote_request *req)
+{
+    return &conn_of_request_mut(req)->res;
 }
 
 int mote_request_is_tls(const mote_request *req)

@@ -181,7 +181,8 @@ static int begin_staging(mote_conn *c)
 /* Decides whether the connection survives this response, and says so in the head. */
 static char *append_connection(mote_conn *c, char *p, int close_delimited)
 {
-    if (c->res.wants_close || c->closing || !c->keep_alive || close_delimited) {
+    if (c->res.wants_close || c->closing || !c->keep_alive || close_delimited ||
+        conn_body_forces_close(c)) {
         c->closing = 1;
         return append_str(p, "Connection: close\r\n");
     }
@@ -224,7 +225,11 @@ static void commit_head(mote_conn *c, enum framing framing, uint64_t length)
             p = append(p, "\r\n", 2);
         }
     } else if (!status_has_no_body(res->status)) {
-        if (c->req.version >= 11) {
+        if (res->has_length) {
+            p = append_str(p, "Content-Length: ");
+            p = append_decimal(p, res->length_left);
+            p = append(p, "\r\n", 2);
+        } else if (c->req.version >= 11) {
             p = append_str(p, "Transfer-Encoding: chunked\r\n");
             res->chunked = !res->no_body;
         } else {
@@ -330,7 +335,7 @@ int mote_response_send(mote_response *res, const void *body, size_t len)
     c = conn_of_response(res);
     rc = begin_staging(c);
     if (rc < 0) return rc;
-    res->no_body = (uint8_t)(c->req.is_head || status_has_no_body(res->status));
+    res->no_body = (uint8_t)(c->req.method == MOTE_HEAD || status_has_no_body(res->status));
     rc = ensure_space(c, FRAMING_MAX + (res->no_body ? 0 : len));
     if (rc < 0) return rc;
     commit_head(c, FRAME_LENGTH, len);
@@ -359,7 +364,7 @@ static int start_stream(mote_conn *c)
     if (c->res.state == RES_STREAMING) return MOTE_OK;
     rc = begin_staging(c);
     if (rc < 0) return rc;
-    c->res.no_body = (uint8_t)(c->req.is_head || status_has_no_body(c->res.status));
+    c->res.no_body = (uint8_t)(c->req.method == MOTE_HEAD || status_has_no_body(c->res.status));
     rc = ensure_space(c, FRAMING_MAX + LAST_CHUNK_LEN);
     if (rc < 0) return rc;
     commit_head(c, FRAME_STREAM, 0);
@@ -379,6 +384,10 @@ int mote_response_write(mote_response *res, const void *data, size_t len)
     rc = start_stream(c);
     if (rc < 0) return rc;
     if (len == 0) return MOTE_OK; /* an empty chunk would end the body */
+    if (res->has_length) {
+        if (len > res->length_left) return MOTE_EINVAL;
+        if (!res->no_body) res->length_left -= len;
+    }
     if (res->no_body) return MOTE_OK;
     /* room for the last-chunk is always kept, so mote_response_end() cannot fail for space */
     need = len + (res->chunked ? CHUNK_OVERHEAD + LAST_CHUNK_LEN : 0);
@@ -408,8 +417,19 @@ int mote_response_end(mote_response *res)
         memcpy(c->out + c->out_len, LAST_CHUNK, LAST_CHUNK_LEN);
         c->out_len += LAST_CHUNK_LEN;
     }
+    if (res->has_length && res->length_left && !res->no_body)
+        c->closing = 1; /* shorter than declared: only a close tells the client */
     conn_output_queued(c);
     finish(c);
+    return MOTE_OK;
+}
+
+int mote_response_length(mote_response *res, uint64_t length)
+{
+    if (!res) return MOTE_EINVAL;
+    if (res->state != RES_IDLE && res->state != RES_STAGED) return MOTE_ESTATE;
+    res->has_length = 1;
+    res->length_left = length;
     return MOTE_OK;
 }
 
@@ -422,6 +442,20 @@ int mote_response_defer(mote_response *res, mote_response_fn on_ready, mote_resp
     res->on_ready = on_ready;
     res->on_close = on_close;
     res->defer_user = user;
+    return MOTE_OK;
+}
+
+int response_send_continue(mote_conn *c)
+{
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    const size_t len = sizeof line - 1;
+    int rc = ensure_space(c, len);
+    if (rc < 0) return rc;
+    /* ahead of a head being staged, which moves up to make room */
+    memmove(c->out + c->out_len + len, c->out + c->out_len, staging_used(c));
+    memcpy(c->out + c->out_len, line, len);
+    c->out_len += (uint32_t)len;
+    conn_output_queued(c);
     return MOTE_OK;
 }
 

@@ -3,6 +3,7 @@
 #define MOTE_ROUTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mote.h"
 
@@ -10,6 +11,9 @@ typedef struct route {
     char *path;
     size_t len;
     unsigned flags;
+    unsigned methods;       /* MOTE_GET...; never 0 */
+    uint64_t max_body_size; /* 0: the server's */
+    char *auth;             /* "realm\0user\0password\0", or NULL */
     mote_handler handler;
     void *user_data;
 } route;
@@ -24,8 +28,15 @@ typedef struct router {
 void router_init(router *r, mote_allocator alloc);
 void router_free(router *r);
 
-/* Adds a route: MOTE_EINVAL for a path not starting with '/', MOTE_EEXIST, MOTE_ENOMEM. */
-int router_add(router *r, const char *path, unsigned flags, mote_handler handler, void *user_data);
+/* Adds a route (options may be NULL): MOTE_EINVAL for a path not starting with '/', MOTE_EEXIST,
+ * MOTE_ENOMEM. */
+int router_add(router *r, const char *path, unsigned flags, const mote_route_options *options,
+               mote_handler handler, void *user_data);
+
+/* The realm, user and password of a route that demands credentials. */
+const char *route_realm(const route *rt);
+const char *route_user(const route *rt);
+const char *route_password(const route *rt);
 
 /* The route for a path, the default route, or NULL when neither matches. */
 const route *router_match(const router *r, const char *path, size_t len);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,7 +50,7 @@ typedef struct listener {
     char address[ADDR_TEXT_MAX];
 } listener;
 
-enum timer_kind { T_HANDSHAKE, T_HEAD, T_IDLE, T_WRITE, T_LINGER, T_COUNT };
+enum timer_kind { T_HANDSHAKE, T_HEAD, T_IDLE, T_BODY, T_WRITE, T_LINGER, T_COUNT };
 enum conn_state { CS_FREE, CS_HANDSHAKE, CS_OPEN, CS_LINGER };
 
 typedef struct srv_conn {
@@ -70,6 +71,20 @@ typedef struct srv_conn {
     uint64_t started_us;     /* when the current request began, for the access log */
     mote_conn core;
 } srv_conn;
+
+/* A task handed over by mote_post(), and an application timer. */
+typedef struct posted_task {
+    mote_task_fn fn;
+    void *arg;
+} posted_task;
+
+typedef struct app_timer {
+    uint64_t due;
+    uint32_t repeat_ms;
+    uint8_t active;
+    mote_task_fn fn;
+    void *arg;
+} app_timer;
 
 struct mote_server {
     mote_config cfg;
@@ -93,6 +108,14 @@ struct mote_server {
     uint64_t now;             /* monotonic milliseconds, at the last wake-up */
     uint64_t stop_deadline;
     int64_t date_second;
+    /* mote_post(): a ring of tasks, the only state other threads touch */
+    pthread_mutex_t post_lock;
+    int post_lock_ready;
+    int posts_closed;
+    posted_task *posts;
+    size_t post_head, post_count;
+    app_timer *app_timers;
+    size_t app_timer_count;
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -163,6 +186,9 @@ void mote_config_init(mote_config *cfg)
     cfg->max_header_bytes = 8192;
     cfg->max_headers = 64;
     cfg->max_body_size = 1024 * 1024;
+    cfg->max_drain_size = 65536;
+    cfg->body_timeout_ms = 30000;
+    cfg->max_posts = 1024;
     cfg->response_buffer_size = 16384;
     cfg->idle_timeout_ms = 30000;
     cfg->head_timeout_ms = 10000;
@@ -191,7 +217,8 @@ static int config_is_valid(const mote_config *c)
            c->max_request_line <= (1u << 20) && c->max_header_bytes >= 16 &&
            c->max_header_bytes <= (1u << 20) && c->max_headers > 0 && c->max_headers <= 10000 &&
            c->response_buffer_size >= 512 && c->response_buffer_size <= (1u << 26) &&
-           c->idle_timeout_ms && c->head_timeout_ms && c->write_timeout_ms &&
+           c->idle_timeout_ms && c->head_timeout_ms && c->write_timeout_ms && c->body_timeout_ms &&
+           c->max_posts > 0 && c->max_posts < (1u << 24) &&
            c->handshake_timeout_ms && (!c->server_name || server_name_is_valid(c->server_name)) &&
            (!c->allocator.alloc) == (!c->allocator.free);
 }
@@ -209,6 +236,8 @@ static void env_init(mote_server *s)
     e->in_size = (uint32_t)((c->max_request_line + 2 + c->max_header_bytes + 7) & ~(size_t)7);
     e->out_size = (uint32_t)c->response_buffer_size;
     e->max_body_size = c->max_body_size;
+    e->max_drain_size = c->max_drain_size;
+    e->alloc = s->alloc;
     if (c->server_name && c->server_name[0])
         e->server_line_len = (size_t)snprintf(e->server_line, sizeof e->server_line,
                                               "Server: %s\r\n", c->server_name);
@@ -276,8 +305,8 @@ static void choose_timer(srv_conn *sc)
     if (sc->state == CS_HANDSHAKE) arm_unless_armed(sc, T_HANDSHAKE);
     else if (sc->state == CS_LINGER) arm_unless_armed(sc, T_LINGER);
     else if (sc->write_blocked) arm_unless_armed(sc, T_WRITE);
-    else if (sc->core.phase == PHASE_RESPONDING) timer_disarm(&sc->timer); /* the application's pace */
-    else if (sc->core.phase == PHASE_BODY) arm_unless_armed(sc, T_IDLE); /* re-armed as it flows */
+    else if (conn_awaits_body(&sc->core)) arm_unless_armed(sc, T_BODY); /* re-armed as it flows */
+    else if (sc->core.phase != PHASE_HEAD) timer_disarm(&sc->timer); /* the application's pace */
     else if (conn_has_partial_head(&sc->core) || sc->core.requests == 0) arm_unless_armed(sc, T_HEAD);
     else if (sc->idle_after != sc->core.requests) {
         /* idle since the last response, however often it was idle before */
@@ -426,8 +455,8 @@ static void read_input(srv_conn *sc)
         if (space == 0) return;
         n = read_some(sc, at, space);
         if (n > 0) {
-            if (sc->core.phase == PHASE_BODY && sc->timer.list == &sc->srv->timers[T_IDLE])
-                timer_arm(&sc->srv->timers[T_IDLE], &sc->timer, sc->srv->now);
+            if (sc->timer.list == &sc->srv->timers[T_BODY])
+                timer_arm(&sc->srv->timers[T_BODY], &sc->timer, sc->srv->now);
             conn_received(&sc->core, (size_t)n);
             if ((size_t)n < space && !(sc->tls && tls_pending(sc->tls))) return;
         } else if (n == TLS_CLOSED) {
@@ -594,8 +623,8 @@ static void accept_clients(mote_server *s, listener *l)
 
 static void on_timeout(srv_conn *sc, enum timer_kind kind)
 {
-    if (kind == T_HEAD && sc->state == CS_OPEN && conn_has_partial_head(&sc->core) &&
-        conn_fail(&sc->core, 408) == MOTE_OK) {
+    int late_request = (kind == T_HEAD && conn_has_partial_head(&sc->core)) || kind == T_BODY;
+    if (late_request && sc->state == CS_OPEN && conn_fail(&sc->core, 408) == MOTE_OK) {
         write_output(sc);
     } else {
         srv_log(sc->srv, MOTE_LOG_DEBUG, "connection timed out");
@@ -620,10 +649,14 @@ static void run_timers(mote_server *s)
 static uint64_t next_deadline(const mote_server *s)
 {
     uint64_t next = s->stopping ? s->stop_deadline : TIMER_NONE;
+    size_t i;
     int k;
     for (k = 0; k < T_COUNT; k++) {
         uint64_t t = timer_next(&s->timers[k]);
         if (t < next) next = t;
+    }
+    for (i = 0; i < s->app_timer_count; i++) {
+        if (s->app_timers[i].active && s->app_timers[i].due < next) next = s->app_timers[i].due;
     }
     return next;
 }
@@ -673,11 +706,16 @@ static void close_all(mote_server *s)
     }
 }
 
-void mote_server_stop(mote_server *s)
+static void wake_loop(mote_server *s)
 {
     static const char byte = 1;
-    atomic_store(&s->stop_requested, 1);
     (void)!write(s->wake_fds[1], &byte, 1);
+}
+
+void mote_server_stop(mote_server *s)
+{
+    atomic_store(&s->stop_requested, 1);
+    wake_loop(s);
 }
 
 static void drain_wake(mote_server *s)
@@ -687,12 +725,107 @@ static void drain_wake(mote_server *s)
     }
 }
 
+int mote_post(mote_server *s, mote_task_fn fn, void *arg)
+{
+    int rc = MOTE_OK, was_empty;
+    if (!s || !fn) return MOTE_EINVAL;
+    pthread_mutex_lock(&s->post_lock);
+    was_empty = s->post_count == 0;
+    if (s->posts_closed) {
+        rc = MOTE_ESTATE;
+    } else if (s->post_count == s->cfg.max_posts) {
+        rc = MOTE_EAGAIN;
+    } else {
+        posted_task *t = &s->posts[(s->post_head + s->post_count) % s->cfg.max_posts];
+        t->fn = fn;
+        t->arg = arg;
+        s->post_count++;
+    }
+    pthread_mutex_unlock(&s->post_lock);
+    if (rc == MOTE_OK && was_empty) wake_loop(s); /* one wake-up for a burst */
+    return rc;
+}
+
+/* Runs the posted tasks, one at a time, without holding the lock while they run. */
+static void run_posts(mote_server *s)
+{
+    for (;;) {
+        posted_task t;
+        pthread_mutex_lock(&s->post_lock);
+        if (s->post_count == 0) {
+            pthread_mutex_unlock(&s->post_lock);
+            return;
+        }
+        t = s->posts[s->post_head];
+        s->post_head = (s->post_head + 1) % s->cfg.max_posts;
+        s->post_count--;
+        pthread_mutex_unlock(&s->post_lock);
+        t.fn(s, t.arg);
+    }
+}
+
+/* ---- application timers ----------------------------------------------------------------- */
+
+int mote_timer_start(mote_server *s, uint32_t delay_ms, uint32_t repeat_ms, mote_task_fn fn,
+                     void *arg)
+{
+    size_t i;
+    app_timer *t;
+    if (!s || !fn) return MOTE_EINVAL;
+    for (i = 0; i < s->app_timer_count && s->app_timers[i].active; i++) {
+    }
+    if (i == s->app_timer_count) {
+        app_timer *grown;
+        if (i >= INT32_MAX / 2) return MOTE_ELIMIT;
+        grown = s->alloc.alloc(s->alloc.ctx, (i + 1) * sizeof *grown);
+        if (!grown) return MOTE_ENOMEM;
+        if (i) memcpy(grown, s->app_timers, i * sizeof *grown);
+        s->alloc.free(s->alloc.ctx, s->app_timers);
+        s->app_timers = grown;
+        s->app_timer_count++;
+    }
+    t = &s->app_timers[i];
+    t->due = monotonic_us() / 1000 + delay_ms;
+    t->repeat_ms = repeat_ms;
+    t->fn = fn;
+    t->arg = arg;
+    t->active = 1;
+    return (int)i;
+}
+
+int mote_timer_stop(mote_server *s, int id)
+{
+    if (!s || id < 0 || (size_t)id >= s->app_timer_count || !s->app_timers[id].active)
+        return MOTE_ENOTFOUND;
+    s->app_timers[id].active = 0;
+    return MOTE_OK;
+}
+
+static void run_app_timers(mote_server *s)
+{
+    size_t i;
+    for (i = 0; i < s->app_timer_count; i++) {
+        app_timer *t = &s->app_timers[i];
+        if (!t->active || t->due > s->now) continue;
+        if (t->repeat_ms) {
+            t->due += t->repeat_ms;
+            if (t->due <= s->now) t->due = s->now + t->repeat_ms; /* ticks missed are skipped */
+        } else {
+            t->active = 0;
+        }
+        t->fn(s, t->arg);
+    }
+}
+
 static void handle_event(mote_server *s, const loop_event *ev)
 {
     io_handle *h = ev->data;
     if (h->kind == H_CONN) conn_event((srv_conn *)(void *)h, ev->events);
     else if (h->kind == H_LISTENER) accept_clients(s, (listener *)(void *)h);
-    else drain_wake(s);
+    else {
+        drain_wake(s);
+        run_posts(s);
+    }
 }
 
 static int wait_ms(const mote_server *s, int timeout_ms)
@@ -719,11 +852,15 @@ int mote_server_step(mote_server *s, int timeout_ms)
         update_date(s);
         for (i = 0; i < n; i++) handle_event(s, &events[i]);
         run_timers(s);
+        run_app_timers(s);
         if (atomic_load(&s->stop_requested) && !s->stopping) begin_shutdown(s);
     }
     if (s->stopping && (s->active == 0 || s->now >= s->stop_deadline)) {
         close_all(s);
         s->stopped = 1;
+        pthread_mutex_lock(&s->post_lock);
+        s->posts_closed = 1; /* tasks still queued are not run */
+        pthread_mutex_unlock(&s->post_lock);
         return 0;
     }
     return 1;
@@ -795,12 +932,16 @@ int mote_server_create(mote_server **out, const mote_config *cfg)
     timer_list_init(&s->timers[T_HANDSHAKE], cfg->handshake_timeout_ms);
     timer_list_init(&s->timers[T_HEAD], cfg->head_timeout_ms);
     timer_list_init(&s->timers[T_IDLE], cfg->idle_timeout_ms);
+    timer_list_init(&s->timers[T_BODY], cfg->body_timeout_ms);
     timer_list_init(&s->timers[T_WRITE], cfg->write_timeout_ms);
     timer_list_init(&s->timers[T_LINGER], LINGER_MS);
     update_date(s);
 
     s->conns = a.alloc(a.ctx, cfg->max_connections * sizeof *s->conns);
-    rc = s->conns ? loop_create(&s->loop, descriptor_limit(), a) : MOTE_ENOMEM;
+    s->posts = a.alloc(a.ctx, cfg->max_posts * sizeof *s->posts);
+    rc = s->conns && s->posts ? loop_create(&s->loop, descriptor_limit(), a) : MOTE_ENOMEM;
+    if (rc == MOTE_OK) rc = pthread_mutex_init(&s->post_lock, NULL) == 0 ? MOTE_OK : MOTE_ESYS;
+    if (rc == MOTE_OK) s->post_lock_ready = 1;
     if (rc == MOTE_OK) rc = open_wake_pipe(s);
     if (rc == MOTE_OK) {
         s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -828,6 +969,9 @@ void mote_server_destroy(mote_server *s)
     loop_destroy(s->loop);
     pool_free(&s->blocks);
     router_free(&s->routes);
+    if (s->post_lock_ready) pthread_mutex_destroy(&s->post_lock);
+    s->alloc.free(s->alloc.ctx, s->posts);
+    s->alloc.free(s->alloc.ctx, s->app_timers);
     s->alloc.free(s->alloc.ctx, s->conns);
     s->alloc.free(s->alloc.ctx, s);
 }
@@ -910,7 +1054,14 @@ int mote_listener_address(const mote_server *s, int i, char *buf, size_t len)
 int mote_route(mote_server *s, const char *path, unsigned flags, mote_handler handler, void *user)
 {
     if (!s) return MOTE_EINVAL;
-    return router_add(&s->routes, path, flags, handler, user);
+    return router_add(&s->routes, path, flags, NULL, handler, user);
+}
+
+int mote_route_with(mote_server *s, const char *path, unsigned flags,
+                    const mote_route_options *options, mote_handler handler, void *user)
+{
+    if (!s) return MOTE_EINVAL;
+    return router_add(&s->routes, path, flags, options, handler, user);
 }
 
 int mote_default_handler(mote_server *s, mote_handler handler, void *user)

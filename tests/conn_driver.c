@@ -25,6 +25,18 @@
 #define MAX_INPUT (1u << 20)
 #define MAX_OUTPUT (8u << 20)
 
+static void *driver_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+
+static void driver_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
 static void json_bytes(const char *s, size_t len)
 {
     size_t i;
@@ -170,6 +182,9 @@ int main(int argc, char **argv)
     env.in_size = (uint32_t)((8192 + 2 + 8192 + 7) & ~(size_t)7);
     env.out_size = 16384;
     env.max_body_size = 1u << 20;
+    env.max_drain_size = 65536;
+    env.alloc.alloc = driver_alloc;
+    env.alloc.free = driver_free;
     env.request_end = on_request_end;
 
     output = malloc(MAX_OUTPUT);

@@ -114,6 +114,9 @@ static inline void h_init(harness *h)
     h->env.max_headers = 64;
     h->env.out_size = 16384;
     h->env.max_body_size = 1024 * 1024;
+    h->env.max_drain_size = 65536;
+    h->env.alloc.alloc = h_malloc;
+    h->env.alloc.free = h_mfree;
     memcpy(h->env.server_line, H_SERVER_LINE, sizeof H_SERVER_LINE);
     h->env.server_line_len = sizeof H_SERVER_LINE - 1;
     memcpy(h->env.date_line, H_DATE_LINE, sizeof H_DATE_LINE);
@@ -148,7 +151,7 @@ static inline void h_free(harness *h)
 
 static inline void h_route(harness *h, const char *path, unsigned flags, mote_handler fn)
 {
-    int rc = router_add(&h->routes, path, flags, fn, h);
+    int rc = router_add(&h->routes, path, flags, NULL, fn, h);
     CHECK_EQ_INT(rc, MOTE_OK);
 }
 

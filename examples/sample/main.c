@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 
 #include "mote.h"
+#include "api.h"
 #include "pages.h"
 #include "selfsigned.h"
 
@@ -21,6 +22,7 @@ typedef struct options {
     const char *cert, *key;
     long max_conns;
     long idle_timeout_ms, head_timeout_ms;
+    const char *auth_realm, *auth_user, *auth_password;
     int log_level;
 } options;
 
@@ -37,6 +39,9 @@ static void usage(FILE *to)
           "  --max-conns N   most open connections (1024)\n"
           "  --idle-timeout MS   close idle keep-alive connections after MS (30000)\n"
           "  --head-timeout MS   408 when a request head takes longer than MS (10000)\n"
+          "  --auth-realm R  realm of /auth (\"mote\")\n"
+          "  --auth-user U   user name /auth accepts (\"admin\")\n"
+          "  --auth-password P   password /auth accepts (\"mote\")\n"
           "  --log-level L   error, warn, info or debug (info)\n"
           "  --help          this text\n",
           to);
@@ -81,6 +86,9 @@ static int parse_options(int argc, char **argv, options *o)
     o->max_conns = 1024;
     o->idle_timeout_ms = 30000;
     o->head_timeout_ms = 10000;
+    o->auth_realm = "mote";
+    o->auth_user = "admin";
+    o->auth_password = "mote";
     o->log_level = MOTE_LOG_INFO;
     for (i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -89,6 +97,8 @@ static int parse_options(int argc, char **argv, options *o)
             strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
             strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 ||
             strcmp(opt, "--idle-timeout") == 0 || strcmp(opt, "--head-timeout") == 0 ||
+            strcmp(opt, "--auth-realm") == 0 || strcmp(opt, "--auth-user") == 0 ||
+            strcmp(opt, "--auth-password") == 0 ||
             strcmp(opt, "--log-level") == 0) {
             if (!val) return bad_usage("%s needs a value", opt);
             i++;
@@ -111,6 +121,12 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (strcmp(opt, "--max-conns") == 0) {
             if (parse_number(val, 1, 1000000, &o->max_conns) < 0)
                 return bad_usage("bad connection count '%s'", val);
+        } else if (strcmp(opt, "--auth-realm") == 0) {
+            o->auth_realm = val;
+        } else if (strcmp(opt, "--auth-user") == 0) {
+            o->auth_user = val;
+        } else if (strcmp(opt, "--auth-password") == 0) {
+            o->auth_password = val;
         } else if (strcmp(opt, "--idle-timeout") == 0) {
             if (parse_number(val, 1, 86400000, &o->idle_timeout_ms) < 0)
                 return bad_usage("bad idle timeout '%s'", val);
@@ -152,8 +168,13 @@ static void handle_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-static void register_routes(mote_server *srv, const char *machine)
+/* Returns 0, or a MOTE_E* code for a route the options make invalid. */
+static int register_routes(mote_server *srv, const char *machine, const options *o, events *ev)
 {
+    mote_route_options echo, upload, events_only, auth;
+    mote_basic_auth credentials;
+    int rc = 0;
+
     /* as the seed registers them: a soft 404 for unknown URLs, two prefix routes */
     mote_default_handler(srv, page_soft_404, NULL);
     mote_route(srv, "/headers", MOTE_ROUTE_PREFIX, page_header_fields, (void *)machine);
@@ -161,6 +182,27 @@ static void register_routes(mote_server *srv, const char *machine)
     /* and the two other statuses the seed lists */
     mote_route(srv, "/forbidden", MOTE_ROUTE_PREFIX, page_forbidden, NULL);
     mote_route(srv, "/missing", MOTE_ROUTE_PREFIX, page_missing, NULL);
+
+    /* beyond the seed: bodies both ways, events, and credentials */
+    memset(&echo, 0, sizeof echo);
+    echo.methods = MOTE_POST | MOTE_PUT;
+    mote_route_with(srv, "/echo", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, &echo, page_echo, NULL);
+    upload = echo;
+    upload.max_body_size = UINT64_MAX; /* any size: it is streamed, never held */
+    mote_route_with(srv, "/upload", MOTE_ROUTE_EXACT, &upload, page_upload, NULL);
+    memset(&events_only, 0, sizeof events_only);
+    events_only.methods = MOTE_GET;
+    mote_route_with(srv, "/events", MOTE_ROUTE_EXACT, &events_only, page_events, ev);
+    credentials.realm = o->auth_realm;
+    credentials.user = o->auth_user;
+    credentials.password = o->auth_password;
+    memset(&auth, 0, sizeof auth);
+    auth.methods = MOTE_GET;
+    auth.auth = &credentials;
+    rc = mote_route_with(srv, "/auth", MOTE_ROUTE_PREFIX, &auth, page_auth, NULL);
+    if (rc < 0) fprintf(stderr, "mote-sample: bad --auth-realm or --auth-user (no '\"' or ':')\n");
+    if (rc == 0) rc = mote_timer_start(srv, 1000, 1000, events_tick, ev) < 0 ? MOTE_ENOMEM : 0;
+    return rc;
 }
 
 static void print_banner(mote_server *srv, int listener, const char *what)
@@ -216,6 +258,7 @@ int main(int argc, char **argv)
     mote_config cfg;
     mote_server *srv;
     struct utsname uts;
+    events ev;
     int rc = parse_options(argc, argv, &o);
 
     if (rc == 1) {
@@ -240,7 +283,11 @@ int main(int argc, char **argv)
     /* before any client can connect, so a stop request is never lost */
     running = srv;
     handle_signals();
-    register_routes(srv, uts.machine);
+    events_init(&ev);
+    if (register_routes(srv, uts.machine, &o, &ev) < 0) {
+        mote_server_destroy(srv);
+        return 2;
+    }
     if (listen_all(srv, &o) < 0 || (o.tls_port >= 0 && listen_all_tls(srv, &o) < 0)) {
         mote_server_destroy(srv);
         return 2;

@@ -1,0 +1,13 @@
+/* uri.h - request-target paths and query strings (RFC 3986): percent-decoding, dot-segment
+ * removal, and form-style key=value pairs. Pure functions over caller-owned buffers. */
+#ifndef MOTE_URI_H
+#define MOTE_URI_H
+
+#include <stddef.h>
+
+/* Decodes the path src[0..len) into dst (at least len + 1 bytes) and removes its dot-segments
+ * (RFC 3986 §5.2.4), NUL-terminated. Returns the new length, or -1 for a bad escape, an encoded
+ * NUL, or a path that climbs above the root. */
+long uri_normalize_path(const char *src, size_t len, char *dst);
+
+#endif
