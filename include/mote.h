@@ -235,6 +235,11 @@ int mote_route_with(mote_server *srv, const char *path, unsigned flags,
 /* The handler for paths no route matches. Without one they get 404 Not Found. */
 int mote_default_handler(mote_server *srv, mote_handler handler, void *user_data);
 
+/* The memory a connection costs this server: `idle` bytes for each connection slot (taken at
+ * creation, touched when first used), and `active` bytes more, borrowed from a pool, while a
+ * request is in flight. mbedTLS's own per-session memory is not included. */
+void mote_server_memory(const mote_server *srv, size_t *idle, size_t *active);
+
 /* Runs the event loop until mote_server_stop() and the graceful shutdown that follows.
  * Returns 0, or a MOTE_E* code if the loop itself failed. */
 int mote_server_run(mote_server *srv);

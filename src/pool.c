@@ -43,6 +43,11 @@ void pool_put(pool *p, char *data)
     p->free_list = b;
 }
 
+size_t pool_block_cost(const pool *p)
+{
+    return offsetof(pool_block, data) + p->block_size;
+}
+
 void pool_free(pool *p)
 {
     pool_block *b = p->all;

@@ -34,6 +34,7 @@
 #define LINGER_MS 2000
 #define LINGER_MAX_BYTES (256 * 1024)
 #define NO_SLOT UINT32_MAX
+#define BODY_ROOM 4096
 
 enum handle_kind { H_LISTENER, H_CONN, H_WAKE };
 
@@ -232,8 +233,10 @@ static void env_init(mote_server *s)
     e->max_request_line = (uint32_t)c->max_request_line;
     e->max_header_bytes = (uint32_t)c->max_header_bytes;
     e->max_headers = (uint32_t)c->max_headers;
-    /* a complete head always fits: request line, its CRLF, and the field section */
-    e->in_size = (uint32_t)((c->max_request_line + 2 + c->max_header_bytes + 7) & ~(size_t)7);
+    /* a complete head always fits (request line, its CRLF, the field section), with room
+     * after it to read its body through */
+    e->in_size = (uint32_t)((c->max_request_line + 2 + c->max_header_bytes + BODY_ROOM + 7) &
+                            ~(size_t)7);
     e->out_size = (uint32_t)c->response_buffer_size;
     e->max_body_size = c->max_body_size;
     e->max_drain_size = c->max_drain_size;
@@ -872,6 +875,12 @@ int mote_server_run(mote_server *s)
     while ((rc = mote_server_step(s, -1)) == 1) {
     }
     return rc;
+}
+
+void mote_server_memory(const mote_server *s, size_t *idle, size_t *active)
+{
+    if (idle) *idle = sizeof(srv_conn);
+    if (active) *active = pool_block_cost(&s->blocks);
 }
 
 int mote_server_fd(const mote_server *s)

@@ -150,6 +150,14 @@ static void print_log(void *user, int level, const char *message)
     fprintf(to, "[%s] %s\n", names[level < 0 || level > 3 ? 0 : level], message);
 }
 
+static void print_memory(const mote_server *srv)
+{
+    size_t idle, active;
+    mote_server_memory(srv, &idle, &active);
+    printf("[debug] memory: %zu bytes per connection, %zu more while a request is in flight\n", idle,
+           active);
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -283,6 +291,7 @@ int main(int argc, char **argv)
     /* before any client can connect, so a stop request is never lost */
     running = srv;
     handle_signals();
+    if (o.log_level >= MOTE_LOG_DEBUG) print_memory(srv);
     events_init(&ev);
     if (register_routes(srv, uts.machine, &o, &ev) < 0) {
         mote_server_destroy(srv);

@@ -1,0 +1,348 @@
+/* test_server.c - the I/O shell in-process, over loopback: mote_post() from other threads,
+ * application timers, a deferred response finished from another thread, and two servers in
+ * one process. Every wait is on an event (a socket read, a condition, a thread's end). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mote.h"
+
+/* ---- a blocking client ------------------------------------------------------------------ */
+
+/* Sends a request with Connection: close and returns the whole reply (malloc'd), or NULL. */
+static char *fetch(int port, const char *method, const char *target)
+{
+    struct sockaddr_in sa;
+    struct timeval tv = {10, 0};
+    char req[256], *reply = NULL;
+    size_t len = 0, cap = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return NULL;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", method, target);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        send(fd, req, strlen(req), 0) == (ssize_t)strlen(req)) {
+        for (;;) {
+            ssize_t n;
+            if (len + 4097 > cap) {
+                char *bigger = realloc(reply, cap = cap ? cap * 2 : 8192);
+                if (!bigger) break;
+                reply = bigger;
+            }
+            n = recv(fd, reply + len, cap - len - 1, 0);
+            if (n <= 0) break;
+            len += (size_t)n;
+        }
+    }
+    close(fd);
+    if (reply) reply[len] = '\0';
+    return reply;
+}
+
+static int body_is(const char *reply, const char *body)
+{
+    const char *p = reply ? strstr(reply, "\r\n\r\n") : NULL;
+    return p && strcmp(p + 4, body) == 0;
+}
+
+/* ---- a server on its own thread -------------------------------------------------------- */
+
+typedef struct running {
+    mote_server *srv;
+    pthread_t thread;
+    int port;
+    int rc;
+} running;
+
+static void *loop_thread(void *arg)
+{
+    running *r = arg;
+    r->rc = mote_server_run(r->srv);
+    return NULL;
+}
+
+static int start(running *r, mote_config *cfg)
+{
+    int l;
+    memset(r, 0, sizeof *r);
+    if (mote_server_create(&r->srv, cfg) < 0) return -1;
+    l = mote_listen(r->srv, "127.0.0.1", 0);
+    if (l < 0) return -1;
+    r->port = mote_listener_port(r->srv, l);
+    return 0;
+}
+
+static void run(running *r)
+{
+    pthread_create(&r->thread, NULL, loop_thread, r);
+}
+
+static void finish(running *r)
+{
+    mote_server_stop(r->srv); /* from another thread: allowed */
+    pthread_join(r->thread, NULL);
+    CHECK_EQ_INT(r->rc, 0);
+    mote_server_destroy(r->srv);
+}
+
+/* ---- a deferred response finished by a task another thread posts ----------------------- */
+
+typedef struct handoff {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    mote_response *res;      /* set by the handler, on the loop thread */
+    mote_server *srv;
+    int closed;
+    int post_rc;             /* the worker's mote_post() result, checked after it ends */
+} handoff;
+
+static void finish_from_loop(mote_server *srv, void *arg)
+{
+    handoff *h = arg;
+    (void)srv;
+    CHECK(!h->closed);
+    CHECK_EQ_INT(mote_response_write(h->res, "posted ", 7), MOTE_OK);
+    CHECK_EQ_INT(mote_response_write(h->res, "from a thread\n", 14), MOTE_OK);
+    CHECK_EQ_INT(mote_response_end(h->res), MOTE_OK);
+}
+
+static void on_close(mote_response *res, void *user)
+{
+    handoff *h = user;
+    (void)res;
+    h->closed = 1;
+}
+
+static void deferred_handler(mote_request *req, mote_response *res, void *user)
+{
+    handoff *h = user;
+    (void)req;
+    mote_response_defer(res, NULL, on_close, h);
+    pthread_mutex_lock(&h->lock);
+    h->res = res;
+    pthread_cond_signal(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void *worker(void *arg)
+{
+    handoff *h = arg;
+    pthread_mutex_lock(&h->lock);
+    while (!h->res) pthread_cond_wait(&h->cond, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+    h->post_rc = mote_post(h->srv, finish_from_loop, h);
+    return NULL;
+}
+
+static void test_post_finishes_deferred_response(void)
+{
+    running r;
+    handoff h;
+    pthread_t w;
+    char *reply;
+    memset(&h, 0, sizeof h);
+    pthread_mutex_init(&h.lock, NULL);
+    pthread_cond_init(&h.cond, NULL);
+    CHECK(start(&r, NULL) == 0);
+    h.srv = r.srv;
+    mote_route(r.srv, "/slow", MOTE_ROUTE_EXACT, deferred_handler, &h);
+    run(&r);
+    pthread_create(&w, NULL, worker, &h);
+    reply = fetch(r.port, "GET", "/slow");
+    pthread_join(w, NULL);
+    CHECK_EQ_INT(h.post_rc, MOTE_OK);
+    CHECK_MSG(reply && strstr(reply, "Transfer-Encoding: chunked"), "%s", reply ? reply : "(none)");
+    CHECK_MSG(reply && strstr(reply, "7\r\nposted \r\ne\r\nfrom a thread\n\r\n0\r\n\r\n"), "%s",
+              reply ? reply : "(none)");
+    CHECK(h.closed);
+    free(reply);
+    finish(&r);
+    pthread_mutex_destroy(&h.lock);
+    pthread_cond_destroy(&h.cond);
+}
+
+/* ---- many threads posting at once ------------------------------------------------------- */
+
+#define POSTERS 4
+#define POSTS_EACH 2000
+
+typedef struct tally {
+    mote_server *srv;
+    unsigned long count;                  /* touched only on the loop thread */
+    unsigned long last[POSTERS];          /* per poster: order is kept */
+    int out_of_order;
+    unsigned long eagain;
+} tally;
+
+typedef struct post_arg {
+    tally *t;
+    int poster;
+    unsigned long seq;
+} post_arg;
+
+static post_arg args[POSTERS][POSTS_EACH];
+static int poster_failures[POSTERS]; /* each written by its own thread only */
+
+static void count_task(mote_server *srv, void *arg)
+{
+    post_arg *a = arg;
+    tally *t = a->t;
+    (void)srv;
+    if (a->seq != t->last[a->poster] + 1) t->out_of_order++;
+    t->last[a->poster] = a->seq;
+    if (++t->count == POSTERS * POSTS_EACH) mote_server_stop(srv);
+}
+
+static void *poster(void *arg)
+{
+    post_arg *mine = arg;
+    unsigned long i, spins = 0;
+    for (i = 0; i < POSTS_EACH; i++) {
+        int rc;
+        /* a full queue is back-pressure: try again (bounded) */
+        while ((rc = mote_post(mine[i].t->srv, count_task, &mine[i])) == MOTE_EAGAIN &&
+               spins < 100000000ul)
+            spins++;
+        if (rc != MOTE_OK) poster_failures[mine[i].poster]++;
+    }
+    return NULL;
+}
+
+static void test_many_posters(void)
+{
+    mote_config cfg;
+    running r;
+    tally t;
+    pthread_t threads[POSTERS];
+    int p;
+    unsigned long i;
+    mote_config_init(&cfg);
+    cfg.max_posts = 16; /* small, so that posters meet a full queue */
+    memset(&t, 0, sizeof t);
+    CHECK(start(&r, &cfg) == 0);
+    t.srv = r.srv;
+    for (p = 0; p < POSTERS; p++) {
+        for (i = 0; i < POSTS_EACH; i++) {
+            args[p][i].t = &t;
+            args[p][i].poster = p;
+            args[p][i].seq = i + 1;
+        }
+    }
+    run(&r);
+    for (p = 0; p < POSTERS; p++) pthread_create(&threads[p], NULL, poster, args[p]);
+    for (p = 0; p < POSTERS; p++) {
+        pthread_join(threads[p], NULL);
+        CHECK_EQ_INT(poster_failures[p], 0);
+    }
+    pthread_join(r.thread, NULL); /* the last task stops the server */
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(t.count, POSTERS * POSTS_EACH);
+    CHECK_EQ_INT(t.out_of_order, 0);
+    CHECK_EQ_INT(mote_post(r.srv, count_task, &args[0][0]), MOTE_ESTATE);
+    mote_server_destroy(r.srv);
+}
+
+/* ---- application timers ------------------------------------------------------------------- */
+
+typedef struct timers {
+    int repeating, once, cancelled_fired;
+    int repeating_id, cancelled_id;
+} timers;
+
+static void repeating(mote_server *srv, void *arg)
+{
+    timers *t = arg;
+    if (++t->repeating == 3) {
+        CHECK_EQ_INT(mote_timer_stop(srv, t->repeating_id), MOTE_OK); /* from inside itself */
+        mote_server_stop(srv);
+    }
+}
+
+static void once(mote_server *srv, void *arg)
+{
+    timers *t = arg;
+    (void)srv;
+    t->once++;
+}
+
+static void never(mote_server *srv, void *arg)
+{
+    timers *t = arg;
+    (void)srv;
+    t->cancelled_fired++;
+}
+
+static void test_timers(void)
+{
+    mote_server *srv;
+    timers t;
+    int rc;
+    memset(&t, 0, sizeof t);
+    CHECK_EQ_INT(mote_server_create(&srv, NULL), MOTE_OK);
+    t.repeating_id = mote_timer_start(srv, 5, 5, repeating, &t);
+    CHECK(t.repeating_id >= 0);
+    CHECK(mote_timer_start(srv, 1, 0, once, &t) >= 0);
+    t.cancelled_id = mote_timer_start(srv, 2, 0, never, &t);
+    CHECK_EQ_INT(mote_timer_stop(srv, t.cancelled_id), MOTE_OK);
+    CHECK_EQ_INT(mote_timer_stop(srv, t.cancelled_id), MOTE_ENOTFOUND);
+    CHECK_EQ_INT(mote_timer_stop(srv, 999), MOTE_ENOTFOUND);
+    CHECK(mote_server_timeout_ms(srv) >= 0 && mote_server_timeout_ms(srv) <= 5);
+    rc = mote_server_run(srv);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(t.repeating, 3);
+    CHECK_EQ_INT(t.once, 1);
+    CHECK_EQ_INT(t.cancelled_fired, 0);
+    mote_server_destroy(srv);
+}
+
+/* ---- two servers in one process ----------------------------------------------------------- */
+
+static void say(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    mote_respond(res, 200, "text/plain", user);
+}
+
+static void test_two_servers(void)
+{
+    running a, b;
+    char *ra, *rb;
+    CHECK(start(&a, NULL) == 0);
+    CHECK(start(&b, NULL) == 0);
+    mote_route(a.srv, "/", MOTE_ROUTE_PREFIX, say, "server a\n");
+    mote_route(b.srv, "/", MOTE_ROUTE_PREFIX, say, "server b\n");
+    run(&a);
+    run(&b);
+    ra = fetch(a.port, "GET", "/x");
+    rb = fetch(b.port, "GET", "/x");
+    CHECK(body_is(ra, "server a\n"));
+    CHECK(body_is(rb, "server b\n"));
+    free(ra);
+    free(rb);
+    finish(&a);
+    ra = fetch(b.port, "GET", "/y"); /* b is unaffected by a's end */
+    CHECK(body_is(ra, "server b\n"));
+    free(ra);
+    finish(&b);
+}
+
+int main(void)
+{
+    test_post_finishes_deferred_response();
+    test_many_posters();
+    test_timers();
+    test_two_servers();
+    return check_report("test_server");
+}
