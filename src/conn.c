@@ -443,6 +443,7 @@ static int take_piece(mote_conn *c, const char *data, size_t len)
         c->in_handler = 0;
     } else if (b->mode == BODY_COLLECT) {
         if (collect(c, data, len) < 0) {
+            b->mode = BODY_DRAIN;
             body_failed(c, 503);
             return -1;
         }
@@ -552,15 +553,18 @@ static void dispatch(mote_conn *c)
     }
     rt = router_match(c->env->routes, c->path, c->req.path_len);
     start_body(c, rt);
-    if (!rt) {
-        answer(c, 404, NULL, NULL);
-    } else if (p->target_len == 1 && c->in[c->in_start + p->target_off] == '*') {
+    if (p->target_len == 1 && c->in[c->in_start + p->target_off] == '*') {
         char allow[64];
         allow_list(MOTE_METHODS_ALL, allow);
         answer(c, 204, "Allow", allow); /* OPTIONS *: what the server as a whole supports */
+    } else if (!rt) {
+        answer(c, 404, NULL, NULL);
     } else if (!refuse_by_route(c, rt)) {
         if (rt->flags & MOTE_ROUTE_COLLECT_BODY) {
-            if (start_collecting(c) < 0) answer(c, 503, NULL, NULL);
+            if (start_collecting(c) < 0) {
+                c->body.mode = BODY_DRAIN;
+                conn_fail(c, 503); /* the body is still on the wire: its framing ends here */
+            }
         } else {
             call_route_handler(c);
             if (c->body.mode != BODY_STREAM) settle_response(c);
@@ -727,7 +731,10 @@ void conn_response_finished(mote_conn *c)
 
 void conn_abort(mote_conn *c)
 {
+    int cut_off = c->req.valid && c->res.state != RES_DONE &&
+                  (c->res.state == RES_STREAMING || c->res.deferred);
     c->closing = 1;
+    if (cut_off && c->env->request_end) c->env->request_end(c); /* logged, though cut off */
     if (c->res.deferred) {
         c->res.state = RES_DONE;
         notify_close(c);

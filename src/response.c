@@ -409,10 +409,15 @@ int mote_response_write(mote_response *res, const void *data, size_t len)
 int mote_response_end(mote_response *res)
 {
     mote_conn *c;
+    int rc;
     if (!res) return MOTE_EINVAL;
     c = conn_of_response(res);
     if (res->state == RES_DONE) return MOTE_ESTATE;
-    if (res->state != RES_STREAMING) return mote_response_send(res, NULL, 0);
+    if (res->state != RES_STREAMING) {
+        if (!res->has_length || res->length_left == 0) return mote_response_send(res, NULL, 0);
+        rc = start_stream(c); /* the declared length goes out, and the short body closes */
+        if (rc < 0) return rc;
+    }
     if (res->chunked) {
         memcpy(c->out + c->out_len, LAST_CHUNK, LAST_CHUNK_LEN);
         c->out_len += LAST_CHUNK_LEN;

@@ -66,26 +66,46 @@ long uri_normalize_path(const char *src, size_t len, char *dst)
     return remove_dot_segments(dst, n);
 }
 
-/* Decodes a form component ('+' is a space) into out[0..size), NUL-terminated. */
+/* The byte a form component ('+' is a space) decodes to at s[*i], advancing *i; -1 for a bad
+ * escape or an encoded NUL. */
+static int component_byte(const char *s, size_t len, size_t *i)
+{
+    int c = (unsigned char)s[*i];
+    if (c == '%') {
+        c = escape_value(s + *i, len - *i);
+        if (c <= 0) return -1;
+        *i += 3;
+        return c;
+    }
+    *i += 1;
+    return c == '+' ? ' ' : c;
+}
+
+/* Decodes a form component into out[0..size), NUL-terminated. */
 static int decode_component(const char *s, size_t len, char *out, size_t size)
 {
     size_t i = 0, n = 0;
     if (!out || size == 0) return MOTE_ETOOBIG;
     while (i < len) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            c = escape_value(s + i, len - i);
-            if (c <= 0) return MOTE_EINVAL;
-            i += 3;
-        } else {
-            if (c == '+') c = ' ';
-            i++;
-        }
+        int c = component_byte(s, len, &i);
+        if (c < 0) return MOTE_EINVAL;
         if (n + 1 >= size) return MOTE_ETOOBIG;
         out[n++] = (char)c;
     }
     out[n] = '\0';
     return (int)(n > 0x7fffffff ? 0x7fffffff : n);
+}
+
+/* Whether a form component decodes to exactly `key`, whatever its length. */
+static int component_is(const char *s, size_t len, const char *key)
+{
+    size_t i = 0, k = 0;
+    while (i < len) {
+        int c = component_byte(s, len, &i);
+        if (c < 0 || (unsigned char)key[k] != c) return 0;
+        k++;
+    }
+    return key[k] == '\0';
 }
 
 int mote_query_next(mote_str query, size_t *pos, char *key, size_t key_size, char *value,
@@ -114,7 +134,6 @@ int mote_query_next(mote_str query, size_t *pos, char *key, size_t key_size, cha
 
 int mote_query_get(mote_str query, const char *key, char *value, size_t value_size)
 {
-    char name[256];
     size_t pos = 0, i, start, eq;
     if (!key || (!query.ptr && query.len)) return MOTE_EINVAL;
     /* walk the pairs without copying their values: only a matching key's value is decoded */
@@ -126,8 +145,7 @@ int mote_query_get(mote_str query, const char *key, char *value, size_t value_si
         }
         pos = i;
         if (eq == start && i == start) continue;
-        if (decode_component(query.ptr + start, eq - start, name, sizeof name) < 0) continue;
-        if (strcmp(name, key) != 0) continue;
+        if (!component_is(query.ptr + start, eq - start, key)) continue;
         return decode_component(query.ptr + eq + (eq < i), i - eq - (eq < i), value, value_size);
     }
     return MOTE_ENOTFOUND;

@@ -3,7 +3,8 @@
  * input copied through conn_read_space()/conn_received() in pieces of any size, and output
  * taken with conn_pending()/conn_sent() all at once, a few bytes at a time, or not at all.
  *
- * Include after check.h. Only static functions, shared by test_response.c and test_conn.c. */
+ * Include after check.h. Only static functions, shared by the tests of the connection machine
+ * (test_conn.c, test_response.c, test_defer.c, test_semantics.c). */
 #ifndef MOTE_CONN_HARNESS_H
 #define MOTE_CONN_HARNESS_H
 
@@ -152,6 +153,14 @@ static inline void h_free(harness *h)
 static inline void h_route(harness *h, const char *path, unsigned flags, mote_handler fn)
 {
     int rc = router_add(&h->routes, path, flags, NULL, fn, h);
+    CHECK_EQ_INT(rc, MOTE_OK);
+}
+
+/* A route with options (methods, body limit, credentials), as mote_route_with() adds it. */
+static inline void h_route_with(harness *h, const char *path, unsigned flags,
+                                const mote_route_options *options, mote_handler fn)
+{
+    int rc = router_add(&h->routes, path, flags, options, fn, h);
     CHECK_EQ_INT(rc, MOTE_OK);
 }
 

@@ -388,12 +388,14 @@ static void test_bodies_skipped(void)
                        "GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
                        "GET with a body");
 
-    /* a body far bigger than the input buffer flows through it */
+    /* a body far bigger than the input buffer flows through it (when the drain limit lets
+     * the connection read it all) */
     {
         harness h;
         strbuf in = {0}, want = {0};
         size_t body = 200000, i, fed;
         h_init(&h);
+        h.env.max_drain_size = 1024 * 1024;
         h_route(&h, "/a", MOTE_ROUTE_EXACT, h_ignore_body);
         h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
         h_start(&h);
@@ -411,6 +413,65 @@ static void test_bodies_skipped(void)
         sb_free(&want);
         h_free(&h);
     }
+}
+
+/* A body the handler ignores is drained only up to max_drain_size: a declared length whose
+ * rest is over it closes the connection instead (the response says so), a chunked body that
+ * grows past it closes the connection once the limit is crossed. */
+static void drain_case(size_t body, int chunked, int closes)
+{
+    harness h;
+    strbuf in = {0}, want = {0};
+    size_t i, fed;
+    h_init(&h);
+    CHECK_EQ_INT(h.env.max_drain_size, 65536);
+    h_route(&h, "/a", MOTE_ROUTE_EXACT, h_ignore_body);
+    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
+    h_start(&h);
+    if (chunked) {
+        sb_printf(&in, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for (i = 0; i < body / 1000; i++) {
+            size_t k;
+            sb_printf(&in, "3e8\r\n");
+            for (k = 0; k < 1000; k++) sb_add(&in, "x", 1);
+            sb_printf(&in, "\r\n");
+        }
+        sb_printf(&in, "0\r\n\r\n");
+    } else {
+        sb_printf(&in, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", body);
+        for (i = 0; i < body; i++) sb_add(&in, "x", 1);
+    }
+    sb_printf(&in, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    fed = h_feed(&h, in.p, in.len, 0);
+    if (closes) {
+        sb_response(&want, 200, "Content-Type: text/plain\r\n",
+                    chunked ? "" : "Connection: close\r\n", "ignored\n");
+        CHECK_OUT(&h, want.p);
+        CHECK(fed < in.len);
+        CHECK_EQ_INT(h.log_count, 1);
+        CHECK(!h_logged(&h, "/b"));
+        CHECK(conn_is_done(&h.conn));
+    } else {
+        sb_response(&want, 200, "Content-Type: text/plain\r\n", "", "ignored\n");
+        want_echo(&want, "/b", "", 0);
+        CHECK_OUT(&h, want.p);
+        CHECK_EQ_INT(fed, in.len);
+        CHECK_EQ_INT(h.log_count, 2);
+        CHECK(!conn_is_done(&h.conn));
+        CHECK(conn_is_idle(&h.conn));
+    }
+    sb_free(&in);
+    sb_free(&want);
+    h_free(&h);
+}
+
+static void test_drain_limit(void)
+{
+    drain_case(65536, 0, 0);     /* exactly the limit: drained */
+    drain_case(65537, 0, 1);     /* one byte over: Connection: close, not read */
+    drain_case(200000, 0, 1);
+    drain_case(65000, 1, 0);     /* chunked within the limit */
+    drain_case(100000, 1, 1);    /* chunked past it: closed once it is crossed */
 }
 
 static void test_body_limit(void)
@@ -538,7 +599,15 @@ static void test_parse_errors(void)
         {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
         {"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
-        {"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 400},
+        /* CONNECT is a method mote does not implement: 501 (RFC 9110 §9.3.6, §15.6.2); the
+         * authority-form with a method it implements is 400 */
+        {"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 501},
+        {"GET h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 400},
+        {"OPTIONS h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 400},
+        /* unknown methods: 501, and the connection closes */
+        {"PURGE /cache HTTP/1.1\r\nHost: x\r\n\r\n", 501},
+        {"get / HTTP/1.1\r\nHost: x\r\n\r\n", 501},  /* methods are case-sensitive */
+        {"M-SEARCH * HTTP/1.1\r\nHost: x\r\n\r\n", 501},
         {"GET h/p HTTP/1.1\r\nHost: x\r\n\r\n", 400},
         {"GET ?x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
     };
@@ -914,8 +983,10 @@ static void test_request_api(void)
     CHECK_EQ_STR(last.path, "/a");
     CHECK_EQ_STR(last.query, "x=1");
     inspect(&h, "GET /a/b/../c%20d?q=%41&r HTTP/1.1\r\nHost: x\r\n\r\n");
-    CHECK_EQ_STR(last.path, "/a/b/../c%20d"); /* not decoded, not normalised */
-    CHECK_EQ_STR(last.query, "q=%41&r");
+    CHECK_EQ_STR(last.path, "/a/c d"); /* decoded, dot-segments removed */
+    CHECK_EQ_INT(last.path_len, 6);
+    CHECK_EQ_STR(last.target, "/a/b/../c%20d?q=%41&r"); /* the raw target as sent */
+    CHECK_EQ_STR(last.query, "q=%41&r");                /* the query is not decoded */
     inspect(&h, "GET http://h/p?q HTTP/1.1\r\nHost: h\r\n\r\n");
     CHECK(last.called);
     CHECK_EQ_STR(last.target, "http://h/p?q");
@@ -924,15 +995,12 @@ static void test_request_api(void)
     inspect(&h, "GET https://h:8443/x/y HTTP/1.1\r\nHost: h:8443\r\n\r\n");
     CHECK_EQ_STR(last.path, "/x/y");
     CHECK_EQ_INT(last.query_len, 0);
+    /* OPTIONS * is answered by the library, for the server as a whole, without a handler */
     inspect(&h, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
-    CHECK(last.called);
-    CHECK_EQ_STR(last.method, "OPTIONS");
-    CHECK_EQ_STR(last.target, "*");
-    CHECK_EQ_STR(last.path, "*");
-    CHECK_EQ_INT(last.query_len, 0);
-    inspect(&h, "PURGE /cache HTTP/1.1\r\nHost: x\r\n\r\n");
-    CHECK_EQ_STR(last.method, "PURGE");
-    CHECK_EQ_INT(last.method_strlen, 5);
+    CHECK(!last.called);
+    CHECK_OUT(&h, "HTTP/1.1 204 No Content\r\n" H_PREFIX
+                  "Allow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n\r\n");
+    CHECK(!conn_is_done(&h.conn));
 
     /* versions */
     inspect(&h, "GET /v HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
@@ -941,6 +1009,18 @@ static void test_request_api(void)
     inspect(&h, "GET /v HTTP/1.9\r\nHost: x\r\n\r\n");
     CHECK_EQ_INT(last.version, 11);
     CHECK(!conn_is_done(&h.conn));
+
+    /* a method mote does not implement: 501 without a handler, and the connection closes */
+    inspect(&h, "PURGE /cache HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(!last.called);
+    {
+        strbuf want = {0};
+        sb_error(&want, 501);
+        CHECK_OUT(&h, want.p);
+        sb_free(&want);
+    }
+    CHECK(!h_logged(&h, "/after"));
+    CHECK(conn_is_done(&h.conn));
     h_free(&h);
 
     /* IPv6 peer, TLS */
@@ -1030,6 +1110,7 @@ int main(void)
     test_http10();
     test_pipeline();
     test_bodies_skipped();
+    test_drain_limit();
     test_body_limit();
     test_parse_errors();
     test_peer_eof();

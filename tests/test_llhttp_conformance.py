@@ -21,7 +21,8 @@ What is checked:
     input ends before the head does - the connection closes without an answer. An error inside
     a body comes after the request was already answered (the handler answers before the body is
     read), so there the check is that the connection closed because of the bytes, before EOF.
-    Cases we deliberately accept are in DELIBERATE_ERROR.
+    Cases we deliberately accept are in DELIBERATE_ERROR; ERROR_STATUS pins the status of
+    refusals whose reason we share with llhttp (unknown methods: 501).
   * every case: after the peer's EOF the connection is closing (conn.h: conn_peer_eof
     "finish what was received, then close").
   * lenient `ok` cases need llhttp's lenient flags; mote is strict. They are reported in a table
@@ -42,16 +43,31 @@ DELIBERATE_OK = {
     36: ("Content-Length reset when no body is received", dict(dispatch=1, status=None),
          "llhttp's test callback skips the body (for responses to HEAD); in a request "
          "Content-Length defines the body (RFC 9112 §6.3 item 6), so the 2nd request is body"),
-    77: ("CONNECT request", dict(dispatch=0, status=400),
-         "authority-form is for CONNECT to a proxy (RFC 9112 §3.2.3, RFC 9110 §9.3.6); "
-         "an origin server without tunnels refuses it"),
-    78: ("CONNECT request with CAPS", dict(dispatch=0, status=400), "as 77: CONNECT"),
-    79: ("CONNECT with body", dict(dispatch=0, status=400), "as 77: CONNECT"),
-    163: ("Underscore in hostname", dict(dispatch=0, status=400), "as 77: CONNECT"),
-    80: ("M-SEARCH request", dict(dispatch=0, status=400),
-         "asterisk-form is only for a server-wide OPTIONS (RFC 9112 §3.2.4)"),
-    90: ("PRI request HTTP2", dict(dispatch=0, status=400),
-         "the HTTP/2 preface (RFC 9113 §3.4), not spoken here; '*' only for OPTIONS (RFC 9112 §3.2.4)"),
+    # Methods: mote implements GET, HEAD, POST, PUT, DELETE, PATCH and OPTIONS. "An origin
+    # server that receives a request method that is unrecognized or not implemented SHOULD
+    # respond with the 501 (Not Implemented) status code" (RFC 9110 §9.1, §15.6.2); it closes
+    # the connection after, as the body framing of an unknown method is not its business.
+    76: ("REPORT request", dict(dispatch=0, status=501),
+         "REPORT (WebDAV) is not implemented: 501 (RFC 9110 §9.1, §15.6.2)"),
+    77: ("CONNECT request", dict(dispatch=0, status=501),
+         "CONNECT is for proxies that tunnel (RFC 9110 §9.3.6, RFC 9112 §3.2.3); not "
+         "implemented here: 501 (RFC 9110 §9.1, §15.6.2)"),
+    78: ("CONNECT request with CAPS", dict(dispatch=0, status=501), "as 77: CONNECT"),
+    79: ("CONNECT with body", dict(dispatch=0, status=501), "as 77: CONNECT"),
+    163: ("Underscore in hostname", dict(dispatch=0, status=501), "as 77: CONNECT"),
+    80: ("M-SEARCH request", dict(dispatch=0, status=501),
+         "M-SEARCH (SSDP) is not implemented: 501 (RFC 9110 §9.1, §15.6.2); its "
+         "asterisk-form would be only for OPTIONS anyway (RFC 9112 §3.2.4)"),
+    82: ("PURGE request", dict(dispatch=0, status=501),
+         "PURGE is not implemented: 501 (RFC 9110 §9.1, §15.6.2)"),
+    83: ("SEARCH request", dict(dispatch=0, status=501), "as 82: SEARCH"),
+    84: ("LINK request", dict(dispatch=0, status=501), "as 82: LINK"),
+    85: ("LINK request", dict(dispatch=0, status=501), "as 82: UNLINK"),
+    86: ("SOURCE request", dict(dispatch=0, status=501), "as 82: SOURCE"),
+    91: ("QUERY request", dict(dispatch=0, status=501), "as 82: QUERY"),
+    90: ("PRI request HTTP2", dict(dispatch=0, status=501),
+         "the HTTP/2 preface (RFC 9113 §3.4), not spoken here: PRI is not a method we "
+         "implement, 501 (RFC 9110 §9.1, §15.6.2)"),
     87: ("SOURCE request with ICE", dict(dispatch=0, status=400),
          "HTTP-name is \"HTTP\" (RFC 9112 §2.3): ICE/1.0 is another protocol"),
     88: ("OPTIONS request with RTSP", dict(dispatch=0, status=400),
@@ -68,12 +84,17 @@ DELIBERATE_OK = {
           "body and trailers are checked, then discarded (RFC 9110 §6.5.1 lets a recipient)"),
 }
 
-# `error` cases we deliberately accept: id -> (name prefix, what we do, reason).
-DELIBERATE_ERROR = {
-    45: ("HTTP protocol and ANNOUNCE method", dict(dispatch=1, status=200),
-         "a method is any token (RFC 9110 §9.1); llhttp knows a fixed list, we let the "
-         "application answer unknown methods (501, RFC 9110 §15.6.2)"),
-    55: ("Invalid method", dict(dispatch=1, status=200), "as 45: MKCOLA is a token"),
+# `error` cases we deliberately accept: id -> (name prefix, what we do, reason). None now:
+# unknown methods, which llhttp refuses as invalid, are refused here too (501).
+DELIBERATE_ERROR = {}
+
+# `error` cases where both refuse, and the status we refuse with: id -> (name prefix, status,
+# reason). llhttp refuses these methods because it does not know them; so does mote.
+ERROR_STATUS = {
+    45: ("HTTP protocol and ANNOUNCE method", 501,
+         "ANNOUNCE is a token (RFC 9110 §9.1) but not a method we implement: 501 "
+         "(RFC 9110 §15.6.2), nothing dispatched"),
+    55: ("Invalid method", 501, "as 45: MKCOLA is a token, not a method we implement"),
 }
 
 HOST = b"Host: x\r\n"
@@ -298,6 +319,12 @@ def check_case(case, driver):
                 if len(statuses) != len(reqs) + 1 or statuses[-1] != want["status"]:
                     o.fail("responses %s, expected %s after %d requests"
                            % (statuses, want["status"], len(reqs)))
+                elif want["status"] >= 400:
+                    # a refusal ends the connection, and says so (RFC 9112 §9.6)
+                    if resps[-1][1].get(b"connection", b"").lower() != b"close":
+                        o.fail("the %d lacks Connection: close" % want["status"])
+                    if not r["closing_before_eof"]:
+                        o.fail("the connection went on after the %d" % want["status"])
             elif statuses != [200] * len(reqs):
                 o.fail("responses %s" % statuses)
         else:
@@ -349,6 +376,12 @@ def check_case(case, driver):
             if statuses[:len(reqs)] != [200] * len(reqs):
                 o.fail("responses to the requests: %s" % statuses)
             extra = statuses[len(reqs):]
+            if cid in ERROR_STATUS:
+                name, status, _ = ERROR_STATUS[cid]
+                if not case["name"].startswith(name):
+                    o.fail("status entry %d names %r, the case is %r" % (cid, name, case["name"]))
+                if extra != [status]:
+                    o.fail("after the requests: %s, expected [%d]" % (extra, status))
             if extra:
                 # we refused a head (perhaps earlier than llhttp did): one 4xx/5xx
                 if len(extra) != 1 or not 400 <= extra[0] <= 599:
@@ -404,6 +437,13 @@ def main(argv):
             print("  #%-3d %-6s %-40s %-18s %s%s" % (
                 cid, expect, o.case["name"][:40], o.note, table[cid][2],
                 "  ** FAILED" if o.failures else ""))
+
+    print("\nError cases refused with a given status:")
+    for cid in sorted(ERROR_STATUS):
+        o = by_id[cid]
+        print("  #%-3d %-6s %-40s %-18s %s%s" % (
+            cid, "error", o.case["name"][:40], o.note, ERROR_STATUS[cid][2],
+            "  ** FAILED" if o.failures else ""))
 
     print("\nLenient-mode ok cases (llhttp needs lenient flags; mote is strict):")
     print("  %-4s %-40s %-34s %s" % ("id", "llhttp flags", "case", "mote"))

@@ -17,6 +17,7 @@ nothing sleeps to synchronise.
 import hashlib
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -109,6 +110,7 @@ class _Lines:
 
     def __init__(self, pipe):
         self.lines = []
+        self.times = []        # time.monotonic() when each line arrived
         self.done = False
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
@@ -119,6 +121,7 @@ class _Lines:
             for raw in iter(pipe.readline, b""):
                 with self.cond:
                     self.lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                    self.times.append(time.monotonic())
                     self.cond.notify_all()
         finally:
             with self.cond:
@@ -519,6 +522,45 @@ class Client:
             r.body = self.read_to_eof(deadline)
         return r
 
+    def readable(self, timeout=0.0):
+        """True when bytes (or EOF) are waiting to be read, within `timeout` seconds."""
+        if self.buf or self.eof:
+            return True
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(r)
+
+    def send_tolerant(self, data):
+        """sendall() that stops quietly when the server has closed or reset the connection
+        (it may answer and stop reading before all of `data` is in). Returns True when all of
+        it was sent."""
+        try:
+            self.sock.sendall(data)
+            return True
+        except (ConnectionResetError, BrokenPipeError):
+            return False
+
+    def read_responses(self, method="GET", limit=4, timeout=None):
+        """Reads responses until EOF (or `limit` of them, or the deadline); returns
+        (responses, closed, error) where `closed` says EOF (or a reset) was seen and `error`
+        describes what ended the reading otherwise: bytes that did not parse as a response,
+        or the deadline passing with the connection open (None when all parsed)."""
+        deadline = self._deadline(timeout)
+        out = []
+        while len(out) < limit:
+            try:
+                if not self.buf and not self._fill(deadline):
+                    return out, True, None
+                out.append(self.read_response(method, max(0.001, deadline - time.monotonic())))
+            except ConnectionResetError:
+                self.eof = True
+                return out, True, ("reset with %r unread" % self.buf[:200]) if self.buf else None
+            except ProtocolError as e:
+                return out, self.eof, str(e)
+            except socket.timeout:
+                return out, False, "still open %.1f s later, %r unread" % (
+                    self.timeout if timeout is None else timeout, self.buf[:200])
+        return out, False, None
+
     def wait_closed(self, timeout=None):
         """Waits for the peer to close; returns the bytes that arrived first (b'' expected).
         A reset counts as closed. Raises socket.timeout if still open at the deadline."""
@@ -589,6 +631,49 @@ def pipeline_until_stalled(sample, client, batch=10, max_requests=400, quiet=0.5
                 if len(out.lines) == seen or out.done or time.monotonic() > deadline:
                     return sent, finished()
     return sent, finished()
+
+
+# ---------------------------------------------------------------------------------------------
+# The sample process seen from /proc (Linux)
+# ---------------------------------------------------------------------------------------------
+
+def vm_rss_kib(pid):
+    """Resident set size of process `pid` in KiB (VmRSS of /proc/<pid>/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/%d/status" % pid)
+
+
+def socket_fd_count(pid):
+    """Open socket descriptors of process `pid` (listeners and connections)."""
+    n = 0
+    d = "/proc/%d/fd" % pid
+    for name in os.listdir(d):
+        try:
+            if os.readlink(os.path.join(d, name)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass                      # closed while we looked
+    return n
+
+
+_zero_digests = {}
+
+
+def sha256_of_zeros(n, block=1 << 20):
+    """Hex SHA-256 of n zero bytes, computed in blocks (and cached)."""
+    if n not in _zero_digests:
+        h = hashlib.sha256()
+        zeros = bytes(block)
+        left = n
+        while left:
+            k = min(left, block)
+            h.update(zeros if k == block else zeros[:k])
+            left -= k
+        _zero_digests[n] = h.hexdigest()
+    return _zero_digests[n]
 
 
 # ---------------------------------------------------------------------------------------------
