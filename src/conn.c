@@ -185,7 +185,7 @@ static int split_target(mote_conn *c)
         if (i == 0 || i + 2 >= len || t[i] != ':' || t[i + 1] != '/' || t[i + 2] != '/') return 400;
         i += 3;
         c->req.host_off = c->parser.target_off + i;
-        while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#') i++;
+        while (i < len && t[i] != '/' && t[i] != '?') i++;
         c->req.host_len = c->parser.target_off + i - c->req.host_off;
     }
     if (c->req.host_len == 0 && (host = find_field(c, "host", 4)) != NULL) {
@@ -193,13 +193,12 @@ static int split_target(mote_conn *c)
         c->req.host_len = host->value_len;
     }
     path_start = i;
-    while (i < len && t[i] != '?' && t[i] != '#') i++;
+    while (i < len && t[i] != '?') i++;
     path_end = i;
-    if (i < len && t[i] == '?') {
+    if (i < len) {
         uint32_t q = ++i;
-        while (i < len && t[i] != '#') i++;
         c->req.query_off = c->parser.target_off + q;
-        c->req.query_len = i - q;
+        c->req.query_len = len - q;
     } else {
         c->req.query_off = c->parser.target_off + i;
     }

@@ -157,3 +157,23 @@ int net_accept(int listen_fd, mote_addr *peer)
     addr_from_sockaddr(&ss, peer);
     return fd;
 }
+
+static long system_recv(void *ctx, int fd, void *buf, size_t len)
+{
+    (void)ctx;
+    return (long)recv(fd, buf, len, 0);
+}
+
+static long system_send(void *ctx, int fd, const void *buf, size_t len)
+{
+    (void)ctx;
+    return (long)send(fd, buf, len, MSG_NOSIGNAL);
+}
+
+static int system_accept(void *ctx, int listen_fd, mote_addr *peer)
+{
+    (void)ctx;
+    return net_accept(listen_fd, peer);
+}
+
+const net_io net_io_system = {system_recv, system_send, system_accept, NULL};

@@ -21,4 +21,19 @@ void net_local_address(int fd, char *buf, size_t len);
  * descriptor, or -1 with errno set (EAGAIN when none is waiting). */
 int net_accept(int listen_fd, mote_addr *peer);
 
+/* The socket calls made for connections, behind a table: the system's, or a test's that
+ * injects faults (EAGAIN, EINTR, short transfers, resets) at any step. Each returns what the
+ * system call would: a count, or -1 with errno set. */
+typedef struct net_io {
+    long (*recv)(void *ctx, int fd, void *buf, size_t len);
+    long (*send)(void *ctx, int fd, const void *buf, size_t len); /* never raises SIGPIPE */
+    int (*accept)(void *ctx, int listen_fd, mote_addr *peer);     /* as net_accept() */
+    void *ctx;
+} net_io;
+
+extern const net_io net_io_system;
+
+/* Makes a server use `io` for its connections (server.c); for tests, before it serves. */
+void server_use_io(mote_server *s, const net_io *io);
+
 #endif

@@ -192,6 +192,21 @@ static int host_is_valid(const char *h, size_t len)
     return 1;
 }
 
+/* A request-target carries no fragment (RFC 9112 §3.2); in absolute-form its authority is a
+ * valid, non-empty host without userinfo (RFC 9110 §4.2.1, §4.2.4), since it stands for Host.
+ * Other shapes are judged by the connection. */
+static int target_is_valid(const char *t, size_t len)
+{
+    size_t i = 0, start;
+    if (memchr(t, '#', len)) return 0;
+    if (t[0] == '/') return 1;
+    while (i < len && t[i] != ':' && t[i] != '/') i++;
+    if (i + 2 >= len || t[i] != ':' || t[i + 1] != '/' || t[i + 2] != '/') return 1;
+    start = i += 3;
+    while (i < len && t[i] != '/' && t[i] != '?') i++;
+    return i > start && !memchr(t + start, '@', i - start) && host_is_valid(t + start, i - start);
+}
+
 static int analyze_fields(parser *p, const char *buf)
 {
     te_state te = {0, 0, 0, 0};
@@ -335,6 +350,7 @@ int parser_execute(parser *p, const char *buf, size_t len)
             }
             if (b[i] != ' ' || i == p->target_off) return fail(p, 400);
             p->target_len = i - p->target_off;
+            if (!target_is_valid(buf + p->target_off, p->target_len)) return fail(p, 400);
             p->state = S_VERSION;
             i++;
             break;

@@ -90,6 +90,7 @@ typedef struct app_timer {
 struct mote_server {
     mote_config cfg;
     mote_allocator alloc;
+    net_io io;                /* the socket calls: the system's, or a test's */
     router routes;
     conn_env env;
     pool blocks;
@@ -389,7 +390,7 @@ static void write_output(srv_conn *sc)
         if (sc->tls) {
             n = tls_write(sc->tls, data, len);
         } else {
-            n = (long)send(sc->fd, data, len, MSG_NOSIGNAL);
+            n = sc->srv->io.send(sc->srv->io.ctx, sc->fd, data, len);
             if (n < 0) n = (errno == EAGAIN || errno == EWOULDBLOCK) ? TLS_WANT_WRITE
                          : errno == EINTR                           ? 0
                                                                     : TLS_FAILED;
@@ -431,7 +432,7 @@ static long read_some(srv_conn *sc, char *at, size_t space)
     long n;
     if (sc->tls) return tls_read(sc->tls, at, space);
     do {
-        n = (long)recv(sc->fd, at, space, 0);
+        n = sc->srv->io.recv(sc->srv->io.ctx, sc->fd, at, space);
     } while (n < 0 && errno == EINTR);
     if (n > 0) return n;
     if (n == 0) return TLS_CLOSED;
@@ -478,7 +479,7 @@ static void read_input(srv_conn *sc)
 static void linger_read(srv_conn *sc)
 {
     char sink[4096];
-    ssize_t n = recv(sc->fd, sink, sizeof sink, 0);
+    long n = sc->srv->io.recv(sc->srv->io.ctx, sc->fd, sink, sizeof sink);
     if (n > 0) {
         sc->linger_bytes += (uint32_t)n;
         if (sc->linger_bytes > LINGER_MAX_BYTES) sc->dead = 1;
@@ -579,7 +580,7 @@ static int start_connection(mote_server *s, listener *l, int fd, const mote_addr
     sc->core.peer = *peer;
     sc->state = CS_OPEN;
     if (l->tls) {
-        if (tls_conn_create(l->tls, fd, &sc->tls) < 0) {
+        if (tls_conn_create(l->tls, fd, &s->io, &sc->tls) < 0) {
             slot_release(s, sc);
             return MOTE_ENOMEM;
         }
@@ -602,7 +603,7 @@ static void accept_clients(mote_server *s, listener *l)
     for (i = 0; i < ACCEPT_BATCH; i++) {
         mote_addr peer;
         char text[ADDR_TEXT_MAX + 2];
-        int fd = net_accept(l->fd, &peer), rc;
+        int fd = s->io.accept(s->io.ctx, l->fd, &peer), rc;
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) shed_one(s, l);
             else if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -927,6 +928,7 @@ int mote_server_create(mote_server **out, const mote_config *cfg)
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     s->alloc = a;
+    s->io = net_io_system;
     s->wake_fds[0] = s->wake_fds[1] = s->reserve_fd = -1;
     s->free_slot = NO_SLOT;
     s->date_second = -1;
@@ -959,6 +961,11 @@ int mote_server_create(mote_server **out, const mote_config *cfg)
     }
     mote_server_destroy(s);
     return rc;
+}
+
+void server_use_io(mote_server *s, const net_io *io)
+{
+    s->io = *io;
 }
 
 void mote_server_destroy(mote_server *s)
@@ -1034,7 +1041,7 @@ int mote_listen_tls(mote_server *s, const char *addr, uint16_t port, const mote_
     tls_ctx *ctx;
     int rc;
     if (!s || !tls) return MOTE_EINVAL;
-    rc = tls_ctx_create(&ctx, tls, err, sizeof err);
+    rc = tls_ctx_create(&ctx, tls, &s->alloc, err, sizeof err);
     if (rc < 0) {
         srv_log(s, MOTE_LOG_ERROR, "%s", err);
         return rc;

@@ -62,11 +62,14 @@ struct tls_ctx {
     mbedtls_ssl_config conf;
     /* mbedtls_ssl_conf_alpn_protocols() keeps the pointer and wants it non-const. */
     const char *alpn[3];
+    mote_allocator alloc;
 };
 
 struct tls_conn {
     mbedtls_ssl_context ssl;
     int fd;
+    const net_io *io;
+    tls_ctx *ctx;
     /* Length passed to the mbedtls_ssl_write() that returned WANT_*, 0 when none is pending.
      * The retry must pass exactly this much: mbedTLS 2.28 then only flushes the pending record
      * and returns whatever length it is given, encrypted or not. */
@@ -300,8 +303,22 @@ static void init_ctx(tls_ctx *ctx)
     mbedtls_ssl_config_init(&ctx->conf);
 }
 
-int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, char *err, size_t err_len)
+static void *system_alloc(void *unused, size_t size)
 {
+    (void)unused;
+    return malloc(size);
+}
+
+static void system_free(void *unused, void *ptr)
+{
+    (void)unused;
+    free(ptr);
+}
+
+int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocator *alloc,
+                   char *err, size_t err_len)
+{
+    mote_allocator a = {system_alloc, system_free, NULL};
     tls_ctx *ctx;
     int ret;
 
@@ -311,11 +328,15 @@ int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, char *err, size_t 
         write_err(err, err_len, "no TLS credentials given");
         return MOTE_ETLS;
     }
-    ctx = calloc(1, sizeof *ctx);
+    if (alloc != NULL && alloc->alloc != NULL)
+        a = *alloc;
+    ctx = a.alloc(a.ctx, sizeof *ctx);
     if (ctx == NULL) {
         write_err(err, err_len, "out of memory for the TLS context");
         return MOTE_ENOMEM;
     }
+    memset(ctx, 0, sizeof *ctx);
+    ctx->alloc = a;
     /* Everything is initialised up front so one destroy path serves every failure. */
     init_ctx(ctx);
     ret = seed_rng(ctx, err, err_len);
@@ -341,7 +362,7 @@ void tls_ctx_destroy(tls_ctx *ctx)
     mbedtls_x509_crt_free(&ctx->chain);
     mbedtls_ctr_drbg_free(&ctx->drbg);
     mbedtls_entropy_free(&ctx->entropy);
-    free(ctx);
+    ctx->alloc.free(ctx->alloc.ctx, ctx);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -361,13 +382,12 @@ static int socket_error_to_mbedtls(int err, int fallback)
 static int bio_send(void *bio, const unsigned char *buf, size_t len)
 {
     const tls_conn *c = bio;
-    ssize_t n;
+    long n;
 
     if (len > INT_MAX)
         len = INT_MAX;
     do {
-        /* MSG_NOSIGNAL: a peer that vanished must not kill the process with SIGPIPE. */
-        n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        n = c->io->send(c->io->ctx, c->fd, buf, len);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return socket_error_to_mbedtls(errno, MBEDTLS_ERR_NET_SEND_FAILED);
@@ -377,12 +397,12 @@ static int bio_send(void *bio, const unsigned char *buf, size_t len)
 static int bio_recv(void *bio, unsigned char *buf, size_t len)
 {
     const tls_conn *c = bio;
-    ssize_t n;
+    long n;
 
     if (len > INT_MAX)
         len = INT_MAX;
     do {
-        n = recv(c->fd, buf, len, 0);
+        n = c->io->recv(c->io->ctx, c->fd, buf, len);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return socket_error_to_mbedtls(errno, MBEDTLS_ERR_NET_RECV_FAILED);
@@ -394,17 +414,20 @@ static int bio_recv(void *bio, unsigned char *buf, size_t len)
 /* ------------------------------------------------------------------------------------------ */
 
 /* The connection keeps a pointer to ctx->conf, so ctx must outlive it. */
-int tls_conn_create(tls_ctx *ctx, int fd, tls_conn **out)
+int tls_conn_create(tls_ctx *ctx, int fd, const net_io *io, tls_conn **out)
 {
     tls_conn *c;
     int ret;
 
     *out = NULL;
-    c = calloc(1, sizeof *c);
+    c = ctx->alloc.alloc(ctx->alloc.ctx, sizeof *c);
     if (c == NULL)
         return MOTE_ENOMEM;
+    memset(c, 0, sizeof *c);
     mbedtls_ssl_init(&c->ssl);
     c->fd = fd;
+    c->io = io != NULL ? io : &net_io_system;
+    c->ctx = ctx;
     ret = mbedtls_ssl_setup(&c->ssl, &ctx->conf);
     if (ret != 0) {
         tls_conn_destroy(c);
@@ -420,7 +443,7 @@ void tls_conn_destroy(tls_conn *c)
     if (c == NULL)
         return;
     mbedtls_ssl_free(&c->ssl);
-    free(c);
+    c->ctx->alloc.free(c->ctx->alloc.ctx, c);
 }
 
 static int is_want(int ret)

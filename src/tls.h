@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "mote.h"
+#include "net.h"
 
 typedef struct tls_ctx tls_ctx;
 typedef struct tls_conn tls_conn;
@@ -20,13 +21,16 @@ enum {
     TLS_FAILED = -1004     /* fatal protocol or socket error: close the connection */
 };
 
-/* Loads credentials and builds the configuration. On failure returns MOTE_ETLS (or MOTE_ENOMEM)
+/* Loads credentials and builds the configuration; the context and its sessions' own structs
+ * come from `alloc` (NULL: malloc), mbedTLS's buffers from mbedTLS's allocator. On failure returns MOTE_ETLS (or MOTE_ENOMEM)
  * and writes one line saying why into err. */
-int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, char *err, size_t err_len);
+int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocator *alloc,
+                   char *err, size_t err_len);
 void tls_ctx_destroy(tls_ctx *ctx);
 
-/* Starts a server-side session on connected socket `fd`. */
-int tls_conn_create(tls_ctx *ctx, int fd, tls_conn **out);
+/* Starts a server-side session on connected socket `fd`, read and written through `io`
+ * (NULL: the system's calls), which must outlive the session. */
+int tls_conn_create(tls_ctx *ctx, int fd, const net_io *io, tls_conn **out);
 void tls_conn_destroy(tls_conn *c);
 
 /* Advances the handshake: 0 when complete, TLS_WANT_READ/WRITE, or TLS_FAILED. */

@@ -75,10 +75,14 @@ DELIBERATE_OK = {
     89: ("ANNOUNCE request with RTSP", dict(dispatch=0, status=400), "as 88: RTSP"),
     115: ("No HTTP version", dict(dispatch=0, status=400),
           "HTTP/0.9: the request-line needs an HTTP-version (RFC 9112 §3, §2.3)"),
-    143: ("POST with `chunked` as last transfer-encoding", dict(dispatch=0, status=501),
-          "deflate is a transfer coding we do not implement: 501 (RFC 9112 §6.1)"),
+    143: ("POST with `chunked` as last transfer-encoding", dict(dispatch=0, status=400),
+          "its target ends in a fragment (#hey), which no request-target form has "
+          "(RFC 9112 §3.2): 400 for the request-line (§3), before the codings are looked at"),
     144: ("POST with `chunked` as last transfer-encoding (multiple headers)",
-          dict(dispatch=0, status=501), "as 143: deflate"),
+          dict(dispatch=0, status=400), "as 143: a fragment"),
+    162: ("Fragment in URI", dict(dispatch=0, status=400), "as 143: a fragment"),
+    164: ("`host:port` and basic auth", dict(dispatch=0, status=400),
+          "userinfo in an http URI is to be treated as an error (RFC 9110 §4.2.4): 400"),
     129: ("`chunked` > Trailing headers", dict(dispatch=1, status=None),
           "llhttp lists trailer fields with the header fields; the handler runs before the "
           "body and trailers are checked, then discarded (RFC 9110 §6.5.1 lets a recipient)"),

@@ -192,7 +192,7 @@ static void connect_pair(struct pair *p, tls_ctx *ctx, const char *cert_pem,
     p->ctx = ctx;
     p->owns_ctx = 0;
     make_socketpair(p->fds);
-    CHECK(tls_conn_create(ctx, p->fds[0], &p->server) == 0);
+    CHECK(tls_conn_create(ctx, p->fds[0], NULL, &p->server) == 0);
     client_init(&p->client, p->fds[1], cert_pem, opts);
 }
 
@@ -203,7 +203,7 @@ static tls_ctx *make_ctx(const struct creds *cr)
     char err[256] = "";
     cfg.cert_pem = cr->cert;
     cfg.key_pem = cr->key;
-    CHECK(tls_ctx_create(&ctx, &cfg, err, sizeof err) == 0);
+    CHECK(tls_ctx_create(&ctx, &cfg, NULL, err, sizeof err) == 0);
     CHECK(ctx != NULL && err[0] == '\0');
     return ctx;
 }
@@ -716,7 +716,7 @@ static void expect_ctx_error(const mote_tls_config *cfg, const char *needle)
     tls_ctx *dummy = NULL;
     tls_ctx *ctx = (tls_ctx *)(void *)&dummy; /* any non-NULL value: must come back NULL */
     char err[256] = "";
-    CHECK(tls_ctx_create(&ctx, cfg, err, sizeof err) == MOTE_ETLS);
+    CHECK(tls_ctx_create(&ctx, cfg, NULL, err, sizeof err) == MOTE_ETLS);
     CHECK(ctx == NULL);
     CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
     if (needle != NULL && strstr(err, needle) == NULL) {
@@ -772,7 +772,7 @@ static void test_files(const struct creds *cr)
     write_file(key_path, cr->key);
     cfg.cert_file = cert_path;
     cfg.key_file = key_path;
-    CHECK(tls_ctx_create(&ctx, &cfg, err, sizeof err) == 0);
+    CHECK(tls_ctx_create(&ctx, &cfg, NULL, err, sizeof err) == 0);
     tls_ctx_destroy(ctx);
 
     cfg.key_file = cert_path; /* a certificate is not a key */

@@ -1,0 +1,624 @@
+/* test_faults.c - the I/O shell under injected faults, in-process over loopback.
+ *
+ * Socket faults: a scripted exchange (three pipelined-in-turn requests on one connection: a
+ * one-shot page, a collected POST body echoed back, a streamed 64 KiB reply with close) runs
+ * once cleanly to count the socket calls the server makes for it. Then, for every step k of it
+ * and every fault (EAGAIN, EINTR, a one-byte transfer, ECONNRESET, EPIPE), the server's k-th
+ * socket call fails that way. The exchange must either complete byte for byte or stop short
+ * with the connection closed, and a clean exchange on a new connection must complete after it.
+ *
+ * Allocation failures: start-up (server, routes, a plain and a TLS listener) and the first
+ * exchange run with the n-th allocation failing, for every n until none fails. A failed start-up
+ * call reports MOTE_ENOMEM (or its own error) and returns every byte; a failure while serving
+ * closes that one connection, and the next is served. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
+#include "check.h"
+#include "mote.h"
+#include "net.h"
+#include "selfsigned.h"
+
+#define STREAM_BYTES (64 * 1024)
+#define REPLY_MAX (256 * 1024)
+#define SERVING_ALLOCS 4 /* allocations failed while serving, after start-up's */
+#define STEP_SLACK 4 /* steps past the clean count: faults that land on the next exchange */
+
+/* ---- the fault-injecting socket calls ------------------------------------------------------ */
+
+enum fault { F_NONE, F_EAGAIN, F_EINTR, F_SHORT, F_RESET, F_EPIPE, F_COUNT };
+static const char *const fault_names[F_COUNT] = {"none", "EAGAIN", "EINTR", "short", "ECONNRESET",
+                                                 "EPIPE"};
+
+typedef struct faults {
+    pthread_mutex_t lock;
+    unsigned calls;    /* socket calls since the last reset */
+    unsigned fail_at;  /* the call that fails (1-based), 0 for none */
+    enum fault kind;
+    int injected;
+} faults;
+
+/* The fault for this call, if it is the chosen one. */
+static enum fault next_call(faults *f)
+{
+    enum fault k = F_NONE;
+    pthread_mutex_lock(&f->lock);
+    if (++f->calls == f->fail_at) {
+        k = f->kind;
+        f->injected = 1;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return k;
+}
+
+/* -1 with errno for the error faults; 0 when the call should go ahead (len maybe shortened). */
+static int apply(enum fault k, size_t *len, int reset_errno)
+{
+    switch (k) {
+    case F_EAGAIN: errno = EAGAIN; return -1;
+    case F_EINTR: errno = EINTR; return -1;
+    case F_RESET: errno = reset_errno; return -1;
+    case F_EPIPE: errno = EPIPE; return -1;
+    case F_SHORT: if (*len > 1) *len = 1; return 0;
+    default: return 0;
+    }
+}
+
+static long faulty_recv(void *ctx, int fd, void *buf, size_t len)
+{
+    if (apply(next_call(ctx), &len, ECONNRESET) < 0) return -1;
+    return net_io_system.recv(NULL, fd, buf, len);
+}
+
+static long faulty_send(void *ctx, int fd, const void *buf, size_t len)
+{
+    if (apply(next_call(ctx), &len, ECONNRESET) < 0) return -1;
+    return net_io_system.send(NULL, fd, buf, len);
+}
+
+static int faulty_accept(void *ctx, int listen_fd, mote_addr *peer)
+{
+    size_t unused = 0;
+    if (apply(next_call(ctx), &unused, ECONNABORTED) < 0) return -1;
+    return net_io_system.accept(NULL, listen_fd, peer);
+}
+
+static void faults_arm(faults *f, unsigned fail_at, enum fault kind)
+{
+    pthread_mutex_lock(&f->lock);
+    f->calls = 0;
+    f->fail_at = fail_at;
+    f->kind = kind;
+    f->injected = 0;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static unsigned faults_calls(faults *f)
+{
+    unsigned n;
+    pthread_mutex_lock(&f->lock);
+    n = f->calls;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+/* ---- a counting allocator that fails on request -------------------------------------------- */
+
+typedef struct counting {
+    long live;             /* allocations not yet freed: read once the loop's thread is joined */
+    atomic_uint count;     /* allocations made: read while the server runs */
+    unsigned fail_at;      /* the allocation that fails (1-based), 0 for none */
+} counting;
+
+static void *counting_alloc(void *ctx, size_t size)
+{
+    counting *a = ctx;
+    void *p;
+    if (atomic_fetch_add(&a->count, 1) + 1 == a->fail_at) return NULL;
+    p = malloc(size);
+    if (p) a->live++;
+    return p;
+}
+
+static void counting_free(void *ctx, void *ptr)
+{
+    counting *a = ctx;
+    if (!ptr) return;
+    a->live--;
+    free(ptr);
+}
+
+/* ---- handlers -------------------------------------------------------------------------------- */
+
+static void h_hello(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    mote_respond(res, 200, "text/plain", "hello, faults\n");
+}
+
+static void h_echo(mote_request *req, mote_response *res, void *user)
+{
+    mote_str body = mote_request_body(req);
+    (void)user;
+    mote_response_header(res, "Content-Type", "application/octet-stream");
+    mote_response_send(res, body.ptr, body.len);
+}
+
+/* Streams STREAM_BYTES the way mote.h asks: write until MOTE_EAGAIN, then go on from on_ready.
+ * One stream at a time in this test, so its progress can live in a static. */
+static size_t stream_sent;
+
+static void stream_more(mote_response *res, void *user)
+{
+    char piece[4096];
+    (void)user;
+    memset(piece, 'z', sizeof piece);
+    while (stream_sent < STREAM_BYTES) {
+        int rc = mote_response_write(res, piece, sizeof piece);
+        if (rc == MOTE_EAGAIN) return; /* on_ready comes back when there is room */
+        if (rc < 0) break;            /* the connection is going: end what can be ended */
+        stream_sent += sizeof piece;
+    }
+    mote_response_end(res);
+}
+
+static void h_stream(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    mote_response_header(res, "Content-Type", "text/plain");
+    stream_sent = 0;
+    mote_response_defer(res, stream_more, NULL, user);
+    stream_more(res, user);
+}
+
+/* ---- a server on its own thread -------------------------------------------------------- */
+
+typedef struct running {
+    mote_server *srv;
+    pthread_t thread;
+    int port;
+} running;
+
+static void *loop_thread(void *arg)
+{
+    running *r = arg;
+    (void)mote_server_run(r->srv);
+    return NULL;
+}
+
+static int add_routes(mote_server *srv)
+{
+    int rc = mote_route(srv, "/hello", MOTE_ROUTE_EXACT, h_hello, NULL);
+    if (rc == MOTE_OK) rc = mote_route(srv, "/echo", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY,
+                                       h_echo, NULL);
+    if (rc == MOTE_OK) rc = mote_route(srv, "/stream", MOTE_ROUTE_EXACT, h_stream, NULL);
+    return rc;
+}
+
+static void stop(running *r)
+{
+    mote_server_stop(r->srv);
+    CHECK(pthread_join(r->thread, NULL) == 0);
+    mote_server_destroy(r->srv);
+    r->srv = NULL;
+}
+
+/* ---- the scripted exchange --------------------------------------------------------------- */
+
+static const char *const script[] = {
+    "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world",
+    "GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+};
+
+typedef struct reply {
+    char bytes[REPLY_MAX];
+    size_t len;
+    int closed;   /* the server closed (EOF or reset) */
+    int timeout;  /* nothing came for too long: a hang */
+} reply;
+
+/* ---- the client: plain TCP, or TLS through mbedTLS ---------------------------------------- */
+
+typedef struct tls_client_config {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_ssl_config conf;
+} tls_client_config;
+
+typedef struct client {
+    int fd;
+    const tls_client_config *tls; /* NULL for plain TCP */
+    mbedtls_ssl_context ssl;
+} client;
+
+static void tls_client_config_init(tls_client_config *t)
+{
+    mbedtls_entropy_init(&t->entropy);
+    mbedtls_ctr_drbg_init(&t->drbg);
+    mbedtls_ssl_config_init(&t->conf);
+    CHECK(mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy, NULL, 0) == 0);
+    CHECK(mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                      MBEDTLS_SSL_PRESET_DEFAULT) == 0);
+    mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_NONE); /* a throw-away certificate */
+    mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
+}
+
+static void tls_client_config_free(tls_client_config *t)
+{
+    mbedtls_ssl_config_free(&t->conf);
+    mbedtls_ctr_drbg_free(&t->drbg);
+    mbedtls_entropy_free(&t->entropy);
+}
+
+/* The socket timeouts end a hang as MBEDTLS_ERR_SSL_TIMEOUT. */
+static int socket_error(int fallback)
+{
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return MBEDTLS_ERR_SSL_TIMEOUT;
+    return errno == EINTR ? MBEDTLS_ERR_SSL_WANT_READ : fallback;
+}
+
+static int client_bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    ssize_t n = send(*(int *)ctx, buf, len, MSG_NOSIGNAL);
+    return n < 0 ? socket_error(MBEDTLS_ERR_NET_SEND_FAILED) : (int)n;
+}
+
+static int client_bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    ssize_t n = recv(*(int *)ctx, buf, len, 0);
+    return n < 0 ? socket_error(MBEDTLS_ERR_NET_RECV_FAILED) : (int)n;
+}
+
+static int dial(int port)
+{
+    struct sockaddr_in sa;
+    struct timeval tv = {5, 0};
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* no delayed-ACK stalls */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Connects (and shakes hands): 0, -1 when refused or closed, -2 when the server went quiet. */
+static int client_open(client *c, int port, const tls_client_config *tls)
+{
+    int ret = 0, rounds;
+    c->tls = NULL;
+    c->fd = dial(port);
+    if (c->fd < 0 || !tls) return c->fd < 0 ? -1 : 0;
+    c->tls = tls;
+    mbedtls_ssl_init(&c->ssl);
+    CHECK(mbedtls_ssl_setup(&c->ssl, &tls->conf) == 0);
+    mbedtls_ssl_set_bio(&c->ssl, &c->fd, client_bio_send, client_bio_recv, NULL);
+    for (rounds = 0; rounds < 1000; rounds++) {
+        ret = mbedtls_ssl_handshake(&c->ssl);
+        if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) break;
+    }
+    if (ret == 0) return 0;
+    return ret == MBEDTLS_ERR_SSL_TIMEOUT ? -2 : -1;
+}
+
+static void client_close(client *c)
+{
+    if (c->tls) mbedtls_ssl_free(&c->ssl);
+    if (c->fd >= 0) close(c->fd);
+}
+
+static int client_send(client *c, const char *data, size_t len)
+{
+    size_t done = 0;
+    int rounds;
+    if (!c->tls) return send(c->fd, data, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+    for (rounds = 0; done < len && rounds < 1000; rounds++) {
+        int n = mbedtls_ssl_write(&c->ssl, (const unsigned char *)data + done, len - done);
+        if (n > 0) done += (size_t)n;
+        else if (n != MBEDTLS_ERR_SSL_WANT_READ && n != MBEDTLS_ERR_SSL_WANT_WRITE) return -1;
+    }
+    return done == len ? 0 : -1;
+}
+
+/* A count, 0 at the end of the stream, -1 on an error, -2 when the server went quiet. */
+static long client_recv(client *c, char *buf, size_t len)
+{
+    int rounds;
+    if (!c->tls) {
+        ssize_t n;
+        do {
+            n = recv(c->fd, buf, len, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1;
+        return (long)n;
+    }
+    for (rounds = 0; rounds < 1000; rounds++) {
+        int n = mbedtls_ssl_read(&c->ssl, (unsigned char *)buf, len);
+        if (n >= 0) return n;
+        if (n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) return 0;
+        if (n == MBEDTLS_ERR_SSL_TIMEOUT) return -2;
+        if (n != MBEDTLS_ERR_SSL_WANT_READ && n != MBEDTLS_ERR_SSL_WANT_WRITE) return -1;
+    }
+    return -1;
+}
+
+/* Reads more of the reply: 0, or -1 when the connection ended or went quiet. */
+static int read_more(client *c, reply *r)
+{
+    long n;
+    if (r->len == sizeof r->bytes) return -1;
+    n = client_recv(c, r->bytes + r->len, sizeof r->bytes - r->len);
+    if (n > 0) {
+        r->len += (size_t)n;
+        return 0;
+    }
+    if (n == -2) r->timeout = 1;
+    else r->closed = 1;
+    return -1;
+}
+
+/* The first `needle` in hay[0..len), or NULL. */
+static const char *find(const char *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle), i;
+    for (i = 0; i + n <= len; i++)
+        if (memcmp(hay + i, needle, n) == 0) return hay + i;
+    return NULL;
+}
+
+/* The end of the Content-Length response that starts at `from`, or 0 while its head is short. */
+static size_t reply_end(const reply *r, size_t from)
+{
+    const char *head_end = find(r->bytes + from, r->len - from, "\r\n\r\n");
+    const char *cl = find(r->bytes + from, r->len - from, "Content-Length: ");
+    if (!head_end || !cl || cl > head_end) return 0;
+    return (size_t)(head_end + 4 - r->bytes) + strtoul(cl + 16, NULL, 10);
+}
+
+/* Reads the whole response that starts at `from`; returns where the next one starts. */
+static size_t read_response(client *c, reply *r, size_t from)
+{
+    for (;;) {
+        size_t end = reply_end(r, from);
+        if (end && r->len >= end) return end;
+        if (read_more(c, r) < 0) return r->len;
+    }
+}
+
+/* Runs the script on a new connection, each request once the reply before it is in. */
+static void exchange(int port, const tls_client_config *tls, reply *r)
+{
+    size_t i, from = 0;
+    client c;
+    int rc = client_open(&c, port, tls);
+    r->len = 0;
+    r->closed = rc == -1;
+    r->timeout = rc == -2;
+    for (i = 0; i < 3 && !r->closed && !r->timeout; i++) {
+        if (client_send(&c, script[i], strlen(script[i])) < 0) {
+            r->closed = 1;
+            break;
+        }
+        if (i < 2) from = read_response(&c, r, from);
+    }
+    while (!r->closed && !r->timeout && read_more(&c, r) == 0) {
+    }
+    client_close(&c);
+}
+
+/* Dates differ between runs: blank their values so replies compare byte for byte. */
+static void blank_dates(reply *r)
+{
+    size_t i;
+    for (i = 0; i + 35 <= r->len; i++)
+        if (memcmp(r->bytes + i, "\r\nDate: ", 8) == 0) memset(r->bytes + i + 8, '-', 29);
+}
+
+/* ---- socket faults at every step ----------------------------------------------------------- */
+
+static void check_like_clean(const reply *got, const reply *clean, const char *what, unsigned k)
+{
+    CHECK_MSG(!got->timeout, "%s at call %u: the exchange hung", what, k);
+    CHECK_MSG(got->len <= clean->len && memcmp(got->bytes, clean->bytes, got->len) == 0,
+              "%s at call %u: the reply differs from the clean one (%zu bytes)", what, k, got->len);
+    CHECK_MSG(got->len == clean->len || got->closed, "%s at call %u: short and not closed", what, k);
+}
+
+/* Every fault at every socket call of the exchange, over `tls` or plain TCP. */
+static void test_socket_faults(const mote_tls_config *creds, const tls_client_config *tls)
+{
+    faults f;
+    net_io io = {faulty_recv, faulty_send, faulty_accept, &f};
+    static reply clean, got, after;
+    running r;
+    unsigned steps, k, kind, completed = 0, cut = 0;
+    int l;
+
+    memset(&f, 0, sizeof f);
+    pthread_mutex_init(&f.lock, NULL);
+    memset(&r, 0, sizeof r);
+    CHECK(mote_server_create(&r.srv, NULL) == MOTE_OK);
+    server_use_io(r.srv, &io);
+    CHECK(add_routes(r.srv) == MOTE_OK);
+    l = tls ? mote_listen_tls(r.srv, "127.0.0.1", 0, creds) : mote_listen(r.srv, "127.0.0.1", 0);
+    r.port = mote_listener_port(r.srv, l);
+    CHECK(r.port > 0);
+    CHECK(pthread_create(&r.thread, NULL, loop_thread, &r) == 0);
+
+    /* the clean run: what the server says, and how many socket calls it takes */
+    faults_arm(&f, 0, F_NONE);
+    exchange(r.port, tls, &clean);
+    steps = faults_calls(&f);
+    blank_dates(&clean);
+    CHECK(clean.closed && !clean.timeout);
+    CHECK(clean.len > STREAM_BYTES);
+    CHECK(find(clean.bytes, clean.len, "hello world") != NULL);
+    CHECK(steps >= 5);
+
+    for (kind = F_EAGAIN; kind < F_COUNT; kind++) {
+        for (k = 1; k <= steps + STEP_SLACK; k++) {
+            faults_arm(&f, k, (enum fault)kind);
+            exchange(r.port, tls, &got);
+            blank_dates(&got);
+            check_like_clean(&got, &clean, fault_names[kind], k);
+            if (got.len == clean.len) completed++;
+            else cut++;
+            if (kind == F_EAGAIN || kind == F_EINTR || kind == F_SHORT)
+                CHECK_MSG(got.len == clean.len, "%s at call %u: a retryable fault cut the exchange"
+                          " at %zu of %zu bytes", fault_names[kind], k, got.len, clean.len);
+
+            /* and the next connection is served in full */
+            faults_arm(&f, 0, F_NONE);
+            exchange(r.port, tls, &after);
+            blank_dates(&after);
+            CHECK_MSG(after.len == clean.len && memcmp(after.bytes, clean.bytes, clean.len) == 0,
+                      "after %s at call %u: the next exchange got %zu of %zu bytes",
+                      fault_names[kind], k, after.len, clean.len);
+        }
+    }
+    printf("socket faults, %s: a clean exchange takes %u socket calls for %zu bytes of replies; "
+           "%u steps x %d faults: %u exchanges completed, %u cut off with a close\n",
+           tls ? "TLS" : "plain TCP", steps, clean.len, steps + STEP_SLACK, F_COUNT - 1, completed,
+           cut);
+    CHECK(cut > 0); /* resets do cut exchanges: the test sees both outcomes */
+    stop(&r);
+    pthread_mutex_destroy(&f.lock);
+}
+
+/* ---- allocation failures ------------------------------------------------------------------- */
+
+/* Start-up with the allocator failing at allocation `fail_at`: 1 when it all succeeded and the
+ * server is running in r (ports[0] plain, ports[1] TLS), 0 when a call failed (and everything
+ * was given back). */
+static int start_with_failure(running *r, int ports[2], counting *a, const mote_tls_config *creds,
+                              unsigned fail_at)
+{
+    mote_config cfg;
+    int rc, plain = -1, secure = -1;
+    mote_config_init(&cfg);
+    cfg.allocator.alloc = counting_alloc;
+    cfg.allocator.free = counting_free;
+    cfg.allocator.ctx = a;
+    a->live = 0;
+    atomic_store(&a->count, 0);
+    a->fail_at = fail_at;
+    memset(r, 0, sizeof *r);
+    rc = mote_server_create(&r->srv, &cfg);
+    if (rc == MOTE_OK) rc = add_routes(r->srv);
+    if (rc == MOTE_OK) rc = plain = mote_listen(r->srv, "127.0.0.1", 0);
+    if (rc >= 0) rc = secure = mote_listen_tls(r->srv, "127.0.0.1", 0, creds);
+    if (rc < 0) {
+        CHECK_MSG(rc == MOTE_ENOMEM, "allocation %u failing: start-up said %s", fail_at,
+                  mote_strerror(rc));
+        mote_server_destroy(r->srv);
+        CHECK_MSG(a->live == 0, "allocation %u failing: %ld allocations left", fail_at, a->live);
+        return 0;
+    }
+    ports[0] = mote_listener_port(r->srv, plain);
+    ports[1] = mote_listener_port(r->srv, secure);
+    CHECK(pthread_create(&r->thread, NULL, loop_thread, r) == 0);
+    return 1;
+}
+
+static void test_allocation_failures(const mote_tls_config *creds, const tls_client_config *tls)
+{
+    static reply clean, got;
+    counting a;
+    running r;
+    int ports[2], i, round;
+    unsigned n, startup_allocs, warm, failed_startups = 0, served_failures = 0;
+
+    /* the reference: nothing fails; and plain requests after the first allocate nothing */
+    CHECK(start_with_failure(&r, ports, &a, creds, 0));
+    startup_allocs = atomic_load(&a.count);
+    exchange(ports[0], NULL, &clean);
+    blank_dates(&clean);
+    warm = atomic_load(&a.count);
+    for (i = 0; i < 10; i++) exchange(ports[0], NULL, &got);
+    CHECK_MSG(atomic_load(&a.count) == warm, "10 plain exchanges made %u allocations",
+              atomic_load(&a.count) - warm);
+    stop(&r);
+    CHECK(a.live == 0);
+
+    /* start-up, then the first allocations while serving (a buffer block, a TLS session) */
+    for (n = 1; n <= startup_allocs + SERVING_ALLOCS; n++) {
+        if (!start_with_failure(&r, ports, &a, creds, n)) {
+            failed_startups++;
+            continue;
+        }
+        /* the failure lands while serving: that connection closes... */
+        for (round = 0; round < 4 && atomic_load(&a.count) < n; round++) {
+            for (i = 0; i < 2; i++) {
+                exchange(ports[i], i ? tls : NULL, &got);
+                blank_dates(&got);
+                check_like_clean(&got, &clean, "allocation failure", n);
+                if (got.len != clean.len) served_failures++;
+            }
+        }
+        CHECK_MSG(atomic_load(&a.count) >= n, "allocation %u never made", n);
+        /* ...and the next ones, plain and TLS, are served in full */
+        for (i = 0; i < 2; i++) {
+            exchange(ports[i], i ? tls : NULL, &got);
+            blank_dates(&got);
+            CHECK_MSG(got.len == clean.len && memcmp(got.bytes, clean.bytes, clean.len) == 0,
+                      "allocation %u failed: the next %s exchange got %zu of %zu bytes (%s)", n,
+                      i ? "TLS" : "plain", got.len, clean.len,
+                      got.timeout ? "timed out" : got.closed ? "closed" : "open");
+        }
+        stop(&r);
+        CHECK_MSG(a.live == 0, "allocation %u failing: %ld allocations left", n, a.live);
+    }
+    printf("allocation failures: %u start-up allocations failing in turn: %u start-ups failed "
+           "cleanly; %d allocations while serving failing in turn cut %u exchanges\n",
+           startup_allocs, failed_startups, SERVING_ALLOCS, served_failures);
+    CHECK(failed_startups == startup_allocs);
+    CHECK(served_failures >= SERVING_ALLOCS);
+}
+
+int main(void)
+{
+    mote_tls_config creds;
+    tls_client_config tls;
+    char *cert = NULL, *key = NULL, fingerprint[96], err[256];
+
+    CHECK(selfsigned_create(&cert, &key, fingerprint, err, sizeof err) == 0);
+    memset(&creds, 0, sizeof creds);
+    creds.cert_pem = cert;
+    creds.key_pem = key;
+    tls_client_config_init(&tls);
+
+    test_socket_faults(&creds, NULL);
+    test_socket_faults(&creds, &tls);
+    test_allocation_failures(&creds, &tls);
+
+    tls_client_config_free(&tls);
+    free(cert);
+    free(key);
+    return check_report("test_faults");
+}
