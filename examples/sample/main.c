@@ -21,7 +21,7 @@ typedef struct options {
     int bind_count;
     const char *cert, *key;
     long max_conns;
-    long idle_timeout_ms, head_timeout_ms;
+    long idle_timeout_ms, head_timeout_ms, handshake_timeout_ms, body_timeout_ms, write_timeout_ms;
     const char *auth_realm, *auth_user, *auth_password;
     int log_level;
 } options;
@@ -39,12 +39,26 @@ static void usage(FILE *to)
           "  --max-conns N   most open connections (1024)\n"
           "  --idle-timeout MS   close idle keep-alive connections after MS (30000)\n"
           "  --head-timeout MS   408 when a request head takes longer than MS (10000)\n"
+          "  --body-timeout MS   408 when a request body stalls for MS (30000)\n"
+          "  --write-timeout MS  close when a reader takes nothing for MS (30000)\n"
+          "  --handshake-timeout MS  close a TLS handshake not done in MS (10000)\n"
           "  --auth-realm R  realm of /auth (\"mote\")\n"
           "  --auth-user U   user name /auth accepts (\"admin\")\n"
           "  --auth-password P   password /auth accepts (\"mote\")\n"
           "  --log-level L   error, warn, info or debug (info)\n"
           "  --help          this text\n",
           to);
+}
+
+/* The field a timeout option sets, or NULL for another option. */
+static long *timeout_field(options *o, const char *opt)
+{
+    if (strcmp(opt, "--idle-timeout") == 0) return &o->idle_timeout_ms;
+    if (strcmp(opt, "--head-timeout") == 0) return &o->head_timeout_ms;
+    if (strcmp(opt, "--handshake-timeout") == 0) return &o->handshake_timeout_ms;
+    if (strcmp(opt, "--body-timeout") == 0) return &o->body_timeout_ms;
+    if (strcmp(opt, "--write-timeout") == 0) return &o->write_timeout_ms;
+    return NULL;
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -86,17 +100,20 @@ static int parse_options(int argc, char **argv, options *o)
     o->max_conns = 1024;
     o->idle_timeout_ms = 30000;
     o->head_timeout_ms = 10000;
+    o->handshake_timeout_ms = 10000;
+    o->body_timeout_ms = 30000;
+    o->write_timeout_ms = 30000;
     o->auth_realm = "mote";
     o->auth_user = "admin";
     o->auth_password = "mote";
     o->log_level = MOTE_LOG_INFO;
     for (i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        long *timeout = timeout_field(o, opt);
         if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) return 1;
-        if (strcmp(opt, "--port") == 0 || strcmp(opt, "--tls-port") == 0 ||
+        if (timeout || strcmp(opt, "--port") == 0 || strcmp(opt, "--tls-port") == 0 ||
             strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
             strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 ||
-            strcmp(opt, "--idle-timeout") == 0 || strcmp(opt, "--head-timeout") == 0 ||
             strcmp(opt, "--auth-realm") == 0 || strcmp(opt, "--auth-user") == 0 ||
             strcmp(opt, "--auth-password") == 0 ||
             strcmp(opt, "--log-level") == 0) {
@@ -127,12 +144,9 @@ static int parse_options(int argc, char **argv, options *o)
             o->auth_user = val;
         } else if (strcmp(opt, "--auth-password") == 0) {
             o->auth_password = val;
-        } else if (strcmp(opt, "--idle-timeout") == 0) {
-            if (parse_number(val, 1, 86400000, &o->idle_timeout_ms) < 0)
-                return bad_usage("bad idle timeout '%s'", val);
-        } else if (strcmp(opt, "--head-timeout") == 0) {
-            if (parse_number(val, 1, 86400000, &o->head_timeout_ms) < 0)
-                return bad_usage("bad head timeout '%s'", val);
+        } else if (timeout) {
+            if (parse_number(val, 1, 86400000, timeout) < 0)
+                return bad_usage("bad timeout '%s'", val);
         } else if ((o->log_level = parse_level(val)) < 0) {
             return bad_usage("bad log level '%s'", val);
         }
@@ -281,6 +295,9 @@ int main(int argc, char **argv)
     cfg.max_connections = (size_t)o.max_conns;
     cfg.idle_timeout_ms = (uint32_t)o.idle_timeout_ms;
     cfg.head_timeout_ms = (uint32_t)o.head_timeout_ms;
+    cfg.handshake_timeout_ms = (uint32_t)o.handshake_timeout_ms;
+    cfg.body_timeout_ms = (uint32_t)o.body_timeout_ms;
+    cfg.write_timeout_ms = (uint32_t)o.write_timeout_ms;
     cfg.log = print_log;
     cfg.log_level = o.log_level;
     rc = mote_server_create(&srv, &cfg);

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""TLS hygiene: testssl and sslscan (scripts/tls-scan.sh) against mote-sample's HTTPS listener,
+with its self-signed EC P-256 certificate and with an RSA 2048 one (RSA brings its own suites:
+RSA key transport, ROBOT); and TLS clients that stall in the middle of the handshake are closed
+once the handshake timeout has passed."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import sys
+import tempfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hostile import mh  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TLS_SCAN = os.path.join(HERE, "..", "..", "scripts", "tls-scan.sh")
+TESTSSL = shutil.which("testssl") or shutil.which("testssl.sh")
+SSLSCAN = shutil.which("sslscan")
+OPENSSL = shutil.which("openssl")
+
+NOT_VULNERABLE = r"^not vulnerable"
+# What testssl must find, check by check: its JSON id, a regex its finding must match, why.
+# (testssl --jsonfile: one object per check with "id", "severity" and "finding".)
+EXPECTED_TESTSSL = [
+    # protocols: TLS 1.2 only (TLS 1.3 is not offered by this mbedTLS build: not a finding)
+    ("SSLv2",                r"^not offered",   "no SSLv2"),
+    ("SSLv3",                r"^not offered",   "no SSLv3"),
+    ("TLS1",                 r"^not offered",   "no TLS 1.0"),
+    ("TLS1_1",               r"^not offered",   "no TLS 1.1"),
+    ("TLS1_2",               r"^offered",       "TLS 1.2 offered"),
+    # forward secrecy for every connection (each cipher is also checked below)
+    ("PFS",                  r"^offered",       "forward-secret suites offered"),
+    ("cipher_order",         r"^server",        "the server picks the suite"),
+    # renegotiation: RFC 5746 secure renegotiation only, and none started by the client
+    ("secure_renego",        r"^supported",     "RFC 5746: no insecure renegotiation"),
+    ("secure_client_renego", NOT_VULNERABLE,    "no client-initiated renegotiation"),
+    # compression
+    ("CRIME_TLS",            NOT_VULNERABLE,    "no TLS compression"),
+    # BREACH is about HTTP compression of secrets in bodies; mote never compresses (no
+    # Content-Encoding), which testssl finds on "/" (the soft-404 page)
+    ("BREACH",               r"^not vulnerable, no HTTP compression", "no HTTP compression"),
+    # known vulnerabilities
+    ("heartbleed",           NOT_VULNERABLE,    "no heartbeat"),
+    ("CCS",                  NOT_VULNERABLE,    "CCS injection"),
+    ("ticketbleed",          NOT_VULNERABLE,    "ticketbleed"),
+    ("ROBOT",                NOT_VULNERABLE,    "no RSA key transport"),
+    ("POODLE_SSL",           NOT_VULNERABLE,    "no SSLv3"),
+    ("fallback_SCSV",        r"^(no protocol below TLS 1\.2 offered|supported)", "no downgrade"),
+    ("SWEET32",              NOT_VULNERABLE,    "no 64-bit block ciphers"),
+    ("FREAK",                NOT_VULNERABLE,    "no export RSA"),
+    ("DROWN",                NOT_VULNERABLE,    "no SSLv2"),
+    ("LOGJAM",               NOT_VULNERABLE,    "no export DH"),
+    ("BEAST",                NOT_VULNERABLE,    "no CBC in SSL3/TLS1.0"),
+    ("LUCKY13",              NOT_VULNERABLE,    "no CBC suites"),
+    ("RC4",                  NOT_VULNERABLE,    "no RC4"),
+]
+# Severities that are findings wherever they appear (testssl: OK, INFO, LOW, MEDIUM, HIGH,
+# CRITICAL, plus WARN/DEBUG about the scan itself); and "VULNERABLE" in any finding.
+BAD_SEVERITIES = ("MEDIUM", "HIGH", "CRITICAL")
+# The scan's own remarks, not about the server: the system openssl has no GOST engine.
+SCAN_REMARKS = ("engine_problem",)
+
+# Every suite offered: TLS 1.2 (or 1.3), forward-secret key exchange, AEAD encryption.
+FS_KX = r"^(ECDHE|DHE)-"
+AEAD = r"(_GCM_|_CCM|_CHACHA20_POLY1305_)"
+
+# sslscan --xml: protocols it must find enabled (everything else must be disabled)
+SSLSCAN_ENABLED = {("tls", "1.2")}
+SSLSCAN_CIPHER = r"^(ECDHE|DHE)-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305|AES(128|256)-CCM\S*)$"
+
+
+@unittest.skipUnless(TESTSSL and SSLSCAN and OPENSSL, "testssl, sslscan or openssl not installed")
+class TlsScan(mh.SampleTestCase):
+
+    shared_sample = False
+
+    def scan(self, sample, label):
+        out = tempfile.mkdtemp(prefix="mote-tls-scan-")
+        self.addCleanup(shutil.rmtree, out, True)
+        t0 = time.monotonic()
+        p = mh.run(["sh", TLS_SCAN, "127.0.0.1:%d" % sample.tls_port, out], timeout=360,
+                   env=mh.clean_env())
+        took = time.monotonic() - t0
+        self.assertEqual(p.returncode, 0, "tls-scan.sh failed: %s" % p.stderr.decode())
+        with open(os.path.join(out, "testssl.json")) as f:
+            findings = json.load(f)
+        xml = ET.parse(os.path.join(out, "sslscan.xml")).getroot()
+        with open(os.path.join(out, "testssl.txt"), errors="replace") as f:
+            report = f.read()
+        ciphers = [e["finding"] for e in findings if e["id"].startswith("cipher-")]
+        print("\n  %s [%s]: scanned in %.1f s; testssl: %d findings, suites: %s"
+              % (label, mh.BACKEND, took, len(findings),
+                 ", ".join(c.split()[3] for c in ciphers)), file=sys.stderr)
+        return findings, xml, report
+
+    def check_testssl(self, findings, report, label):
+        by_id = {}
+        for e in findings:
+            by_id.setdefault(e["id"], []).append(e)
+        problems = []
+        for check, want, why in EXPECTED_TESTSSL:
+            got = by_id.get(check)
+            if not got:
+                problems.append("%s (%s): not reported" % (check, why))
+                continue
+            for e in got:
+                if not re.search(want, e["finding"]):
+                    problems.append("%s (%s): %r (%s), want /%s/" % (check, why, e["finding"],
+                                                                      e["severity"], want))
+        for e in findings:
+            if e["id"] in SCAN_REMARKS:
+                continue
+            if e["severity"] in BAD_SEVERITIES or "VULNERABLE" in e["finding"]:
+                problems.append("%s: %s: %r" % (e["id"], e["severity"], e["finding"]))
+        suites = [e["finding"] for e in findings if e["id"].startswith("cipher-")]
+        if not suites:
+            problems.append("no cipher suite listed")
+        for s in suites:
+            # "TLS 1.2   xc02c   ECDHE-ECDSA-AES256-GCM-SHA384   ECDH 253   AESGCM   256
+            #  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+            f = s.split()
+            proto, openssl_name, iana = " ".join(f[:2]), f[3], f[-1]
+            if proto not in ("TLS 1.2", "TLS 1.3"):
+                problems.append("suite on %s: %s" % (proto, s))
+            elif proto == "TLS 1.2" and not re.search(FS_KX, openssl_name):
+                problems.append("suite without forward secrecy: %s" % s)
+            if not re.search(AEAD, iana + "_"):
+                problems.append("suite without AEAD: %s" % s)
+        self.assertEqual(problems, [], "%s: testssl findings:\n  %s\nreport:\n%s" % (
+            label, "\n  ".join(problems), report))
+
+    def check_sslscan(self, xml, label):
+        problems = []
+        test = xml.find("ssltest")
+        self.assertIsNotNone(test, ET.tostring(xml)[:2000])
+        protos = {(p.get("type"), p.get("version")): p.get("enabled") == "1"
+                  for p in test.findall("protocol")}
+        self.assertIn(("ssl", "2"), protos)
+        for key, enabled in sorted(protos.items()):
+            if enabled != (key in SSLSCAN_ENABLED):
+                problems.append("protocol %s %s %s" % (key[0], key[1],
+                                                       "enabled" if enabled else "disabled"))
+        ciphers = test.findall("cipher")
+        if not ciphers:
+            problems.append("no cipher accepted")
+        for c in ciphers:
+            if c.get("sslversion") != "TLSv1.2" or not re.match(SSLSCAN_CIPHER, c.get("cipher", "")):
+                problems.append("cipher %s" % c.attrib)
+            if c.get("strength") != "strong":
+                problems.append("cipher strength %s" % c.attrib)
+        for r in test.findall("renegotiation"):
+            if r.get("supported") == "1" and r.get("secure") != "1":
+                problems.append("insecure renegotiation %s" % r.attrib)
+        for h in test.findall("heartbleed"):
+            if h.get("vulnerable") != "0":
+                problems.append("heartbleed %s" % h.attrib)
+        # (this sslscan's OpenSSL is built without zlib: it cannot test compression and writes
+        # no element; when it can, compression must be off. testssl's CRIME_TLS covers it.)
+        for z in test.findall("compression"):
+            if z.get("supported") != "0":
+                problems.append("compression %s" % z.attrib)
+        self.assertEqual(problems, [], "%s: sslscan findings:\n  %s\n%s" % (
+            label, "\n  ".join(problems), ET.tostring(xml).decode()))
+
+    def run_scan(self, label, *args):
+        s = self.start_sample("--bind", "127.0.0.1", "--log-level", "warn", *args)
+        findings, xml, report = self.scan(s, label)
+        self.check_testssl(findings, report, label)
+        self.check_sslscan(xml, label)
+        # and the server survived the scan
+        with mh.Client.tls("127.0.0.1", s.tls_port) as c:
+            self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
+
+    def test_scan_self_signed_ec(self):
+        self.run_scan("self-signed EC P-256")
+
+    def test_scan_rsa_certificate(self):
+        d = tempfile.mkdtemp(prefix="mote-rsa-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        p = mh.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=localhost"], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.run_scan("RSA 2048", "--cert", cert, "--key", key)
+
+
+HANDSHAKE_TIMEOUT = 1.5   # seconds: the sample's --handshake-timeout below
+
+
+def client_hello():
+    """A real ClientHello (TLS 1.2 capable), made in memory."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = mh.insecure_context().wrap_bio(inc, out, server_hostname="127.0.0.1")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+class StalledHandshakes(mh.SampleTestCase):
+    """Clients that stop in the middle of the handshake are closed at the handshake timeout,
+    not before (tests/integration/test_tls_silent.py shows they do not block others and are
+    not closed early), and not never."""
+
+    sample_args = ("--bind", "127.0.0.1", "--idle-timeout", "60000", "--head-timeout", "60000",
+                   "--handshake-timeout", str(int(HANDSHAKE_TIMEOUT * 1000)))
+
+    def test_stalled_handshakes_closed_at_timeout(self):
+        s = self.sample
+        hello = client_hello()
+        self.assertEqual(hello[:1], b"\x16")
+        mark = s.stdout_mark()
+        stalls = {}
+        t0 = time.monotonic()
+        stalls["silent"] = mh.Client("127.0.0.1", s.tls_port)
+        stalls["one byte"] = mh.Client("127.0.0.1", s.tls_port)
+        stalls["one byte"].send(hello[:1])
+        stalls["record header"] = mh.Client("127.0.0.1", s.tls_port)
+        stalls["record header"].send(hello[:5])
+        stalls["half hello"] = mh.Client("127.0.0.1", s.tls_port)
+        stalls["half hello"].send(hello[:len(hello) // 2])
+        stalls["full hello"] = mh.Client("127.0.0.1", s.tls_port)
+        stalls["full hello"].send(hello)
+        for c in stalls.values():
+            self.addCleanup(c.close)
+        for c in stalls.values():
+            s.wait_stdout(r"connection accepted: address 127\.0\.0\.1, port %d$" % c.local_port(),
+                          start=mark)
+        # the full hello is answered (ServerHello ... ServerHelloDone), then the client is silent
+        full = stalls["full hello"]
+        first = full.sock.recv(5)
+        self.assertEqual(first[:1], b"\x16", "no ServerHello: %r" % first)
+        # a plain-HTTP client on the same server is not subject to the handshake timeout
+        with s.connect() as h:
+            self.assertEqual(h.request("GET", "/index.html").status, 200)
+        closed_after = {}
+        for name, c in stalls.items():
+            left = t0 + HANDSHAKE_TIMEOUT + 5 - time.monotonic()
+            try:
+                rest = c.wait_closed(timeout=max(0.1, left))
+            except socket.timeout:
+                self.fail("%s: still open %.1f s after connecting (handshake timeout %.0f s)"
+                          % (name, time.monotonic() - t0, HANDSHAKE_TIMEOUT))
+            closed_after[name] = time.monotonic() - t0
+            # what the server sent before closing: the rest of its flight (full hello), or at
+            # most a TLS alert; never anything else
+            if name != "full hello" and rest:
+                self.assertEqual(rest[:1], b"\x15", "%s: %r before close" % (name, rest[:40]))
+        print("\n  [%s] stalled handshakes closed after: %s (handshake timeout %.0f s)" % (
+            mh.BACKEND, ", ".join("%s %.2f s" % kv for kv in closed_after.items()),
+            HANDSHAKE_TIMEOUT), file=sys.stderr)
+        for name, took in closed_after.items():
+            # t0 is before the connects: the server's clock starts a little later, never earlier
+            self.assertGreaterEqual(took, HANDSHAKE_TIMEOUT - 0.05, "%s closed early" % name)
+            self.assertLess(took, HANDSHAKE_TIMEOUT + 3, "%s closed late" % name)
+        # the server is still serving TLS
+        with mh.Client.tls("127.0.0.1", s.tls_port) as c:
+            self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
+
+
+if __name__ == "__main__":
+    mh.main()
