@@ -141,6 +141,12 @@ typedef struct mote_config {
     void *log_user;
     int log_level;                /* the most detailed level passed to `log` (MOTE_LOG_INFO) */
     mote_allocator allocator;     /* malloc/free when left zeroed */
+    unsigned workers;             /* event-loop threads (1). Above 1, mote_server_run() runs
+                                     this many loops, each with its own connections (up to
+                                     max_connections each) on listeners shared through
+                                     SO_REUSEPORT; handlers and `log` are then called from
+                                     several threads, and mote_post() and timers run on the
+                                     calling thread's loop. Not with mote_server_step(). */
 } mote_config;
 
 /* Fills `cfg` with the defaults above. */
@@ -254,7 +260,8 @@ void mote_server_stop(mote_server *srv);
 int mote_server_fd(const mote_server *srv);
 
 /* Waits up to `timeout_ms` (0: not at all, -1: until an event) and handles what is ready.
- * Returns 1 while the server runs, 0 once it has stopped completely, or a MOTE_E* code. */
+ * Returns 1 while the server runs, 0 once it has stopped completely, or a MOTE_E* code
+ * (MOTE_ESTATE for a server with several workers, which only mote_server_run() runs). */
 int mote_server_step(mote_server *srv, int timeout_ms);
 
 /* Milliseconds until the next timer is due (0 if one is due now), or -1 if none is set. */

@@ -57,12 +57,14 @@ static int parse_address(const char *addr, uint16_t port, struct sockaddr_storag
     return MOTE_EADDR;
 }
 
-static int open_listener(const struct sockaddr_storage *ss, socklen_t len, int dual_stack)
+static int open_listener(const struct sockaddr_storage *ss, socklen_t len, int dual_stack,
+                         int reuse_port)
 {
     int one = 1, v6only = dual_stack ? 0 : 1;
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
         (ss->ss_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) ||
         bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
@@ -74,7 +76,7 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, int d
     return fd;
 }
 
-int net_listen(const char *addr, uint16_t port, char *err, size_t err_len)
+int net_listen(const char *addr, uint16_t port, int reuse_port, char *err, size_t err_len)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -84,7 +86,7 @@ int net_listen(const char *addr, uint16_t port, char *err, size_t err_len)
         snprintf(err, err_len, "'%s' is not a numeric IPv4 or IPv6 address", addr ? addr : "");
         return MOTE_EADDR;
     }
-    fd = open_listener(&ss, len, dual);
+    fd = open_listener(&ss, len, dual, reuse_port);
     if (fd < 0 && dual && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
         /* a host without IPv6: the wildcard is IPv4's */
         struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&ss;
@@ -92,7 +94,7 @@ int net_listen(const char *addr, uint16_t port, char *err, size_t err_len)
         v4->sin_family = AF_INET;
         v4->sin_addr.s_addr = htonl(INADDR_ANY);
         v4->sin_port = htons(port);
-        fd = open_listener(&ss, sizeof *v4, 0);
+        fd = open_listener(&ss, sizeof *v4, 0, reuse_port);
     }
     if (fd < 0) {
         snprintf(err, err_len, "cannot listen on [%s]:%u: %s", addr ? addr : "::", (unsigned)port,

@@ -7,9 +7,10 @@
 
 #include "conn.h"
 
-/* Opens a non-blocking listening TCP socket; addr as in mote_listen(). Returns the descriptor
- * or MOTE_EADDR / MOTE_ESYS with one line in err. */
-int net_listen(const char *addr, uint16_t port, char *err, size_t err_len);
+/* Opens a non-blocking listening TCP socket; addr as in mote_listen(). With reuse_port, other
+ * sockets with it may listen on the same port (SO_REUSEPORT), the kernel sharing connections
+ * among them. Returns the descriptor or MOTE_EADDR / MOTE_ESYS with one line in err. */
+int net_listen(const char *addr, uint16_t port, int reuse_port, char *err, size_t err_len);
 
 /* The local port of a bound socket, or MOTE_ESYS. */
 int net_local_port(int fd);

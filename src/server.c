@@ -118,6 +118,11 @@ struct mote_server {
     size_t post_head, post_count;
     app_timer *app_timers;
     size_t app_timer_count;
+    /* workers > 1: the other event loops, servers of their own that use this one's routes */
+    struct mote_server **workers;
+    pthread_t *worker_threads;
+    size_t worker_count;
+    int reuse_port;           /* listeners share their port with the workers' */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -191,6 +196,7 @@ void mote_config_init(mote_config *cfg)
     cfg->max_drain_size = 65536;
     cfg->body_timeout_ms = 30000;
     cfg->max_posts = 1024;
+    cfg->workers = 1;
     cfg->response_buffer_size = 16384;
     cfg->idle_timeout_ms = 30000;
     cfg->head_timeout_ms = 10000;
@@ -222,7 +228,7 @@ static int config_is_valid(const mote_config *c)
            c->idle_timeout_ms && c->head_timeout_ms && c->write_timeout_ms && c->body_timeout_ms &&
            c->max_posts > 0 && c->max_posts < (1u << 24) &&
            c->handshake_timeout_ms && (!c->server_name || server_name_is_valid(c->server_name)) &&
-           (!c->allocator.alloc) == (!c->allocator.free);
+           (!c->allocator.alloc) == (!c->allocator.free) && c->workers <= 1024;
 }
 
 static void env_init(mote_server *s)
@@ -718,8 +724,10 @@ static void wake_loop(mote_server *s)
 
 void mote_server_stop(mote_server *s)
 {
+    size_t i;
     atomic_store(&s->stop_requested, 1);
     wake_loop(s);
+    for (i = 0; i < s->worker_count; i++) mote_server_stop(s->workers[i]);
 }
 
 static void drain_wake(mote_server *s)
@@ -842,7 +850,7 @@ static int wait_ms(const mote_server *s, int timeout_ms)
     return (int)until + 1; /* epoll rounds down; wake just after the deadline, not just before */
 }
 
-int mote_server_step(mote_server *s, int timeout_ms)
+static int step(mote_server *s, int timeout_ms)
 {
     loop_event events[MAX_EVENTS];
     int n, i;
@@ -870,11 +878,42 @@ int mote_server_step(mote_server *s, int timeout_ms)
     return 1;
 }
 
-int mote_server_run(mote_server *s)
+int mote_server_step(mote_server *s, int timeout_ms)
+{
+    if (s->worker_count) return MOTE_ESTATE; /* several loops need threads: mote_server_run() */
+    return step(s, timeout_ms);
+}
+
+static int run_loop(mote_server *s)
 {
     int rc;
-    while ((rc = mote_server_step(s, -1)) == 1) {
+    while ((rc = step(s, -1)) == 1) {
     }
+    return rc;
+}
+
+static void *run_worker(void *arg)
+{
+    (void)run_loop(arg);
+    return NULL;
+}
+
+int mote_server_run(mote_server *s)
+{
+    size_t started = 0, i;
+    int rc = MOTE_OK;
+    for (; started < s->worker_count; started++) {
+        if (pthread_create(&s->worker_threads[started], NULL, run_worker, s->workers[started])) {
+            srv_log(s, MOTE_LOG_ERROR, "cannot start a worker thread: %s", strerror(errno));
+            mote_server_stop(s);
+            rc = MOTE_ESYS;
+            break;
+        }
+    }
+    if (rc == MOTE_OK) rc = run_loop(s);
+    else (void)run_loop(s);
+    mote_server_stop(s); /* this loop may end on an error: the others end with it */
+    for (i = 0; i < started; i++) pthread_join(s->worker_threads[i], NULL);
     return rc;
 }
 
@@ -902,6 +941,26 @@ static int open_wake_pipe(mote_server *s)
     if (pipe2(s->wake_fds, O_NONBLOCK | O_CLOEXEC) < 0) return MOTE_ESYS;
     s->wake.kind = H_WAKE;
     return loop_add(s->loop, s->wake_fds[0], LOOP_READ, &s->wake);
+}
+
+/* The other workers-1 loops: servers of one worker each, routed by s's router. */
+static int create_workers(mote_server *s, const mote_config *cfg)
+{
+    mote_config one = *cfg;
+    size_t n = cfg->workers - 1, i;
+    one.workers = 1;
+    s->reuse_port = 1;
+    s->workers = s->alloc.alloc(s->alloc.ctx, n * sizeof *s->workers);
+    s->worker_threads = s->alloc.alloc(s->alloc.ctx, n * sizeof *s->worker_threads);
+    if (!s->workers || !s->worker_threads) return MOTE_ENOMEM;
+    for (i = 0; i < n; i++) {
+        int rc = mote_server_create(&s->workers[i], &one);
+        if (rc < 0) return rc;
+        s->worker_count++;
+        s->workers[i]->env.routes = &s->routes;
+        s->workers[i]->reuse_port = 1;
+    }
+    return MOTE_OK;
 }
 
 int mote_server_create(mote_server **out, const mote_config *cfg)
@@ -954,8 +1013,9 @@ int mote_server_create(mote_server **out, const mote_config *cfg)
     if (rc == MOTE_OK) rc = pthread_mutex_init(&s->post_lock, NULL) == 0 ? MOTE_OK : MOTE_ESYS;
     if (rc == MOTE_OK) s->post_lock_ready = 1;
     if (rc == MOTE_OK) rc = open_wake_pipe(s);
+    if (rc == MOTE_OK) s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (rc == MOTE_OK && cfg->workers > 1) rc = create_workers(s, cfg);
     if (rc == MOTE_OK) {
-        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         *out = s;
         return MOTE_OK;
     }
@@ -972,6 +1032,9 @@ void mote_server_destroy(mote_server *s)
 {
     size_t i;
     if (!s) return;
+    for (i = 0; i < s->worker_count; i++) mote_server_destroy(s->workers[i]);
+    s->alloc.free(s->alloc.ctx, s->workers);
+    s->alloc.free(s->alloc.ctx, s->worker_threads);
     if (s->conns) close_all(s);
     close_listeners(s);
     for (i = 0; i < s->listener_count; i++) {
@@ -1001,7 +1064,7 @@ static int add_listener(mote_server *s, const char *addr, uint16_t port, tls_ctx
     int fd;
 
     if (s->stopping) return MOTE_ESTATE;
-    fd = net_listen(addr, port, err, sizeof err);
+    fd = net_listen(addr, port, s->reuse_port, err, sizeof err);
     if (fd < 0) {
         srv_log(s, MOTE_LOG_ERROR, "%s", err);
         return fd;
@@ -1029,26 +1092,48 @@ static int add_listener(mote_server *s, const char *addr, uint16_t port, tls_ctx
     return (int)s->listener_count++;
 }
 
+/* A listener of one loop, with its own TLS context when tls is given. */
+static int listen_one(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
+{
+    char err[256];
+    tls_ctx *ctx = NULL;
+    int rc;
+    if (tls) {
+        rc = tls_ctx_create(&ctx, tls, &s->alloc, err, sizeof err);
+        if (rc < 0) {
+            srv_log(s, MOTE_LOG_ERROR, "%s", err);
+            return rc;
+        }
+    }
+    rc = add_listener(s, addr, port, ctx);
+    if (rc < 0 && ctx) tls_ctx_destroy(ctx);
+    return rc;
+}
+
+/* The listener, and the same address and port in every worker (port 0: the one first bound). */
+static int listen_all(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
+{
+    size_t i;
+    int index = listen_one(s, addr, port, tls);
+    if (index < 0) return index;
+    port = s->listeners[index]->port;
+    for (i = 0; i < s->worker_count; i++) {
+        int rc = listen_one(s->workers[i], addr, port, tls);
+        if (rc < 0) return rc;
+    }
+    return index;
+}
+
 int mote_listen(mote_server *s, const char *addr, uint16_t port)
 {
     if (!s) return MOTE_EINVAL;
-    return add_listener(s, addr, port, NULL);
+    return listen_all(s, addr, port, NULL);
 }
 
 int mote_listen_tls(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
 {
-    char err[256];
-    tls_ctx *ctx;
-    int rc;
     if (!s || !tls) return MOTE_EINVAL;
-    rc = tls_ctx_create(&ctx, tls, &s->alloc, err, sizeof err);
-    if (rc < 0) {
-        srv_log(s, MOTE_LOG_ERROR, "%s", err);
-        return rc;
-    }
-    rc = add_listener(s, addr, port, ctx);
-    if (rc < 0) tls_ctx_destroy(ctx);
-    return rc;
+    return listen_all(s, addr, port, tls);
 }
 
 int mote_listener_port(const mote_server *s, int i)

@@ -2,6 +2,7 @@
  * application timers, a deferred response finished from another thread, and two servers in
  * one process. Every wait is on an event (a socket read, a condition, a thread's end). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -49,6 +50,24 @@ static char *fetch(int port, const char *method, const char *target)
     close(fd);
     if (reply) reply[len] = '\0';
     return reply;
+}
+
+/* Whether 16 connection attempts (from 16 source ports) are all refused: nothing listens. */
+static int fetch_refused(int port)
+{
+    struct sockaddr_in sa;
+    int i, refused = 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (i = 0; i < 16; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) continue;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == ECONNREFUSED) refused++;
+        close(fd);
+    }
+    return refused == 16;
 }
 
 static int body_is(const char *reply, const char *body)
@@ -338,11 +357,71 @@ static void test_two_servers(void)
     finish(&b);
 }
 
+/* ---- workers ------------------------------------------------------------------------------- */
+
+typedef struct seen_threads {
+    pthread_mutex_t lock;
+    pthread_t ids[8];
+    int count;
+} seen_threads;
+
+static void h_which_thread(mote_request *req, mote_response *res, void *user)
+{
+    seen_threads *t = user;
+    pthread_t self = pthread_self();
+    int i;
+    (void)req;
+    pthread_mutex_lock(&t->lock);
+    for (i = 0; i < t->count && !pthread_equal(t->ids[i], self); i++) {
+    }
+    if (i == t->count && t->count < 8) t->ids[t->count++] = self;
+    pthread_mutex_unlock(&t->lock);
+    mote_respond(res, 200, "text/plain", "served\n");
+}
+
+/* Two workers share the port: connections from many source ports reach both (the kernel
+ * hashes them; all 64 landing on one worker has odds of 2^-63), and a stop ends both. */
+static void test_workers(void)
+{
+    seen_threads seen;
+    mote_config cfg;
+    running r;
+    int i, served = 0, refused;
+
+    memset(&seen, 0, sizeof seen);
+    pthread_mutex_init(&seen.lock, NULL);
+    mote_config_init(&cfg);
+    cfg.workers = 2;
+    memset(&r, 0, sizeof r);
+    CHECK(mote_server_create(&r.srv, &cfg) == MOTE_OK);
+    CHECK(mote_route(r.srv, "/", MOTE_ROUTE_PREFIX, h_which_thread, &seen) == MOTE_OK);
+    r.port = mote_listener_port(r.srv, mote_listen(r.srv, "127.0.0.1", 0));
+    CHECK(r.port > 0);
+    CHECK(mote_server_step(r.srv, 0) == MOTE_ESTATE);
+    CHECK(pthread_create(&r.thread, NULL, loop_thread, &r) == 0);
+    for (i = 0; i < 64; i++) {
+        char *reply = fetch(r.port, "GET", "/");
+        served += body_is(reply, "served\n");
+        free(reply);
+    }
+    CHECK_EQ_INT(served, 64);
+    CHECK_EQ_INT(seen.count, 2);
+
+    mote_server_stop(r.srv);
+    CHECK(pthread_join(r.thread, NULL) == 0);
+    CHECK_EQ_INT(r.rc, 0);
+    refused = fetch_refused(r.port);
+    CHECK_MSG(refused, "a worker still listens on port %d after the stop", r.port);
+    mote_server_destroy(r.srv);
+    pthread_mutex_destroy(&seen.lock);
+}
+
 int main(void)
 {
     test_post_finishes_deferred_response();
     test_many_posters();
     test_timers();
     test_two_servers();
+    test_workers();
     return check_report("test_server");
 }
