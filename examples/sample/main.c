@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include <mbedtls/version.h>
+
 #include "mote.h"
 #include "api.h"
 #include "pages.h"
@@ -47,6 +49,7 @@ static void usage(FILE *to)
           "  --auth-user U   user name /auth accepts (\"admin\")\n"
           "  --auth-password P   password /auth accepts (\"mote\")\n"
           "  --log-level L   error, warn, info or debug (info)\n"
+          "  --version       the versions of mote-sample, libmote and mbedTLS\n"
           "  --help          this text\n",
           to);
 }
@@ -113,6 +116,7 @@ static int parse_options(int argc, char **argv, options *o)
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         long *timeout = timeout_field(o, opt);
         if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) return 1;
+        if (strcmp(opt, "--version") == 0) return 3;
         if (timeout || strcmp(opt, "--port") == 0 || strcmp(opt, "--tls-port") == 0 ||
             strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
             strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 || strcmp(opt, "--workers") == 0 ||
@@ -290,6 +294,11 @@ int main(int argc, char **argv)
 
     if (rc == 1) {
         usage(stdout);
+        return 0;
+    }
+    if (rc == 3) {
+        printf("mote-sample %s (libmote %s, mbedTLS %s)\n", MOTE_VERSION, MOTE_VERSION,
+               MBEDTLS_VERSION_STRING);
         return 0;
     }
     if (rc) return rc;

@@ -302,9 +302,24 @@ class Options(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertIn("usage: mote-sample", out)
         for opt in ("--port", "--tls-port", "--bind", "--cert", "--key", "--max-conns",
-                    "--log-level"):
+                    "--workers", "--handshake-timeout", "--body-timeout", "--write-timeout",
+                    "--log-level", "--version"):
             self.assertIn(opt, out)
         self.assertEqual(err, "")
+
+    def test_version(self):
+        rc, out, err = self.run_sample("--version")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^mote-sample \d+\.\d+\.\d+ \(libmote \d+\.\d+\.\d+, "
+                              r"mbedTLS \d+\.\d+\.\d+\)\n$")
+        self.assertEqual(err, "")
+
+    def test_bad_new_options(self):
+        for args in (("--workers", "0"), ("--workers", "65"), ("--handshake-timeout", "0"),
+                     ("--body-timeout", "x"), ("--write-timeout", "")):
+            rc, out, err = self.run_sample(*args)
+            self.assertEqual(rc, 2, args)
+            self.assertEqual(len(err.strip().splitlines()), 1, (args, err))
 
 
 if __name__ == "__main__":
