@@ -501,10 +501,14 @@ static void start_body(mote_conn *c, const route *rt)
     body_state *b = &c->body;
     const parser *p = &c->parser;
     uint64_t limit = rt && rt->max_body_size ? rt->max_body_size : c->env->max_body_size;
-    body_init(&b->dec, (p->flags & HEAD_CHUNKED) != 0, p->content_length, limit,
-              c->env->max_header_bytes);
-    b->route = rt;
+    uint32_t lines = c->env->max_header_bytes;
     b->floor = b->pos = c->in_start + p->head_len;
+    /* trailers are kept in the input buffer after the head: they get what room is left there,
+     * so that reading never stalls on a full buffer (more is 431) */
+    if (b->floor + 1 < c->env->in_size && c->env->in_size - b->floor - 1 < lines)
+        lines = c->env->in_size - b->floor - 1;
+    body_init(&b->dec, (p->flags & HEAD_CHUNKED) != 0, p->content_length, limit, lines);
+    b->route = rt;
     b->continue_due = c->req.version >= 11 && (p->flags & HEAD_EXPECT_CONTINUE) && request_has_body(c);
     c->phase = PHASE_BODY;
 }
