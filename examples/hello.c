@@ -1,5 +1,5 @@
-/* hello - the smallest mote server: one route, one port. */
-#include <stdio.h>
+/* hello - the smallest mote server: one route, one port (8080, or the first argument). */
+#include <stdlib.h>
 
 #include "mote.h"
 
@@ -10,11 +10,11 @@ static void hello(mote_request *req, mote_response *res, void *user)
     mote_respond(res, 200, "text/plain", "Hello, world!\n");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     mote_server *srv;
     if (mote_server_create(&srv, NULL) < 0) return 1;
     mote_route(srv, "/", MOTE_ROUTE_PREFIX, hello, NULL);
-    if (mote_listen(srv, NULL, 8080) < 0) return 1;
+    if (mote_listen(srv, NULL, (uint16_t)(argc > 1 ? atoi(argv[1]) : 8080)) < 0) return 1;
     return mote_server_run(srv) < 0;
 }
