@@ -106,6 +106,19 @@ enum mote_log_level {
 /* Receives each log line (without a trailing newline). */
 typedef void (*mote_log_fn)(void *user, int level, const char *message);
 
+/* The access line logged at MOTE_LOG_INFO when each response ends (mote_config.access_log). */
+enum mote_access_log {
+    MOTE_ACCESS_LOG_MOTE = 0,  /* 127.0.0.1:50000 "GET / HTTP/1.1" 200 12 0.153ms (bytes of body,
+                                  time from the request's head to the response's end) */
+    MOTE_ACCESS_LOG_COMMON,    /* Common Log Format: 127.0.0.1 - - [06/Nov/1994:08:49:37 +0000]
+                                  "GET / HTTP/1.1" 200 12 (UTC; "-" for no body) */
+    MOTE_ACCESS_LOG_COMBINED,  /* Common, then "Referer" "User-Agent" */
+    MOTE_ACCESS_LOG_JSON,      /* one JSON object: time (RFC 3339, UTC), remote, port, method,
+                                  target, version, status, bytes, duration_ms, referer,
+                                  user_agent (null when absent) */
+    MOTE_ACCESS_LOG_OFF
+};
+
 /* Allocation hooks; every allocation the library makes goes through them (mbedTLS's own
  * excepted). Memory must be aligned for any object, as malloc's is. */
 typedef struct mote_allocator {
@@ -140,6 +153,7 @@ typedef struct mote_config {
     mote_log_fn log;              /* NULL: the library logs nothing */
     void *log_user;
     int log_level;                /* the most detailed level passed to `log` (MOTE_LOG_INFO) */
+    int access_log;               /* MOTE_ACCESS_LOG_* (MOTE_ACCESS_LOG_MOTE) */
     mote_allocator allocator;     /* malloc/free when left zeroed */
     unsigned workers;             /* event-loop threads (1). Above 1, mote_server_run() runs
                                      this many loops, each with its own connections (up to

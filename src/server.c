@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "addr.h"
 #include "conn.h"
 #include "httpdate.h"
@@ -228,7 +229,8 @@ static int config_is_valid(const mote_config *c)
            c->idle_timeout_ms && c->head_timeout_ms && c->write_timeout_ms && c->body_timeout_ms &&
            c->max_posts > 0 && c->max_posts < (1u << 24) &&
            c->handshake_timeout_ms && (!c->server_name || server_name_is_valid(c->server_name)) &&
-           (!c->allocator.alloc) == (!c->allocator.free) && c->workers <= 1024;
+           (!c->allocator.alloc) == (!c->allocator.free) && c->workers <= 1024 &&
+           c->access_log >= MOTE_ACCESS_LOG_MOTE && c->access_log <= MOTE_ACCESS_LOG_OFF;
 }
 
 static void env_init(mote_server *s)
@@ -565,16 +567,28 @@ static void on_request_begin(mote_conn *c)
 static void on_request_end(mote_conn *c)
 {
     srv_conn *sc = c->user;
-    char peer[ADDR_TEXT_MAX + 2];
-    uint64_t took;
-    if (!log_enabled(sc->srv, MOTE_LOG_INFO)) return;
-    took = c->req.valid ? monotonic_us() - sc->started_us : 0;
-    peer_text(&c->peer, peer, sizeof peer);
-    srv_log(sc->srv, MOTE_LOG_INFO, "%s:%u \"%s %s HTTP/1.%d\" %u %llu %llu.%03llums", peer,
-            (unsigned)c->peer.port, c->req.valid ? mote_request_method(&c->req) : "-",
-            c->req.valid ? mote_request_target(&c->req) : "-", c->req.version == 10 ? 0 : 1,
-            (unsigned)c->res.status, (unsigned long long)c->res.body_bytes,
-            (unsigned long long)(took / 1000), (unsigned long long)(took % 1000));
+    mote_server *s = sc->srv;
+    char address[ADDR_TEXT_MAX], line[ACCESS_LINE_MAX];
+    access_entry e;
+    if (!log_enabled(s, MOTE_LOG_INFO) || s->cfg.access_log == MOTE_ACCESS_LOG_OFF) return;
+    if (addr_format(&c->peer, address, sizeof address) < 0) address[0] = '\0';
+    memset(&e, 0, sizeof e);
+    e.address = address;
+    e.port = c->peer.port;
+    e.ipv6 = c->peer.family == 6;
+    if (c->req.valid) {
+        e.method = mote_request_method(&c->req);
+        e.target = mote_request_target(&c->req);
+        e.referer = mote_request_header(&c->req, "Referer");
+        e.user_agent = mote_request_header(&c->req, "User-Agent");
+        e.micros = monotonic_us() - sc->started_us;
+    }
+    e.version = c->req.version;
+    e.status = c->res.status;
+    e.bytes = c->res.body_bytes;
+    e.unix_seconds = (int64_t)time(NULL);
+    access_log_line(line, sizeof line, s->cfg.access_log, &e);
+    s->cfg.log(s->cfg.log_user, MOTE_LOG_INFO, line);
 }
 
 static int start_connection(mote_server *s, listener *l, int fd, const mote_addr *peer)

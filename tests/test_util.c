@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "accesslog.h"
 #include "addr.h"
 #include "check.h"
 #include "conn.h"
@@ -82,6 +83,113 @@ static void test_httpdate_vs_libc(void)
         }
     }
     CHECK_EQ_INT(bad, 0);
+}
+
+/* The access logs' dates against strftime(). */
+static void test_log_dates_vs_libc(void)
+{
+    int i, bad = 0;
+    const int64_t lo = -2208988800LL, hi = 253402300799LL;
+    for (i = 0; i < 10000; i++) {
+        int64_t t = i == 0 ? lo : i == 1 ? hi : lo + (int64_t)(rng() % (uint64_t)(hi - lo + 1));
+        time_t tt = (time_t)t;
+        struct tm tm;
+        char want_clf[64], want_iso[64], clf[CLFDATE_LEN + 1], iso[ISODATE_LEN + 1];
+        if (!gmtime_r(&tt, &tm) ||
+            strftime(want_clf, sizeof want_clf, "%d/%b/%Y:%H:%M:%S +0000", &tm) != CLFDATE_LEN ||
+            strftime(want_iso, sizeof want_iso, "%Y-%m-%dT%H:%M:%SZ", &tm) != ISODATE_LEN) {
+            bad++;
+            continue;
+        }
+        httpdate_clf(clf, t);
+        httpdate_iso(iso, t);
+        if (strcmp(clf, want_clf) != 0 || strcmp(iso, want_iso) != 0) {
+            if (bad < 5) fprintf(stderr, "t=%lld: %s %s\n", (long long)t, clf, iso);
+            bad++;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* ---- access-log lines ----------------------------------------------------------------------- */
+
+static access_entry sample_entry(void)
+{
+    access_entry e;
+    memset(&e, 0, sizeof e);
+    e.address = "127.0.0.1";
+    e.port = 50000;
+    e.method = "GET";
+    e.target = "/index.html?a=\"b\"";
+    e.version = 11;
+    e.status = 200;
+    e.bytes = 113;
+    e.micros = 1153;
+    e.unix_seconds = 784111777;
+    e.referer = "http://example.com/";
+    e.user_agent = "Mozilla/5.0 \"quoted\" \\ \x01 caf\xe9";
+    return e;
+}
+
+static void check_line(int format, const access_entry *e, const char *want)
+{
+    char line[ACCESS_LINE_MAX];
+    size_t n = access_log_line(line, sizeof line, format, e);
+    CHECK_MSG(strcmp(line, want) == 0, "format %d:\n  got  %s\n  want %s", format, line, want);
+    CHECK_EQ_INT(n, strlen(line));
+}
+
+static void test_access_log(void)
+{
+    access_entry e = sample_entry();
+    char line[ACCESS_LINE_MAX], small[40], *huge;
+    check_line(MOTE_ACCESS_LOG_MOTE, &e, "127.0.0.1:50000 \"GET /index.html?a=\\x22b\\x22 HTTP/1.1\" "
+                                         "200 113 1.153ms");
+    check_line(MOTE_ACCESS_LOG_COMMON, &e, "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] "
+                                           "\"GET /index.html?a=\\x22b\\x22 HTTP/1.1\" 200 113");
+    check_line(MOTE_ACCESS_LOG_COMBINED, &e,
+               "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /index.html?a=\\x22b\\x22 "
+               "HTTP/1.1\" 200 113 \"http://example.com/\" "
+               "\"Mozilla/5.0 \\x22quoted\\x22 \\x5c \\x01 caf\\xe9\"");
+    check_line(MOTE_ACCESS_LOG_JSON, &e,
+               "{\"time\":\"1994-11-06T08:49:37Z\",\"remote\":\"127.0.0.1\",\"port\":50000,"
+               "\"method\":\"GET\",\"target\":\"/index.html?a=\\\"b\\\"\",\"version\":\"HTTP/1.1\","
+               "\"status\":200,\"bytes\":113,\"duration_ms\":1.153,"
+               "\"referer\":\"http://example.com/\","
+               "\"user_agent\":\"Mozilla/5.0 \\\"quoted\\\" \\\\ \\u0001 caf\\u00e9\"}");
+
+    /* no valid request, no body, IPv6, no Referer or User-Agent */
+    memset(&e, 0, sizeof e);
+    e.address = "::1";
+    e.port = 1;
+    e.ipv6 = 1;
+    e.status = 400;
+    e.version = 11;
+    check_line(MOTE_ACCESS_LOG_MOTE, &e, "[::1]:1 \"-\" 400 0 0.000ms");
+    check_line(MOTE_ACCESS_LOG_COMBINED, &e,
+               "::1 - - [01/Jan/1970:00:00:00 +0000] \"-\" 400 - \"-\" \"-\"");
+    check_line(MOTE_ACCESS_LOG_JSON, &e,
+               "{\"time\":\"1970-01-01T00:00:00Z\",\"remote\":\"::1\",\"port\":1,\"method\":null,"
+               "\"target\":null,\"version\":null,\"status\":400,\"bytes\":0,\"duration_ms\":0.000,"
+               "\"referer\":null,\"user_agent\":null}");
+    check_line(MOTE_ACCESS_LOG_OFF, &e, "");
+
+    /* a long target is cut short, and the line stays within its buffer and well formed */
+    huge = malloc(9000);
+    CHECK(huge != NULL);
+    if (!huge) return;
+    memset(huge, 'a', 8999);
+    huge[8999] = '\0';
+    e = sample_entry();
+    e.target = huge;
+    e.user_agent = huge;
+    e.referer = huge;
+    CHECK(access_log_line(line, sizeof line, MOTE_ACCESS_LOG_JSON, &e) < sizeof line);
+    CHECK(strstr(line, "a...\",\"version\"") != NULL);
+    CHECK(line[strlen(line) - 1] == '}');
+    CHECK_EQ_INT(access_log_line(small, sizeof small, MOTE_ACCESS_LOG_COMBINED, &e), sizeof small - 1);
+    CHECK_EQ_INT(strlen(small), sizeof small - 1);
+    free(huge);
 }
 
 /* ---- addresses -------------------------------------------------------------------------- */
@@ -456,6 +564,8 @@ int main(void)
 {
     test_httpdate_known();
     test_httpdate_vs_libc();
+    test_log_dates_vs_libc();
+    test_access_log();
     test_addr_known();
     test_addr_vs_inet_ntop();
     test_timers();

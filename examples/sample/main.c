@@ -25,7 +25,7 @@ typedef struct options {
     long max_conns, workers;
     long idle_timeout_ms, head_timeout_ms, handshake_timeout_ms, body_timeout_ms, write_timeout_ms;
     const char *auth_realm, *auth_user, *auth_password;
-    int log_level;
+    int log_level, access_log;
 } options;
 
 static mote_server *running; /* for the signal handler */
@@ -49,6 +49,7 @@ static void usage(FILE *to)
           "  --auth-user U   user name /auth accepts (\"admin\")\n"
           "  --auth-password P   password /auth accepts (\"mote\")\n"
           "  --log-level L   error, warn, info or debug (info)\n"
+          "  --access-log F  access lines: mote, common, combined, json or off (mote)\n"
           "  --version       the versions of mote-sample, libmote and mbedTLS\n"
           "  --help          this text\n",
           to);
@@ -84,14 +85,27 @@ static int parse_number(const char *s, long min, long max, long *out)
     return 0;
 }
 
-static int parse_level(const char *s)
+/* The index of s among n names, or -1. */
+static int parse_name(const char *s, const char *const *names, int n)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
     int i;
-    for (i = 0; s && i < 4; i++) {
+    for (i = 0; s && i < n; i++) {
         if (strcmp(s, names[i]) == 0) return i;
     }
     return -1;
+}
+
+static int parse_level(const char *s)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    return parse_name(s, names, 4);
+}
+
+/* In the order of enum mote_access_log. */
+static int parse_access_log(const char *s)
+{
+    static const char *const names[] = {"mote", "common", "combined", "json", "off"};
+    return parse_name(s, names, 5);
 }
 
 /* Returns 0, 1 for --help, or 2 after printing one line about a bad option. */
@@ -122,7 +136,7 @@ static int parse_options(int argc, char **argv, options *o)
             strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 || strcmp(opt, "--workers") == 0 ||
             strcmp(opt, "--auth-realm") == 0 || strcmp(opt, "--auth-user") == 0 ||
             strcmp(opt, "--auth-password") == 0 ||
-            strcmp(opt, "--log-level") == 0) {
+            strcmp(opt, "--log-level") == 0 || strcmp(opt, "--access-log") == 0) {
             if (!val) return bad_usage("%s needs a value", opt);
             i++;
         } else {
@@ -156,6 +170,9 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (timeout) {
             if (parse_number(val, 1, 86400000, timeout) < 0)
                 return bad_usage("bad timeout '%s'", val);
+        } else if (strcmp(opt, "--access-log") == 0) {
+            if ((o->access_log = parse_access_log(val)) < 0)
+                return bad_usage("bad access-log format '%s'", val);
         } else if ((o->log_level = parse_level(val)) < 0) {
             return bad_usage("bad log level '%s'", val);
         }
@@ -315,6 +332,7 @@ int main(int argc, char **argv)
     cfg.write_timeout_ms = (uint32_t)o.write_timeout_ms;
     cfg.log = print_log;
     cfg.log_level = o.log_level;
+    cfg.access_log = o.access_log;
     rc = mote_server_create(&srv, &cfg);
     if (rc < 0) {
         fprintf(stderr, "mote-sample: cannot create the server: %s\n", mote_strerror(rc));
