@@ -32,6 +32,11 @@ mote_conn *conn_of_request_mut(mote_request *req)
     return (mote_conn *)(void *)((char *)req - offsetof(mote_conn, req));
 }
 
+uint32_t conn_input_size(size_t max_request_line, size_t max_header_bytes)
+{
+    return (uint32_t)((max_request_line + 2 + max_header_bytes + BODY_READ_ROOM + 7) & ~(size_t)7);
+}
+
 size_t conn_block_size(const conn_env *env)
 {
     return env->in_size + (size_t)env->max_headers * sizeof(hdr_span) +

@@ -142,6 +142,10 @@ struct mote_conn {
 /* The size of the buffer block a connection borrows while active. */
 size_t conn_block_size(const conn_env *env);
 
+/* The input buffer an env needs: a complete head always fits (request line, its CRLF, the field
+ * section), with room after it to read its body through. */
+uint32_t conn_input_size(size_t max_request_line, size_t max_header_bytes);
+
 void conn_init(mote_conn *c, const conn_env *env, void *user);
 
 /* Lends the connection a block of conn_block_size() bytes. */

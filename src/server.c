@@ -35,7 +35,6 @@
 #define LINGER_MS 2000
 #define LINGER_MAX_BYTES (256 * 1024)
 #define NO_SLOT UINT32_MAX
-#define BODY_ROOM 4096
 
 enum handle_kind { H_LISTENER, H_CONN, H_WAKE };
 
@@ -186,29 +185,6 @@ static void update_date(mote_server *s)
 
 /* ---- configuration ---------------------------------------------------------------------- */
 
-void mote_config_init(mote_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->max_connections = 1024;
-    cfg->max_request_line = 8192;
-    cfg->max_header_bytes = 8192;
-    cfg->max_headers = 64;
-    cfg->max_body_size = 1024 * 1024;
-    cfg->max_drain_size = 65536;
-    cfg->body_timeout_ms = 30000;
-    cfg->max_posts = 1024;
-    cfg->workers = 1;
-    cfg->response_buffer_size = 16384;
-    cfg->idle_timeout_ms = 30000;
-    cfg->head_timeout_ms = 10000;
-    cfg->write_timeout_ms = 30000;
-    cfg->handshake_timeout_ms = 10000;
-    cfg->shutdown_timeout_ms = 5000;
-    cfg->server_name = "mote";
-    cfg->send_date = 1;
-    cfg->log_level = MOTE_LOG_INFO;
-}
-
 static int server_name_is_valid(const char *name)
 {
     size_t i, n = strlen(name);
@@ -242,10 +218,7 @@ static void env_init(mote_server *s)
     e->max_request_line = (uint32_t)c->max_request_line;
     e->max_header_bytes = (uint32_t)c->max_header_bytes;
     e->max_headers = (uint32_t)c->max_headers;
-    /* a complete head always fits (request line, its CRLF, the field section), with room
-     * after it to read its body through */
-    e->in_size = (uint32_t)((c->max_request_line + 2 + c->max_header_bytes + BODY_ROOM + 7) &
-                            ~(size_t)7);
+    e->in_size = conn_input_size(c->max_request_line, c->max_header_bytes);
     e->out_size = (uint32_t)c->response_buffer_size;
     e->max_body_size = c->max_body_size;
     e->max_drain_size = c->max_drain_size;
