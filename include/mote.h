@@ -1,5 +1,6 @@
-/*
- * mote.h - the whole public API of libmote, an embeddable HTTP/1.1 + HTTPS server.
+/**
+ * @file mote.h
+ * the whole public API of libmote, an embeddable HTTP/1.1 + HTTPS server.
  *
  * A minimal server:
  *
@@ -40,122 +41,126 @@
 extern "C" {
 #endif
 
-#define MOTE_VERSION_MAJOR 0
-#define MOTE_VERSION_MINOR 1
-#define MOTE_VERSION_PATCH 0
-#define MOTE_VERSION "0.1.0"
+#define MOTE_VERSION_MAJOR 0     /**< incompatible API changes */
+#define MOTE_VERSION_MINOR 1     /**< compatible additions */
+#define MOTE_VERSION_PATCH 0     /**< fixes */
+#define MOTE_VERSION "0.1.0"     /**< the three, as text */
 
 /* ---------------------------------------------------------------------------------------------
  * Errors: every call that can fail returns a negative MOTE_E* value; 0 (or a count) on success.
  * ------------------------------------------------------------------------------------------- */
 enum {
     MOTE_OK = 0,
-    MOTE_ENOMEM = -1,      /* an allocation failed */
-    MOTE_EINVAL = -2,      /* an argument is invalid */
-    MOTE_EAGAIN = -3,      /* no room in the send buffer now; retry when it drains */
-    MOTE_ESTATE = -4,      /* the call is not valid in the object's current state */
-    MOTE_ETOOBIG = -5,     /* the data can never fit the configured buffer */
-    MOTE_ESYS = -6,        /* an operating-system call failed (see errno) */
-    MOTE_EADDR = -7,       /* an address could not be parsed or bound */
-    MOTE_ETLS = -8,        /* TLS set-up failed (certificate, key, library) */
-    MOTE_EEXIST = -9,      /* the route is already registered */
-    MOTE_ELIMIT = -10,     /* a configured limit was reached */
-    MOTE_ENOTSUP = -11,    /* not supported by this build */
-    MOTE_ECLOSED = -12,    /* the connection is gone */
-    MOTE_ENOTFOUND = -13   /* no such item (query key, timer) */
+    MOTE_ENOMEM = -1,      /**< an allocation failed */
+    MOTE_EINVAL = -2,      /**< an argument is invalid */
+    MOTE_EAGAIN = -3,      /**< no room in the send buffer now; retry when it drains */
+    MOTE_ESTATE = -4,      /**< the call is not valid in the object's current state */
+    MOTE_ETOOBIG = -5,     /**< the data can never fit the configured buffer */
+    MOTE_ESYS = -6,        /**< an operating-system call failed (see errno) */
+    MOTE_EADDR = -7,       /**< an address could not be parsed or bound */
+    MOTE_ETLS = -8,        /**< TLS set-up failed (certificate, key, library) */
+    MOTE_EEXIST = -9,      /**< the route is already registered */
+    MOTE_ELIMIT = -10,     /**< a configured limit was reached */
+    MOTE_ENOTSUP = -11,    /**< not supported by this build */
+    MOTE_ECLOSED = -12,    /**< the connection is gone */
+    MOTE_ENOTFOUND = -13   /**< no such item (query key, timer) */
 };
 
-/* A static English description of an error code; never NULL. */
+/** A static English description of an error code; never NULL. */
 const char *mote_strerror(int err);
 
 /* ---------------------------------------------------------------------------------------------
  * Types
  * ------------------------------------------------------------------------------------------- */
+/** A server: its configuration, routes, listeners, connections and event loop(s). */
 typedef struct mote_server mote_server;
+/** A request being served, valid from its handler until its response is finished. */
 typedef struct mote_request mote_request;
+/** The response to a request, written by its handler. */
 typedef struct mote_response mote_response;
 
-/* A view of bytes: not NUL-terminated unless documented. */
+/** A view of bytes: not NUL-terminated unless documented. */
 typedef struct mote_str {
-    const char *ptr;
-    size_t len;
+    const char *ptr;   /**< the first byte */
+    size_t len;        /**< how many */
 } mote_str;
 
-/* One request header field as received; name and value are NUL-terminated, the value without
+/** One request header field as received; name and value are NUL-terminated, the value without
  * its leading and trailing whitespace. */
 typedef struct mote_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
+    const char *name;     /**< as received (compare case-insensitively) */
+    size_t name_len;      /**< bytes in name */
+    const char *value;    /**< without leading and trailing whitespace */
+    size_t value_len;     /**< bytes in value */
 } mote_header;
 
-/* A request handler. It answers through `res`: mote_respond(), mote_response_send(), or
+/** A request handler. It answers through `res`: mote_respond(), mote_response_send(), or
  * mote_response_write()...mote_response_end(). When it returns without having answered, the
  * client gets 500; a streamed response it left open is ended for it, unless it was deferred
  * with mote_response_defer(). */
 typedef void (*mote_handler)(mote_request *req, mote_response *res, void *user_data);
 
+/** How much a log line matters; mote_config.log_level passes this level and the ones above. */
 enum mote_log_level {
     MOTE_LOG_ERROR = 0,
     MOTE_LOG_WARN = 1,
-    MOTE_LOG_INFO = 2,   /* listeners, accepted connections, one access line per request */
+    MOTE_LOG_INFO = 2,   /**< listeners, accepted connections, one access line per request */
     MOTE_LOG_DEBUG = 3
 };
 
-/* Receives each log line (without a trailing newline). */
+/** Receives each log line (without a trailing newline). */
 typedef void (*mote_log_fn)(void *user, int level, const char *message);
 
-/* The access line logged at MOTE_LOG_INFO when each response ends (mote_config.access_log). */
+/** The access line logged at MOTE_LOG_INFO when each response ends (mote_config.access_log). */
 enum mote_access_log {
-    MOTE_ACCESS_LOG_MOTE = 0,  /* 127.0.0.1:50000 "GET / HTTP/1.1" 200 12 0.153ms (bytes of body,
+    MOTE_ACCESS_LOG_MOTE = 0,  /**< 127.0.0.1:50000 "GET / HTTP/1.1" 200 12 0.153ms (bytes of body,
                                   time from the request's head to the response's end) */
-    MOTE_ACCESS_LOG_COMMON,    /* Common Log Format: 127.0.0.1 - - [06/Nov/1994:08:49:37 +0000]
+    MOTE_ACCESS_LOG_COMMON,    /**< Common Log Format: 127.0.0.1 - - [06/Nov/1994:08:49:37 +0000]
                                   "GET / HTTP/1.1" 200 12 (UTC; "-" for no body) */
-    MOTE_ACCESS_LOG_COMBINED,  /* Common, then "Referer" "User-Agent" */
-    MOTE_ACCESS_LOG_JSON,      /* one JSON object: time (RFC 3339, UTC), remote, port, method,
+    MOTE_ACCESS_LOG_COMBINED,  /**< Common, then "Referer" "User-Agent" */
+    MOTE_ACCESS_LOG_JSON,      /**< one JSON object: time (RFC 3339, UTC), remote, port, method,
                                   target, version, status, bytes, duration_ms, referer,
                                   user_agent (null when absent) */
     MOTE_ACCESS_LOG_OFF
 };
 
-/* Allocation hooks; every allocation the library makes goes through them (mbedTLS's own
+/** Allocation hooks; every allocation the library makes goes through them (mbedTLS's own
  * excepted). Memory must be aligned for any object, as malloc's is. */
 typedef struct mote_allocator {
-    void *(*alloc)(void *ctx, size_t size);   /* returns NULL on failure */
-    void (*free)(void *ctx, void *ptr);       /* ptr may be NULL */
-    void *ctx;
+    void *(*alloc)(void *ctx, size_t size);   /**< returns NULL on failure */
+    void (*free)(void *ctx, void *ptr);       /**< ptr may be NULL */
+    void *ctx;                                /**< passed to both */
 } mote_allocator;
 
-/* Server configuration. Fill it with mote_config_init(), then change what you need. Every
+/** Server configuration. Fill it with mote_config_init(), then change what you need. Every
  * limit is enforced per connection or per request as its comment says. */
 typedef struct mote_config {
-    size_t max_connections;       /* open client connections (1024); past it: 503 and close */
-    size_t max_request_line;      /* bytes in the request line (8192); longer: 414 */
-    size_t max_header_bytes;      /* bytes of header fields after the request line (8192): 431 */
-    size_t max_headers;           /* header fields per request (64); more: 431 */
-    uint64_t max_body_size;       /* request body bytes a route takes (1 MiB); more: 413 */
-    uint64_t max_drain_size;      /* body bytes read and thrown away when a handler answers
+    size_t max_connections;       /**< open client connections (1024); past it: 503 and close */
+    size_t max_request_line;      /**< bytes in the request line (8192); longer: 414 */
+    size_t max_header_bytes;      /**< bytes of header fields after the request line (8192): 431 */
+    size_t max_headers;           /**< header fields per request (64); more: 431 */
+    uint64_t max_body_size;       /**< request body bytes a route takes (1 MiB); more: 413 */
+    uint64_t max_drain_size;      /**< body bytes read and thrown away when a handler answers
                                      without reading them (65536); more: the connection closes */
-    size_t response_buffer_size;  /* per-connection send buffer (16384); a one-shot response
+    size_t response_buffer_size;  /**< per-connection send buffer (16384); a one-shot response
                                      whose added header fields and body fit in half of it
                                      always fits */
-    uint32_t idle_timeout_ms;     /* keep-alive connection with no request (30000) */
-    uint32_t head_timeout_ms;     /* from a request's first byte to its full head (10000): 408 */
-    uint32_t body_timeout_ms;     /* a request body with no byte arriving for this long (30000):
+    uint32_t idle_timeout_ms;     /**< keep-alive connection with no request (30000) */
+    uint32_t head_timeout_ms;     /**< from a request's first byte to its full head (10000): 408 */
+    uint32_t body_timeout_ms;     /**< a request body with no byte arriving for this long (30000):
                                      408 if no response has begun, else the connection closes */
-    uint32_t write_timeout_ms;    /* a response making no progress to a stalled reader (30000) */
-    uint32_t handshake_timeout_ms;/* TLS handshake from accept (10000) */
-    uint32_t shutdown_timeout_ms; /* mote_server_stop() waits this long for open responses (5000) */
-    const char *server_name;      /* value of the Server header ("mote"); NULL or "" omits it */
-    int send_date;                /* send a Date header (1) */
-    size_t max_posts;             /* mote_post() calls waiting for the loop (1024) */
-    mote_log_fn log;              /* NULL: the library logs nothing */
-    void *log_user;
-    int log_level;                /* the most detailed level passed to `log` (MOTE_LOG_INFO) */
-    int access_log;               /* MOTE_ACCESS_LOG_* (MOTE_ACCESS_LOG_MOTE) */
-    mote_allocator allocator;     /* malloc/free when left zeroed */
-    unsigned workers;             /* event-loop threads (1). Above 1, mote_server_run() runs
+    uint32_t write_timeout_ms;    /**< a response making no progress to a stalled reader (30000) */
+    uint32_t handshake_timeout_ms;/**< TLS handshake from accept (10000) */
+    uint32_t shutdown_timeout_ms; /**< mote_server_stop() waits this long for open responses (5000) */
+    const char *server_name;      /**< value of the Server header ("mote"); NULL or "" omits it */
+    int send_date;                /**< send a Date header (1) */
+    size_t max_posts;             /**< mote_post() calls waiting for the loop (1024) */
+    mote_log_fn log;              /**< NULL: the library logs nothing */
+    void *log_user;               /**< passed to `log` */
+    int log_level;                /**< the most detailed level passed to `log` (MOTE_LOG_INFO) */
+    int access_log;               /**< MOTE_ACCESS_LOG_* (MOTE_ACCESS_LOG_MOTE) */
+    mote_allocator allocator;     /**< malloc/free when left zeroed */
+    unsigned workers;             /**< event-loop threads (1). Above 1, mote_server_run() runs
                                      this many loops, each with its own connections (up to
                                      max_connections each) on listeners shared through
                                      SO_REUSEPORT; handlers and `log` are then called from
@@ -163,214 +168,219 @@ typedef struct mote_config {
                                      calling thread's loop. Not with mote_server_step(). */
 } mote_config;
 
-/* Fills `cfg` with the defaults above. */
+/** Fills `cfg` with the defaults above. */
 void mote_config_init(mote_config *cfg);
 
 /* ---------------------------------------------------------------------------------------------
  * Server
  * ------------------------------------------------------------------------------------------- */
 
-/* Creates a server from `cfg` (copied; NULL means defaults). Returns 0 or a MOTE_E* code. */
+/** Creates a server from `cfg` (copied; NULL means defaults). Returns 0 or a MOTE_E* code. */
 int mote_server_create(mote_server **out, const mote_config *cfg);
 
-/* Closes every listener and connection and frees the server. Call it outside the loop. */
+/** Closes every listener and connection and frees the server. Call it outside the loop. */
 void mote_server_destroy(mote_server *srv);
 
-/* Opens a plain-HTTP listener. `addr` is a numeric IPv4 or IPv6 address ("127.0.0.1", "::1",
+/** Opens a plain-HTTP listener. `addr` is a numeric IPv4 or IPv6 address ("127.0.0.1", "::1",
  * "[::1]"); NULL, "" or "::" bind the IPv6 wildcard in dual-stack mode, which also serves IPv4
  * (falling back to 0.0.0.0 where the host has no IPv6). Port 0 picks a free port.
  * Returns the listener's index (>= 0) or a MOTE_E* code. */
 int mote_listen(mote_server *srv, const char *addr, uint16_t port);
 
-/* TLS credentials for mote_listen_tls(): a PEM certificate chain (leaf first) and its private
+/** TLS credentials for mote_listen_tls(): a PEM certificate chain (leaf first) and its private
  * key, each given either as a file name or as NUL-terminated PEM text in memory. */
 typedef struct mote_tls_config {
-    const char *cert_file;
-    const char *key_file;
-    const char *cert_pem;
-    const char *key_pem;
-    const char *key_password;     /* NULL when the key is not encrypted */
+    const char *cert_file;        /**< PEM file of the chain, or NULL with cert_pem */
+    const char *key_file;         /**< PEM file of the key, or NULL with key_pem */
+    const char *cert_pem;         /**< the chain as PEM text, when cert_file is NULL */
+    const char *key_pem;          /**< the key as PEM text, when key_file is NULL */
+    const char *key_password;     /**< NULL when the key is not encrypted */
 } mote_tls_config;
 
-/* Opens an HTTPS listener (TLS 1.2, ECDHE with AEAD suites only, no renegotiation). The
+/** Opens an HTTPS listener (TLS 1.2, ECDHE with AEAD suites only, no renegotiation). The
  * credentials are loaded now; a bad file or key gives MOTE_ETLS and one log line saying why. */
 int mote_listen_tls(mote_server *srv, const char *addr, uint16_t port, const mote_tls_config *tls);
 
-/* The port a listener is bound to (useful after port 0), or a MOTE_E* code. */
+/** The port a listener is bound to (useful after port 0), or a MOTE_E* code. */
 int mote_listener_port(const mote_server *srv, int listener);
 
-/* The address a listener is bound to, as text ("::", "127.0.0.1"), into buf (46 bytes always
+/** The address a listener is bound to, as text ("::", "127.0.0.1"), into buf (46 bytes always
  * suffice). Returns 0 or a MOTE_E* code. */
 int mote_listener_address(const mote_server *srv, int listener, char *buf, size_t buf_len);
 
-/* Route flags. */
+/** Route flags. */
 enum {
-    MOTE_ROUTE_EXACT = 0,     /* the path must equal the route */
-    MOTE_ROUTE_PREFIX = 1,    /* the route and everything below it: "/a" takes "/a", "/a/",
+    MOTE_ROUTE_EXACT = 0,     /**< the path must equal the route */
+    MOTE_ROUTE_PREFIX = 1,    /**< the route and everything below it: "/a" takes "/a", "/a/",
                                  "/a/b", never "/ab"; a route ending in "/" takes all below it */
-    MOTE_ROUTE_COLLECT_BODY = 2 /* call the handler once the whole body is in memory
+    MOTE_ROUTE_COLLECT_BODY = 2 /**< call the handler once the whole body is in memory
                                  (mote_request_body); without it, the handler is called when
                                  the head is complete and may stream the body */
 };
 
-/* The methods mote implements, as bits of a route's method mask. Other methods get 501. */
+/** The methods mote implements, as bits of a route's method mask. Other methods get 501. */
 enum {
-    MOTE_GET = 1 << 0,
-    MOTE_HEAD = 1 << 1,
-    MOTE_POST = 1 << 2,
-    MOTE_PUT = 1 << 3,
-    MOTE_DELETE = 1 << 4,
-    MOTE_PATCH = 1 << 5,
-    MOTE_OPTIONS = 1 << 6
+    MOTE_GET = 1 << 0,       /**< GET (RFC 9110 §9.3.1) */
+    MOTE_HEAD = 1 << 1,      /**< HEAD: GET's header fields, no body */
+    MOTE_POST = 1 << 2,      /**< POST */
+    MOTE_PUT = 1 << 3,       /**< PUT */
+    MOTE_DELETE = 1 << 4,    /**< DELETE */
+    MOTE_PATCH = 1 << 5,     /**< PATCH (RFC 5789) */
+    MOTE_OPTIONS = 1 << 6    /**< OPTIONS */
 };
-#define MOTE_METHODS_ALL 0x7fu
+#define MOTE_METHODS_ALL 0x7fu /**< every method above */
 
-/* HTTP Basic authentication (RFC 7617) demanded by a route. */
+/** HTTP Basic authentication (RFC 7617) demanded by a route. */
 typedef struct mote_basic_auth {
-    const char *realm;
-    const char *user;
-    const char *password;
+    const char *realm;       /**< named in the 401's WWW-Authenticate */
+    const char *user;        /**< the user name accepted */
+    const char *password;    /**< and its password */
 } mote_basic_auth;
 
-/* What a route accepts; zeroed fields take the defaults. Strings are copied. */
+/** What a route accepts; zeroed fields take the defaults. Strings are copied. */
 typedef struct mote_route_options {
-    unsigned methods;             /* MOTE_GET | MOTE_POST ...; 0: all. GET allows HEAD too.
+    unsigned methods;             /**< MOTE_GET | MOTE_POST ...; 0: all. GET allows HEAD too.
                                      Others get 405 with Allow; OPTIONS is answered with Allow
                                      unless listed */
-    uint64_t max_body_size;       /* 0: the server's max_body_size */
-    const mote_basic_auth *auth;  /* NULL: no credentials needed; else 401 without them */
+    uint64_t max_body_size;       /**< 0: the server's max_body_size */
+    const mote_basic_auth *auth;  /**< NULL: no credentials needed; else 401 without them */
 } mote_route_options;
 
-/* Registers `handler` for `path` (starting with '/'). The longest matching route wins, an
+/** Registers `handler` for `path` (starting with '/'). The longest matching route wins, an
  * exact route before a prefix route of the same path; the query string takes no part. Paths are
  * matched after percent-decoding and removing dot-segments. */
 int mote_route(mote_server *srv, const char *path, unsigned flags, mote_handler handler,
                void *user_data);
 
-/* mote_route() with the methods, body limit and credentials the route accepts. A request the
+/** mote_route() with the methods, body limit and credentials the route accepts. A request the
  * route refuses is answered before the handler is called and before any 100 Continue. */
 int mote_route_with(mote_server *srv, const char *path, unsigned flags,
                     const mote_route_options *options, mote_handler handler, void *user_data);
 
-/* The handler for paths no route matches. Without one they get 404 Not Found. */
+/** The handler for paths no route matches. Without one they get 404 Not Found. */
 int mote_default_handler(mote_server *srv, mote_handler handler, void *user_data);
 
-/* The memory a connection costs this server: `idle` bytes for each connection slot (taken at
+/** The memory a connection costs this server: `idle` bytes for each connection slot (taken at
  * creation, touched when first used), and `active` bytes more, borrowed from a pool, while a
  * request is in flight. mbedTLS's own per-session memory is not included. */
 void mote_server_memory(const mote_server *srv, size_t *idle, size_t *active);
 
-/* Runs the event loop until mote_server_stop() and the graceful shutdown that follows.
+/** Runs the event loop until mote_server_stop() and the graceful shutdown that follows.
  * Returns 0, or a MOTE_E* code if the loop itself failed. */
 int mote_server_run(mote_server *srv);
 
-/* Asks the loop to stop: listeners close at once, responses in flight get shutdown_timeout_ms
+/** Asks the loop to stop: listeners close at once, responses in flight get shutdown_timeout_ms
  * to finish, then every connection is closed. Safe from a signal handler or another thread. */
 void mote_server_stop(mote_server *srv);
 
-/* Your loop instead of ours: watch mote_server_fd() for readability, and call
+/** Your loop instead of ours: watch mote_server_fd() for readability, and call
  * mote_server_step(srv, 0) when it is readable or when mote_server_timeout_ms() has passed.
  * mote_server_fd() returns MOTE_ENOTSUP on a build with the poll(2) backend. */
 int mote_server_fd(const mote_server *srv);
 
-/* Waits up to `timeout_ms` (0: not at all, -1: until an event) and handles what is ready.
+/** Waits up to `timeout_ms` (0: not at all, -1: until an event) and handles what is ready.
  * Returns 1 while the server runs, 0 once it has stopped completely, or a MOTE_E* code
  * (MOTE_ESTATE for a server with several workers, which only mote_server_run() runs). */
 int mote_server_step(mote_server *srv, int timeout_ms);
 
-/* Milliseconds until the next timer is due (0 if one is due now), or -1 if none is set. */
+/** Milliseconds until the next timer is due (0 if one is due now), or -1 if none is set. */
 int mote_server_timeout_ms(const mote_server *srv);
 
-/* Work for the loop's thread, e.g. writing to a deferred response from another thread. */
+/** Work for the loop's thread, e.g. writing to a deferred response from another thread. */
 typedef void (*mote_task_fn)(mote_server *srv, void *arg);
 
-/* Queues fn(srv, arg) to run on the loop's thread, in order, soon. The only call besides
+/** Queues fn(srv, arg) to run on the loop's thread, in order, soon. The only call besides
  * mote_server_stop() that other threads may make. Returns 0, MOTE_EAGAIN when max_posts are
  * already waiting, or MOTE_ESTATE once the server has stopped. */
 int mote_post(mote_server *srv, mote_task_fn fn, void *arg);
 
-/* Runs fn(srv, arg) on the loop's thread after delay_ms, then every repeat_ms (0: once).
+/** Runs fn(srv, arg) on the loop's thread after delay_ms, then every repeat_ms (0: once).
  * Returns a timer id (>= 0) or a MOTE_E* code. */
 int mote_timer_start(mote_server *srv, uint32_t delay_ms, uint32_t repeat_ms, mote_task_fn fn,
                      void *arg);
 
-/* Cancels a timer (also from inside its own callback). Returns 0 or MOTE_ENOTFOUND. */
+/** Cancels a timer (also from inside its own callback). Returns 0 or MOTE_ENOTFOUND. */
 int mote_timer_stop(mote_server *srv, int timer_id);
 
 /* ---------------------------------------------------------------------------------------------
  * Request (valid during the handler call, and until the response is finished)
  * ------------------------------------------------------------------------------------------- */
 
-/* The method token as sent, e.g. "GET". */
+/** The method token as sent, e.g. "GET". */
 const char *mote_request_method(const mote_request *req);
 
-/* The method as one of MOTE_GET...MOTE_OPTIONS. */
+/** The method as one of MOTE_GET...MOTE_OPTIONS. */
 unsigned mote_request_method_id(const mote_request *req);
 
-/* The request target exactly as sent, e.g. "/headers?x=1". */
+/** The request target exactly as sent, e.g. "/headers?x=1". */
 const char *mote_request_target(const mote_request *req);
 
-/* The path of the target, percent-decoded and with dot-segments removed ("/a/./b/../c%20d"
+/** The path of the target, percent-decoded and with dot-segments removed ("/a/./b/../c%20d"
  * gives "/a/c d"); also NUL-terminated. For an absolute-form target, its path; for "*", "*". */
 mote_str mote_request_path(const mote_request *req);
 
-/* The query part of the target after '?' (empty when there is none), not decoded. */
+/** The query part of the target after '?' (empty when there is none), not decoded. */
 mote_str mote_request_query(const mote_request *req);
 
-/* The host the request is for: the authority of an absolute-form target, which wins over
+/** The host the request is for: the authority of an absolute-form target, which wins over
  * the Host field (RFC 9112 §3.2.2), else the Host field; empty when neither is present. */
 mote_str mote_request_host(const mote_request *req);
 
-/* Query-string helpers over "a=1&b=x%20y": pairs are split on '&', keys and values decoded
+/** Query-string helpers over "a=1&b=x%20y": pairs are split on '&', keys and values decoded
  * ('+' is a space, %XX a byte) into the caller's buffers, NUL-terminated.
  * mote_query_next() starts with *pos = 0 and returns 1 for each pair, 0 at the end;
  * mote_query_get() returns the length of the first value of `key`, or MOTE_ENOTFOUND.
  * Both return MOTE_EINVAL for a bad escape or encoded NUL, MOTE_ETOOBIG when a buffer is short. */
 int mote_query_next(mote_str query, size_t *pos, char *key, size_t key_size, char *value,
                     size_t value_size);
+/** The first value of `key` in a query string, decoded as by mote_query_next(): its length,
+ * or MOTE_ENOTFOUND. */
 int mote_query_get(mote_str query, const char *key, char *value, size_t value_size);
 
-/* 10 for HTTP/1.0, 11 for HTTP/1.1 (and for any later 1.x, which is served as 1.1). */
+/** 10 for HTTP/1.0, 11 for HTTP/1.1 (and for any later 1.x, which is served as 1.1). */
 int mote_request_version(const mote_request *req);
 
-/* The value of the first header field called `name` (case-insensitive), or NULL. */
+/** The value of the first header field called `name` (case-insensitive), or NULL. */
 const char *mote_request_header(const mote_request *req, const char *name);
 
-/* Header fields in arrival order: mote_request_header_at() fills `out` for index i < count
+/** Header fields in arrival order: mote_request_header_at() fills `out` for index i < count
  * and returns 0, or MOTE_EINVAL past the end. */
 size_t mote_request_header_count(const mote_request *req);
+/** Header field i (< mote_request_header_count()) into `out`: 0, or MOTE_EINVAL past the end. */
 int mote_request_header_at(const mote_request *req, size_t i, mote_header *out);
 
-/* Writes the peer's address as text ("192.0.2.1", "2001:db8::1") into buf (46 bytes always
+/** Writes the peer's address as text ("192.0.2.1", "2001:db8::1") into buf (46 bytes always
  * suffice) and its port into *port (may be NULL). Returns 0 or MOTE_EINVAL. */
 int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16_t *port);
 
-/* 1 when the request arrived over TLS, else 0. */
+/** 1 when the request arrived over TLS, else 0. */
 int mote_request_is_tls(const mote_request *req);
 
-/* The declared body length, 0 without a body, or -1 for a chunked body of unknown length. */
+/** The declared body length, 0 without a body, or -1 for a chunked body of unknown length. */
 int64_t mote_request_content_length(const mote_request *req);
 
-/* Receives the body as it arrives, in pieces, on a route without MOTE_ROUTE_COLLECT_BODY.
+/** Receives the body as it arrives, in pieces, on a route without MOTE_ROUTE_COLLECT_BODY.
  * Called from the handler; `fn` then gets each piece, and finally data NULL, len 0 at the end
  * of the body (trailer fields are readable from then on). The response stays open until the
  * body has ended; it is usually sent from that last call. Sends 100 Continue if the client
  * asked for it. Returns 0 or MOTE_ESTATE (not in a handler, or the body was taken already). */
 typedef void (*mote_body_fn)(mote_request *req, const void *data, size_t len, void *user);
+/** Has `fn` receive the body as described for mote_body_fn. */
 int mote_request_read_body(mote_request *req, mote_body_fn fn, void *user);
 
-/* Back-pressure for a slow consumer: after mote_request_pause() no more pieces arrive (and the
+/** Back-pressure for a slow consumer: after mote_request_pause() no more pieces arrive (and the
  * socket is not read) until mote_request_resume(). */
 int mote_request_pause(mote_request *req);
+/** Lets body pieces arrive again after mote_request_pause(). */
 int mote_request_resume(mote_request *req);
 
-/* The whole body, on a MOTE_ROUTE_COLLECT_BODY route; empty elsewhere. Not NUL-terminated. */
+/** The whole body, on a MOTE_ROUTE_COLLECT_BODY route; empty elsewhere. Not NUL-terminated. */
 mote_str mote_request_body(const mote_request *req);
 
-/* The value of the first trailer field called `name`, once the body has ended, or NULL. */
+/** The value of the first trailer field called `name`, once the body has ended, or NULL. */
 const char *mote_request_trailer(const mote_request *req, const char *name);
 
-/* 1 when the request carries Basic credentials equal to user and password, compared in
+/** 1 when the request carries Basic credentials equal to user and password, compared in
  * constant time; else 0. */
 int mote_basic_auth_check(const mote_request *req, const char *user, const char *password);
 
@@ -378,41 +388,41 @@ int mote_basic_auth_check(const mote_request *req, const char *user, const char 
  * Response
  * ------------------------------------------------------------------------------------------- */
 
-/* Sets the status (100..599, not 1xx; default 200). Only before the head is sent. */
+/** Sets the status (100..599, not 1xx; default 200). Only before the head is sent. */
 int mote_response_status(mote_response *res, int status);
 
-/* Adds a header field. The name must be a token; the value may not hold CR, LF or NUL.
+/** Adds a header field. The name must be a token; the value may not hold CR, LF or NUL.
  * Content-Length and Transfer-Encoding are the library's to write and give MOTE_EINVAL;
  * "Connection: close" closes the connection after the response; a Server or Date field
  * replaces the default one. Only before the head is sent. */
 int mote_response_header(mote_response *res, const char *name, const char *value);
 
-/* Sends the whole body at once with Content-Length and finishes the response. */
+/** Sends the whole body at once with Content-Length and finishes the response. */
 int mote_response_send(mote_response *res, const void *body, size_t len);
 
-/* status + Content-Type (may be NULL) + NUL-terminated body, in one call. */
+/** status + Content-Type (may be NULL) + NUL-terminated body, in one call. */
 int mote_respond(mote_response *res, int status, const char *content_type, const char *body);
 
-/* 401 with WWW-Authenticate: Basic realm="realm". */
+/** 401 with WWW-Authenticate: Basic realm="realm". */
 int mote_respond_unauthorized(mote_response *res, const char *realm);
 
-/* Streams a piece of body: the first call sends the head, with chunked framing for HTTP/1.1
+/** Streams a piece of body: the first call sends the head, with chunked framing for HTTP/1.1
  * and close-delimited for HTTP/1.0. Each call queues all of `len` or nothing: MOTE_EAGAIN
  * when the send buffer is full now, MOTE_ETOOBIG when a piece can never fit it. */
 int mote_response_write(mote_response *res, const void *data, size_t len);
 
-/* Declares the length of a body about to be streamed: the head then carries Content-Length
+/** Declares the length of a body about to be streamed: the head then carries Content-Length
  * instead of chunked framing, and the writes may total at most `length` bytes. A response ended
  * short closes the connection, the only way to tell the client. Before the head is sent. */
 int mote_response_length(mote_response *res, uint64_t length);
 
-/* Finishes a streamed response (sends the head first if nothing was written). */
+/** Finishes a streamed response (sends the head first if nothing was written). */
 int mote_response_end(mote_response *res);
 
-/* Called on the loop's thread for a response kept open by mote_response_defer(). */
+/** Called on the loop's thread for a response kept open by mote_response_defer(). */
 typedef void (*mote_response_fn)(mote_response *res, void *user);
 
-/* Keeps a streamed response open after its handler returns, to be written later: from
+/** Keeps a streamed response open after its handler returns, to be written later: from
  * `on_ready`, called each time bytes have gone out and the send buffer has room again (so a
  * handler writes until MOTE_EAGAIN, defers, and continues there), or from the application's own
  * events on the loop's thread. `on_close` is called exactly once, when the response has ended
@@ -422,11 +432,12 @@ typedef void (*mote_response_fn)(mote_response *res, void *user);
 int mote_response_defer(mote_response *res, mote_response_fn on_ready, mote_response_fn on_close,
                         void *user);
 
-/* The request this response answers, and the response of a request. */
+/** The request this response answers, and the response of a request. */
 mote_request *mote_response_request(mote_response *res);
+/** The response of a request. */
 mote_response *mote_request_response(mote_request *req);
 
-/* The standard reason phrase of a status code ("Not Found"), or "Unknown". */
+/** The standard reason phrase of a status code ("Not Found"), or "Unknown". */
 const char *mote_status_reason(int status);
 
 #ifdef __cplusplus
