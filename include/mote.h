@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mote_config.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -160,6 +162,16 @@ typedef struct mote_config {
     int log_level;                /**< the most detailed level passed to `log` (MOTE_LOG_INFO) */
     int access_log;               /**< MOTE_ACCESS_LOG_* (MOTE_ACCESS_LOG_MOTE) */
     mote_allocator allocator;     /**< malloc/free when left zeroed */
+    size_t max_timers;            /**< application timers at once (16); more: MOTE_ELIMIT */
+    void *arena;                  /**< static-memory mode: when set, every byte the server uses
+                                     comes from these arena_size bytes (one array, e.g.
+                                     `static char a[MOTE_ARENA_SIZE]`), all of it taken at
+                                     creation: every buffer block up front, no allocation after
+                                     start. A body a MOTE_ROUTE_COLLECT_BODY route cannot hold
+                                     in the connection's buffer gets 413; TLS listeners are not
+                                     available (mbedTLS allocates per session). */
+    size_t arena_size;            /**< bytes at `arena` (MOTE_ARENA_SIZE for mote_config.h's
+                                     limits); too few: mote_server_create() gives MOTE_ENOMEM */
     unsigned workers;             /**< event-loop threads (1). Above 1, mote_server_run() runs
                                      this many loops, each with its own connections (up to
                                      max_connections each) on listeners shared through

@@ -1,4 +1,4 @@
-/* config.c - mote_config_init: the defaults mote.h documents. */
+/* config.c - mote_config_init: the defaults of mote_config.h. */
 #include <string.h>
 
 #include "mote.h"
@@ -6,22 +6,24 @@
 void mote_config_init(mote_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->max_connections = 1024;
-    cfg->max_request_line = 8192;
-    cfg->max_header_bytes = 8192;
-    cfg->max_headers = 64;
-    cfg->max_body_size = 1024 * 1024;
-    cfg->max_drain_size = 65536;
-    cfg->body_timeout_ms = 30000;
-    cfg->max_posts = 1024;
-    cfg->workers = 1;
-    cfg->response_buffer_size = 16384;
-    cfg->idle_timeout_ms = 30000;
-    cfg->head_timeout_ms = 10000;
-    cfg->write_timeout_ms = 30000;
-    cfg->handshake_timeout_ms = 10000;
-    cfg->shutdown_timeout_ms = 5000;
-    cfg->server_name = "mote";
-    cfg->send_date = 1;
-    cfg->log_level = MOTE_LOG_INFO;
+    cfg->max_connections = MOTE_CONFIG_MAX_CONNECTIONS;
+    cfg->max_request_line = MOTE_CONFIG_MAX_REQUEST_LINE;
+    cfg->max_header_bytes = MOTE_CONFIG_MAX_HEADER_BYTES;
+    cfg->max_headers = MOTE_CONFIG_MAX_HEADERS;
+    cfg->max_body_size = MOTE_CONFIG_MAX_BODY_SIZE;
+    cfg->max_drain_size = MOTE_CONFIG_MAX_DRAIN_SIZE;
+    cfg->response_buffer_size = MOTE_CONFIG_RESPONSE_BUFFER_SIZE;
+    cfg->idle_timeout_ms = MOTE_CONFIG_IDLE_TIMEOUT_MS;
+    cfg->head_timeout_ms = MOTE_CONFIG_HEAD_TIMEOUT_MS;
+    cfg->body_timeout_ms = MOTE_CONFIG_BODY_TIMEOUT_MS;
+    cfg->write_timeout_ms = MOTE_CONFIG_WRITE_TIMEOUT_MS;
+    cfg->handshake_timeout_ms = MOTE_CONFIG_HANDSHAKE_TIMEOUT_MS;
+    cfg->shutdown_timeout_ms = MOTE_CONFIG_SHUTDOWN_TIMEOUT_MS;
+    cfg->max_posts = MOTE_CONFIG_MAX_POSTS;
+    cfg->max_timers = MOTE_CONFIG_MAX_TIMERS;
+    cfg->workers = MOTE_CONFIG_WORKERS;
+    cfg->server_name = MOTE_CONFIG_SERVER_NAME;
+    cfg->send_date = MOTE_CONFIG_SEND_DATE;
+    cfg->log_level = MOTE_CONFIG_LOG_LEVEL;
+    cfg->access_log = MOTE_CONFIG_ACCESS_LOG;
 }

@@ -344,6 +344,8 @@ static int collect(mote_conn *c, const char *data, size_t len)
             return MOTE_ENOMEM;
         memcpy(b->heap + b->collected, data, len);
     } else {
+        /* in place: what stays must leave room to read the rest through */
+        if (c->env->in_size - b->floor - len < BODY_READ_ROOM) return MOTE_ETOOBIG;
         memmove(c->in + b->floor, data, len);
         b->floor += (uint32_t)len;
     }
@@ -446,9 +448,10 @@ static int take_piece(mote_conn *c, const char *data, size_t len)
         b->on_data(&c->req, data, len, b->user);
         c->in_handler = 0;
     } else if (b->mode == BODY_COLLECT) {
-        if (collect(c, data, len) < 0) {
+        int rc = collect(c, data, len);
+        if (rc < 0) {
             b->mode = BODY_DRAIN;
-            body_failed(c, 503);
+            body_failed(c, rc == MOTE_ETOOBIG ? 413 : 503);
             return -1;
         }
     } else {
@@ -487,6 +490,10 @@ static void read_body(mote_conn *c)
         c->in_len -= b->pos - b->floor;
         b->pos = b->floor;
     }
+    /* what is kept (a body in place, trailers) has filled the buffer: nothing more could be
+     * read, so the request is refused rather than left to stall */
+    if (c->phase == PHASE_BODY && !b->paused && !c->closing && c->in_len == c->env->in_size)
+        body_failed(c, b->dec.trailer_len || b->trailer_len ? 431 : 413);
 }
 
 /* ---- dispatching -------------------------------------------------------------------------- */
@@ -524,10 +531,14 @@ static int start_collecting(mote_conn *c)
 {
     body_state *b = &c->body;
     const parser *p = &c->parser;
+    int fits = (p->flags & HEAD_HAS_LENGTH) &&
+               p->content_length + BODY_READ_ROOM <= c->env->in_size - b->floor;
     b->mode = BODY_COLLECT;
     b->collect_off = b->floor;
-    if (!(p->flags & HEAD_HAS_LENGTH) ||
-        p->content_length + BODY_READ_ROOM > c->env->in_size - b->floor) {
+    if (!fits && c->env->fixed_memory) {
+        /* no heap: a declared length too long is refused now; chunked is kept while it fits */
+        if (p->flags & HEAD_HAS_LENGTH) return MOTE_ETOOBIG;
+    } else if (!fits) {
         if (request_has_body(c) &&
             grow_heap_body(c, (p->flags & HEAD_HAS_LENGTH) ? p->content_length : COLLECT_FIRST) < 0)
             return MOTE_ENOMEM;
@@ -569,9 +580,11 @@ static void dispatch(mote_conn *c)
         answer(c, 404, NULL, NULL);
     } else if (!refuse_by_route(c, rt)) {
         if (rt->flags & MOTE_ROUTE_COLLECT_BODY) {
-            if (start_collecting(c) < 0) {
+            int rc = start_collecting(c);
+            if (rc < 0) {
                 c->body.mode = BODY_DRAIN;
-                conn_fail(c, 503); /* the body is still on the wire: its framing ends here */
+                /* the body is still on the wire: its framing ends here */
+                conn_fail(c, rc == MOTE_ETOOBIG ? 413 : 503);
             }
         } else {
             call_route_handler(c);

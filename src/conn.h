@@ -26,6 +26,8 @@ typedef struct conn_env {
     uint64_t max_body_size;
     uint64_t max_drain_size;
     mote_allocator alloc;             /* for bodies collected beyond the input buffer */
+    int fixed_memory;                 /* static-memory mode: collected bodies stay in the input
+                                         buffer, and one that does not fit gets 413 */
     char server_line[80];             /* "Server: mote\r\n", or empty */
     size_t server_line_len;
     char date_line[40];               /* "Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", or empty */

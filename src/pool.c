@@ -20,6 +20,18 @@ void pool_init(pool *p, mote_allocator alloc, size_t block_size, size_t max_bloc
     p->all = NULL;
 }
 
+static pool_block *new_block(pool *p)
+{
+    pool_block *b;
+    if (p->allocated == p->max_blocks) return NULL;
+    b = p->alloc.alloc(p->alloc.ctx, offsetof(pool_block, data) + p->block_size);
+    if (!b) return NULL;
+    b->next_all = p->all;
+    p->all = b;
+    p->allocated++;
+    return b;
+}
+
 char *pool_get(pool *p)
 {
     pool_block *b = p->free_list;
@@ -27,13 +39,8 @@ char *pool_get(pool *p)
         p->free_list = b->next_free;
         return b->data;
     }
-    if (p->allocated == p->max_blocks) return NULL;
-    b = p->alloc.alloc(p->alloc.ctx, offsetof(pool_block, data) + p->block_size);
-    if (!b) return NULL;
-    b->next_all = p->all;
-    p->all = b;
-    p->allocated++;
-    return b->data;
+    b = new_block(p);
+    return b ? b->data : NULL;
 }
 
 void pool_put(pool *p, char *data)
@@ -41,6 +48,16 @@ void pool_put(pool *p, char *data)
     pool_block *b = (pool_block *)(void *)(data - offsetof(pool_block, data));
     b->next_free = p->free_list;
     p->free_list = b;
+}
+
+int pool_fill(pool *p)
+{
+    while (p->allocated < p->max_blocks) {
+        pool_block *b = new_block(p);
+        if (!b) return MOTE_ENOMEM;
+        pool_put(p, b->data);
+    }
+    return MOTE_OK;
 }
 
 size_t pool_block_cost(const pool *p)

@@ -23,6 +23,9 @@ void pool_init(pool *p, mote_allocator alloc, size_t block_size, size_t max_bloc
 char *pool_get(pool *p);
 void pool_put(pool *p, char *block);
 
+/* Allocates every block up to the maximum now, onto the free list; MOTE_ENOMEM if one fails. */
+int pool_fill(pool *p);
+
 /* The bytes one block takes, its bookkeeping included. */
 size_t pool_block_cost(const pool *p);
 

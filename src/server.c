@@ -123,6 +123,7 @@ struct mote_server {
     pthread_t *worker_threads;
     size_t worker_count;
     int reuse_port;           /* listeners share their port with the workers' */
+    int fixed_memory;         /* static-memory mode: nothing is allocated after creation */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -137,6 +138,51 @@ static void default_free(void *ctx, void *ptr)
 {
     (void)ctx;
     free(ptr);
+}
+
+/* Static-memory mode: the arena's bytes handed out in order, never back. Its bookkeeping sits
+ * at its own start. */
+typedef struct arena {
+    char *base;
+    size_t size, used;
+} arena;
+
+static void *arena_alloc(void *ctx, size_t size)
+{
+    arena *a = ctx;
+    size_t at = (a->used + 15) & ~(size_t)15;
+    if (size > a->size || at > a->size - size) return NULL;
+    a->used = at + size;
+    return a->base + at;
+}
+
+static void arena_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    (void)ptr; /* everything goes at once, with the arena */
+}
+
+/* An allocator over cfg->arena, or cfg->allocator, or malloc's. */
+static int choose_allocator(const mote_config *cfg, mote_allocator *out)
+{
+    if (cfg->arena) {
+        arena *a = (arena *)(void *)(((uintptr_t)cfg->arena + 15) & ~(uintptr_t)15);
+        size_t skip = (size_t)((char *)a - (char *)cfg->arena) + sizeof *a;
+        if (cfg->arena_size < skip) return MOTE_ENOMEM;
+        a->base = (char *)(a + 1);
+        a->size = cfg->arena_size - skip;
+        a->used = 0;
+        out->alloc = arena_alloc;
+        out->free = arena_free;
+        out->ctx = a;
+    } else if (cfg->allocator.alloc) {
+        *out = cfg->allocator;
+    } else {
+        out->alloc = default_alloc;
+        out->free = default_free;
+        out->ctx = NULL;
+    }
+    return MOTE_OK;
 }
 
 static uint64_t monotonic_us(void)
@@ -206,7 +252,9 @@ static int config_is_valid(const mote_config *c)
            c->max_posts > 0 && c->max_posts < (1u << 24) &&
            c->handshake_timeout_ms && (!c->server_name || server_name_is_valid(c->server_name)) &&
            (!c->allocator.alloc) == (!c->allocator.free) && c->workers <= 1024 &&
-           c->access_log >= MOTE_ACCESS_LOG_MOTE && c->access_log <= MOTE_ACCESS_LOG_OFF;
+           c->access_log >= MOTE_ACCESS_LOG_MOTE && c->access_log <= MOTE_ACCESS_LOG_OFF &&
+           c->max_timers > 0 && c->max_timers < (1u << 20) &&
+           (!c->arena || (!c->allocator.alloc && c->arena_size > 0));
 }
 
 static void env_init(mote_server *s)
@@ -223,6 +271,7 @@ static void env_init(mote_server *s)
     e->max_body_size = c->max_body_size;
     e->max_drain_size = c->max_drain_size;
     e->alloc = s->alloc;
+    e->fixed_memory = s->fixed_memory;
     if (c->server_name && c->server_name[0])
         e->server_line_len = (size_t)snprintf(e->server_line, sizeof e->server_line,
                                               "Server: %s\r\n", c->server_name);
@@ -774,13 +823,7 @@ int mote_timer_start(mote_server *s, uint32_t delay_ms, uint32_t repeat_ms, mote
     for (i = 0; i < s->app_timer_count && s->app_timers[i].active; i++) {
     }
     if (i == s->app_timer_count) {
-        app_timer *grown;
-        if (i >= INT32_MAX / 2) return MOTE_ELIMIT;
-        grown = s->alloc.alloc(s->alloc.ctx, (i + 1) * sizeof *grown);
-        if (!grown) return MOTE_ENOMEM;
-        if (i) memcpy(grown, s->app_timers, i * sizeof *grown);
-        s->alloc.free(s->alloc.ctx, s->app_timers);
-        s->app_timers = grown;
+        if (i == s->cfg.max_timers) return MOTE_ELIMIT;
         s->app_timer_count++;
     }
     t = &s->app_timers[i];
@@ -930,7 +973,10 @@ static int open_wake_pipe(mote_server *s)
     return loop_add(s->loop, s->wake_fds[0], LOOP_READ, &s->wake);
 }
 
-/* The other workers-1 loops: servers of one worker each, routed by s's router. */
+static int server_create(mote_server **out, const mote_config *cfg, mote_allocator a);
+
+/* The other workers-1 loops: servers of one worker each, routed by s's router, taking their
+ * memory where s does. */
 static int create_workers(mote_server *s, const mote_config *cfg)
 {
     mote_config one = *cfg;
@@ -941,7 +987,7 @@ static int create_workers(mote_server *s, const mote_config *cfg)
     s->worker_threads = s->alloc.alloc(s->alloc.ctx, n * sizeof *s->worker_threads);
     if (!s->workers || !s->worker_threads) return MOTE_ENOMEM;
     for (i = 0; i < n; i++) {
-        int rc = mote_server_create(&s->workers[i], &one);
+        int rc = server_create(&s->workers[i], &one, s->alloc);
         if (rc < 0) return rc;
         s->worker_count++;
         s->workers[i]->env.routes = &s->routes;
@@ -953,7 +999,6 @@ static int create_workers(mote_server *s, const mote_config *cfg)
 int mote_server_create(mote_server **out, const mote_config *cfg)
 {
     mote_config defaults;
-    mote_server *s;
     mote_allocator a;
     int rc;
 
@@ -964,16 +1009,28 @@ int mote_server_create(mote_server **out, const mote_config *cfg)
         cfg = &defaults;
     }
     if (!config_is_valid(cfg)) return MOTE_EINVAL;
-    a = cfg->allocator;
-    if (!a.alloc) {
-        a.alloc = default_alloc;
-        a.free = default_free;
-    }
+    rc = choose_allocator(cfg, &a);
+    return rc < 0 ? rc : server_create(out, cfg, a);
+}
+
+/* Static-memory mode takes now what it would take later: every buffer block, every timer. */
+static int take_memory_now(mote_server *s)
+{
+    if (!s->fixed_memory) return MOTE_OK;
+    return pool_fill(&s->blocks) < 0 ? MOTE_ENOMEM : MOTE_OK;
+}
+
+static int server_create(mote_server **out, const mote_config *cfg, mote_allocator a)
+{
+    mote_server *s;
+    int rc;
+
     s = a.alloc(a.ctx, sizeof *s);
     if (!s) return MOTE_ENOMEM;
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     s->alloc = a;
+    s->fixed_memory = cfg->arena != NULL;
     s->io = net_io_system;
     s->wake_fds[0] = s->wake_fds[1] = s->reserve_fd = -1;
     s->free_slot = NO_SLOT;
@@ -996,7 +1053,9 @@ int mote_server_create(mote_server **out, const mote_config *cfg)
 
     s->conns = a.alloc(a.ctx, cfg->max_connections * sizeof *s->conns);
     s->posts = a.alloc(a.ctx, cfg->max_posts * sizeof *s->posts);
-    rc = s->conns && s->posts ? loop_create(&s->loop, descriptor_limit(), a) : MOTE_ENOMEM;
+    s->app_timers = a.alloc(a.ctx, cfg->max_timers * sizeof *s->app_timers);
+    rc = s->conns && s->posts && s->app_timers ? take_memory_now(s) : MOTE_ENOMEM;
+    if (rc == MOTE_OK) rc = loop_create(&s->loop, descriptor_limit(), a);
     if (rc == MOTE_OK) rc = pthread_mutex_init(&s->post_lock, NULL) == 0 ? MOTE_OK : MOTE_ESYS;
     if (rc == MOTE_OK) s->post_lock_ready = 1;
     if (rc == MOTE_OK) rc = open_wake_pipe(s);
@@ -1120,6 +1179,10 @@ int mote_listen(mote_server *s, const char *addr, uint16_t port)
 int mote_listen_tls(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
 {
     if (!s || !tls) return MOTE_EINVAL;
+    if (s->fixed_memory) {
+        srv_log(s, MOTE_LOG_ERROR, "no TLS in static-memory mode: mbedTLS allocates per session");
+        return MOTE_ENOTSUP;
+    }
     return listen_all(s, addr, port, tls);
 }
 

@@ -18,7 +18,7 @@ libdir=$(realpath "$(dirname "$(find "$tmp/prefix" -name mote.pc)")/..")
 
 # pkg-config, the shared library
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
-[ "$(pkg-config --modversion mote)" = "$(sed -n 's/^#define MOTE_VERSION "\(.*\)"/\1/p' "$src/include/mote.h")" ]
+[ "$(pkg-config --modversion mote)" = "$(sed -n 's/^#define MOTE_VERSION "\([^"]*\)".*/\1/p' "$src/include/mote.h")" ]
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Werror "$src/examples/hello.c" $(pkg-config --cflags --libs mote) -o "$tmp/hello_pc"
 

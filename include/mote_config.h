@@ -1,0 +1,102 @@
+/**
+ * @file mote_config.h
+ * Compile-time configuration: every limit's default and every feature switch, as a Kconfig
+ * would give them. Define any of these before including mote.h (or on the compiler's command
+ * line, or in a header named by MOTE_CONFIG_USER_FILE) to change it; mote_config_init() fills a
+ * mote_config from them, and the limits can still be changed at run time there.
+ */
+#ifndef MOTE_CONFIG_H
+#define MOTE_CONFIG_H
+
+#ifdef MOTE_CONFIG_USER_FILE
+#include MOTE_CONFIG_USER_FILE
+#endif
+
+/* ---- limits (mote_config fields of the same name, lower case) ---------------------------- */
+
+#ifndef MOTE_CONFIG_MAX_CONNECTIONS
+#define MOTE_CONFIG_MAX_CONNECTIONS 1024 /**< open client connections, per worker */
+#endif
+#ifndef MOTE_CONFIG_MAX_REQUEST_LINE
+#define MOTE_CONFIG_MAX_REQUEST_LINE 8192 /**< bytes in a request line; longer: 414 */
+#endif
+#ifndef MOTE_CONFIG_MAX_HEADER_BYTES
+#define MOTE_CONFIG_MAX_HEADER_BYTES 8192 /**< bytes of header fields; more: 431 */
+#endif
+#ifndef MOTE_CONFIG_MAX_HEADERS
+#define MOTE_CONFIG_MAX_HEADERS 64 /**< header fields per request; more: 431 */
+#endif
+#ifndef MOTE_CONFIG_MAX_BODY_SIZE
+#define MOTE_CONFIG_MAX_BODY_SIZE (1024 * 1024) /**< request body bytes a route takes: 413 */
+#endif
+#ifndef MOTE_CONFIG_MAX_DRAIN_SIZE
+#define MOTE_CONFIG_MAX_DRAIN_SIZE 65536 /**< unread body bytes thrown away before closing */
+#endif
+#ifndef MOTE_CONFIG_RESPONSE_BUFFER_SIZE
+#define MOTE_CONFIG_RESPONSE_BUFFER_SIZE 16384 /**< per-connection send buffer */
+#endif
+#ifndef MOTE_CONFIG_IDLE_TIMEOUT_MS
+#define MOTE_CONFIG_IDLE_TIMEOUT_MS 30000 /**< keep-alive connection with no request */
+#endif
+#ifndef MOTE_CONFIG_HEAD_TIMEOUT_MS
+#define MOTE_CONFIG_HEAD_TIMEOUT_MS 10000 /**< a request head's first byte to its last: 408 */
+#endif
+#ifndef MOTE_CONFIG_BODY_TIMEOUT_MS
+#define MOTE_CONFIG_BODY_TIMEOUT_MS 30000 /**< a request body with no byte arriving */
+#endif
+#ifndef MOTE_CONFIG_WRITE_TIMEOUT_MS
+#define MOTE_CONFIG_WRITE_TIMEOUT_MS 30000 /**< a response making no progress to its reader */
+#endif
+#ifndef MOTE_CONFIG_HANDSHAKE_TIMEOUT_MS
+#define MOTE_CONFIG_HANDSHAKE_TIMEOUT_MS 10000 /**< a TLS handshake from accept */
+#endif
+#ifndef MOTE_CONFIG_SHUTDOWN_TIMEOUT_MS
+#define MOTE_CONFIG_SHUTDOWN_TIMEOUT_MS 5000 /**< responses in flight at mote_server_stop() */
+#endif
+#ifndef MOTE_CONFIG_MAX_POSTS
+#define MOTE_CONFIG_MAX_POSTS 1024 /**< mote_post() tasks waiting for the loop */
+#endif
+#ifndef MOTE_CONFIG_MAX_TIMERS
+#define MOTE_CONFIG_MAX_TIMERS 16 /**< application timers (mote_timer_start) at once */
+#endif
+#ifndef MOTE_CONFIG_WORKERS
+#define MOTE_CONFIG_WORKERS 1 /**< event-loop threads */
+#endif
+
+/* ---- behaviour -------------------------------------------------------------------------- */
+
+#ifndef MOTE_CONFIG_SERVER_NAME
+#define MOTE_CONFIG_SERVER_NAME "mote" /**< the Server header's value; "" omits it */
+#endif
+#ifndef MOTE_CONFIG_SEND_DATE
+#define MOTE_CONFIG_SEND_DATE 1 /**< send a Date header */
+#endif
+#ifndef MOTE_CONFIG_LOG_LEVEL
+#define MOTE_CONFIG_LOG_LEVEL 2 /**< the most detailed log level passed on (2: MOTE_LOG_INFO) */
+#endif
+#ifndef MOTE_CONFIG_ACCESS_LOG
+#define MOTE_CONFIG_ACCESS_LOG 0 /**< access-line format (0: MOTE_ACCESS_LOG_MOTE) */
+#endif
+
+/* ---- features --------------------------------------------------------------------------- */
+
+#ifndef MOTE_CONFIG_TLS
+#define MOTE_CONFIG_TLS 1 /**< HTTPS listeners on mbedTLS; 0 builds without mbedTLS */
+#endif
+
+/* ---- static memory ---------------------------------------------------------------------- */
+
+/**
+ * Bytes of arena (mote_config.arena) a server with the compile-time limits above needs, for
+ * a build that gives it one static array: connection slots, every buffer block, the send
+ * buffers, the header index, posts and timers, with room for routes and listeners. An upper
+ * bound, for 32- and 64-bit targets.
+ */
+#define MOTE_ARENA_SIZE                                                                        \
+    (65536u + (size_t)MOTE_CONFIG_MAX_CONNECTIONS *                                            \
+                  (640u + 64u + 4096u + 2u * (size_t)MOTE_CONFIG_MAX_REQUEST_LINE + 16u +      \
+                   (size_t)MOTE_CONFIG_MAX_HEADER_BYTES + 16u * (size_t)MOTE_CONFIG_MAX_HEADERS + \
+                   (size_t)MOTE_CONFIG_RESPONSE_BUFFER_SIZE) +                                 \
+     32u * (size_t)MOTE_CONFIG_MAX_POSTS + 64u * (size_t)MOTE_CONFIG_MAX_TIMERS)
+
+#endif
