@@ -81,7 +81,7 @@
 /* ---- features --------------------------------------------------------------------------- */
 
 #ifndef MOTE_CONFIG_TLS
-#define MOTE_CONFIG_TLS 1 /**< HTTPS listeners on mbedTLS; 0 builds without mbedTLS */
+#define MOTE_CONFIG_TLS 1 /**< HTTPS listeners on mbedTLS; 0: mote.c needs no mbedTLS */
 #endif
 
 /* ---- static memory ---------------------------------------------------------------------- */
