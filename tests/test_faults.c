@@ -31,6 +31,7 @@
 #include <mbedtls/ssl.h>
 
 #include "check.h"
+#include "loopback.h"
 #include "mote.h"
 #include "net.h"
 #include "selfsigned.h"
@@ -287,33 +288,12 @@ static int client_bio_recv(void *ctx, unsigned char *buf, size_t len)
     return n < 0 ? socket_error(MBEDTLS_ERR_NET_RECV_FAILED) : (int)n;
 }
 
-static int dial(int port)
-{
-    struct sockaddr_in sa;
-    struct timeval tv = {5, 0};
-    int one = 1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* no delayed-ACK stalls */
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Connects (and shakes hands): 0, -1 when refused or closed, -2 when the server went quiet. */
 static int client_open(client *c, int port, const tls_client_config *tls)
 {
     int ret = 0, rounds;
     c->tls = NULL;
-    c->fd = dial(port);
+    c->fd = loopback_dial(port, 5);
     if (c->fd < 0 || !tls) return c->fd < 0 ? -1 : 0;
     c->tls = tls;
     mbedtls_ssl_init(&c->ssl);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "loopback.h"
 #include "mote.h"
 
 /* ---- every malloc of the process, counted once armed ------------------------------------- */
@@ -106,25 +107,6 @@ static void *loop_thread(void *arg)
 
 /* ---- a client ------------------------------------------------------------------------------- */
 
-static int dial(int port)
-{
-    struct sockaddr_in sa;
-    struct timeval tv = {10, 0};
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Sends `request` and reads until `want` (a substring of the reply) has arrived, or the
  * connection ends; returns whether it arrived. The reply goes to buf. */
 static int ask(int fd, const char *request, size_t request_len, const char *want, char *buf,
@@ -171,7 +153,7 @@ static void serve_everything(int port, atomic_int *ticks)
     (void)ticks;
 
     for (i = 0; i < MOTE_CONFIG_MAX_CONNECTIONS; i++) {
-        fds[i] = dial(port);
+        fds[i] = loopback_dial(port, 10);
         CHECK(fds[i] >= 0);
     }
     for (round = 0; round < 50; round++) {
@@ -188,7 +170,7 @@ static void serve_everything(int port, atomic_int *ticks)
              60000);
     CHECK(ask_str(fds[0], head, "413 Content Too Large"));
     close(fds[0]);
-    fds[0] = dial(port);
+    fds[0] = loopback_dial(port, 10);
     CHECK(fds[0] >= 0);
     /* chunked: kept in place while it fits, then 413 */
     memset(big, 'x', sizeof big);
@@ -210,10 +192,10 @@ static void serve_everything(int port, atomic_int *ticks)
         CHECK(ask(fds[0], req, n, "413 Content Too Large", reply, sizeof reply));
     }
     close(fds[0]);
-    fds[0] = dial(port);
+    fds[0] = loopback_dial(port, 10);
     CHECK(fds[0] >= 0);
     /* past the connection limit: 503, and the others are still served */
-    extra = dial(port);
+    extra = loopback_dial(port, 10);
     CHECK(extra >= 0);
     CHECK(ask_str(extra, "GET /page HTTP/1.1\r\nHost: t\r\n\r\n", "503 Service Unavailable"));
     close(extra);
@@ -251,7 +233,7 @@ int main(void)
     CHECK(pthread_create(&thread, NULL, loop_thread, srv) == 0);
 
     /* warm-up: the thread and the C library's own first-use buffers */
-    warm = dial(port);
+    warm = loopback_dial(port, 10);
     CHECK(warm >= 0 && ask_str(warm, "GET /page HTTP/1.1\r\nHost: t\r\n\r\n", "static\n"));
     close(warm);
 

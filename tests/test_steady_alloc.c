@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "loopback.h"
 #include "mote.h"
 
 #define CONNECTIONS 8
@@ -62,25 +63,6 @@ static void *loop_thread(void *arg)
 {
     (void)mote_server_run(arg);
     return NULL;
-}
-
-static int dial(int port)
-{
-    struct sockaddr_in sa;
-    struct timeval tv = {10, 0};
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 /* Responses are counted by their status lines; a status line split across reads is carried. */
@@ -152,7 +134,7 @@ int main(void)
 
     /* warm up: every connection has served, so its slot and a buffer block exist */
     for (i = 0; i < CONNECTIONS; i++) {
-        fds[i] = dial(port);
+        fds[i] = loopback_dial(port, 10);
         CHECK(fds[i] >= 0);
         CHECK(serve_requests(fds[i], WARM_UP / CONNECTIONS) == WARM_UP / CONNECTIONS);
     }
