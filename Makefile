@@ -2,8 +2,9 @@
 # every test. Both install missing Debian packages first.
 BUILD ?= build/release
 ARGS ?=
+SECONDS ?= 60
 
-.PHONY: all run test sample clean
+.PHONY: all run test sample clean fuzz docs
 
 all: sample
 
@@ -18,6 +19,14 @@ run: sample
 test:
 	scripts/deps.sh test
 	scripts/test.sh
+
+# `make fuzz SECONDS=300`: each libFuzzer harness for SECONDS (needs clang).
+fuzz:
+	scripts/fuzz.sh run $(SECONDS)
+
+# `make docs`: the API reference from include/mote.h into build/docs/html (Doxygen).
+docs:
+	scripts/docs.sh build/docs
 
 clean:
 	rm -rf build

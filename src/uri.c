@@ -102,7 +102,7 @@ static int component_is(const char *s, size_t len, const char *key)
     size_t i = 0, k = 0;
     while (i < len) {
         int c = component_byte(s, len, &i);
-        if (c < 0 || (unsigned char)key[k] != c) return 0;
+        if (c < 0 || key[k] == '\0' || (unsigned char)key[k] != c) return 0; /* c may be NUL */
         k++;
     }
     return key[k] == '\0';

@@ -302,6 +302,23 @@ static void test_query_get(void)
         if (rc == 5) CHECK_EQ_STR(value, "found");
     }
 
+    /* a raw NUL in a form body is a byte like another: it never matches a key's end, and the
+     * key is not read past its terminator (found by fuzz_uri; ASan checks the read) */
+    {
+        char *empty = malloc(1), *ab = malloc(3);
+        mote_str nul = {"\0", 1}, a_nul = {"a\0=1&a=2", 8};
+        CHECK(empty && ab);
+        if (empty && ab) {
+            empty[0] = '\0';
+            memcpy(ab, "a", 2);
+            CHECK_EQ_INT(mote_query_get(nul, empty, value, sizeof value), MOTE_ENOTFOUND);
+            CHECK_EQ_INT(mote_query_get(a_nul, ab, value, sizeof value), 1);
+            CHECK_EQ_STR(value, "2");
+        }
+        free(empty);
+        free(ab);
+    }
+
     /* arguments */
     CHECK_EQ_INT(mote_query_get(q, NULL, value, sizeof value), MOTE_EINVAL);
     {

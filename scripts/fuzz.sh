@@ -1,0 +1,101 @@
+#!/bin/bash
+# The libFuzzer harnesses in fuzz/ (clang, ASan + UBSan), built in build/fuzz.
+#
+#   scripts/fuzz.sh smoke          build; run each harness ~5 s on a scratch copy of its seed
+#                                  corpus, then every input in fuzz/regressions/<harness>/
+#   scripts/fuzz.sh run SECONDS    build; run each harness SECONDS, one at a time, growing its
+#                                  corpus in build/fuzz/corpus-<harness> (seeded from fuzz/corpus)
+#
+# Findings land in build/fuzz/findings/. Exit status is non-zero on any finding.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_tls"
+BUILD=build/fuzz
+BIN=$BUILD/fuzz
+FINDINGS=$BUILD/findings
+# A smaller quarantine keeps several harnesses' memory modest on a shared machine.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=64:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+usage() {
+    echo "usage: scripts/fuzz.sh smoke | run SECONDS" >&2
+    exit 2
+}
+
+build() {
+    cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang -DMOTE_FUZZ=ON -DMOTE_TESTS=OFF \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
+    cmake --build "$BUILD" -j 1 --target fuzz_all >/dev/null || exit 1
+    mkdir -p "$FINDINGS"
+}
+
+# The libFuzzer options every run shares: the dictionary where one applies, findings in one
+# place, a per-input timeout so that a hang is a finding too.
+options() {
+    local h=$1
+    printf '%s\n' -artifact_prefix="$FINDINGS/$h-" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1
+    [ "$h" != fuzz_tls ] && printf '%s\n' -dict=fuzz/http.dict
+}
+
+fuzz_for() {
+    local h=$1 seconds=$2 corpus=$3
+    shift 3
+    echo "== $h: ${seconds}s"
+    mapfile -t opts < <(options "$h")
+    "$BIN/$h" "${opts[@]}" -max_total_time="$seconds" "$corpus" "$@" 2>"$FINDINGS/$h.log"
+    local rc=$?
+    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units)' "$FINDINGS/$h.log"
+    if [ $rc -ne 0 ]; then
+        grep -E 'invariant failed|ERROR:|SUMMARY:|Test unit written' "$FINDINGS/$h.log" | head -5
+        echo "$h: FAILED (log: $FINDINGS/$h.log)"
+    fi
+    return $rc
+}
+
+regressions() {
+    local h=$1 files
+    mapfile -t files < <(find "fuzz/regressions/$h" -type f ! -name .keep | sort)
+    [ ${#files[@]} -eq 0 ] && return 0
+    echo "== $h: ${#files[@]} regression input(s)"
+    if ! "$BIN/$h" -runs=1 "${files[@]}" >"$FINDINGS/$h-regressions.log" 2>&1; then
+        grep -E 'Running:|invariant failed|ERROR:|SUMMARY:' "$FINDINGS/$h-regressions.log" | tail -5
+        echo "$h: regression FAILED (log: $FINDINGS/$h-regressions.log)"
+        return 1
+    fi
+}
+
+smoke() {
+    local h failed=0 scratch
+    build
+    for h in $HARNESSES; do
+        scratch=$(mktemp -d)
+        cp fuzz/corpus/"$h"/* "$scratch"/ 2>/dev/null
+        fuzz_for "$h" 5 "$scratch" || failed=1
+        rm -rf "$scratch"
+        regressions "$h" || failed=1
+    done
+    [ $failed -eq 0 ] && echo "fuzz smoke: all harnesses clean"
+    return $failed
+}
+
+run() {
+    local seconds=$1 h failed=0
+    build
+    for h in $HARNESSES; do
+        mkdir -p "$BUILD/corpus-$h"
+        # new inputs go to the first directory; the seed corpus is read but never written
+        fuzz_for "$h" "$seconds" "$BUILD/corpus-$h" "fuzz/corpus/$h" || failed=1
+    done
+    return $failed
+}
+
+case "${1:-}" in
+smoke) smoke ;;
+run)
+    [[ "${2:-}" =~ ^[0-9]+$ ]] || usage
+    run "$2"
+    ;;
+*) usage ;;
+esac
