@@ -5,8 +5,7 @@
 
 static void hello(mote_request *req, mote_response *res, void *user)
 {
-    (void)req;
-    (void)user;
+    (void)req, (void)user;
     mote_respond(res, 200, "text/plain", "Hello, world!\n");
 }
 
