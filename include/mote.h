@@ -374,8 +374,10 @@ int64_t mote_request_content_length(const mote_request *req);
 /** Receives the body as it arrives, in pieces, on a route without MOTE_ROUTE_COLLECT_BODY.
  * Called from the handler; `fn` then gets each piece, and finally data NULL, len 0 at the end
  * of the body (trailer fields are readable from then on). The response stays open until the
- * body has ended; it is usually sent from that last call. Sends 100 Continue if the client
- * asked for it. Returns 0 or MOTE_ESTATE (not in a handler, or the body was taken already). */
+ * body has ended; it is usually sent from that last call. A response finished earlier ends
+ * the delivery: the rest of the body is read and dropped (up to max_drain_size, else the
+ * connection closes), and `fn` is not called again. Sends 100 Continue if the client asked for
+ * it. Returns 0 or MOTE_ESTATE (not in a handler, or the body was taken already). */
 typedef void (*mote_body_fn)(mote_request *req, const void *data, size_t len, void *user);
 /** Has `fn` receive the body as described for mote_body_fn. */
 int mote_request_read_body(mote_request *req, mote_body_fn fn, void *user);

@@ -742,6 +742,9 @@ static void notify_close(mote_conn *c)
 
 void conn_response_finished(mote_conn *c)
 {
+    /* answered before its body ended: the rest is drained, not handed to a consumer whose
+     * state on_close may just have freed */
+    if (c->phase == PHASE_BODY && c->body.mode == BODY_STREAM) c->body.mode = BODY_DRAIN;
     if (c->env->request_end) c->env->request_end(c);
     if (c->res.deferred) notify_close(c);
     if (c->phase == PHASE_RESPONDING) {

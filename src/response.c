@@ -384,15 +384,13 @@ int mote_response_write(mote_response *res, const void *data, size_t len)
     rc = start_stream(c);
     if (rc < 0) return rc;
     if (len == 0) return MOTE_OK; /* an empty chunk would end the body */
-    if (res->has_length) {
-        if (len > res->length_left) return MOTE_EINVAL;
-        if (!res->no_body) res->length_left -= len;
-    }
+    if (res->has_length && len > res->length_left) return MOTE_EINVAL;
     if (res->no_body) return MOTE_OK;
     /* room for the last-chunk is always kept, so mote_response_end() cannot fail for space */
     need = len + (res->chunked ? CHUNK_OVERHEAD + LAST_CHUNK_LEN : 0);
     rc = ensure_space(c, need);
-    if (rc < 0) return rc;
+    if (rc < 0) return rc; /* nothing taken: the same bytes are written again later */
+    if (res->has_length) res->length_left -= len;
     p = c->out + c->out_len;
     if (res->chunked) {
         p = append_hex(p, len);

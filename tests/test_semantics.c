@@ -358,6 +358,54 @@ static void test_stream_misuse(void)
     h_free(&h);
 }
 
+/* Answers (deferred, so on_close runs) from the first piece of the body: the rest of the body
+ * is drained, never delivered (found by examples/upload.c: on_close frees the consumer). */
+static int early_pieces, early_closes;
+
+static void early_close(mote_response *res, void *user)
+{
+    (void)res;
+    (void)user;
+    early_closes++;
+}
+
+static void early_piece(mote_request *req, const void *data, size_t len, void *user)
+{
+    mote_response *res = mote_request_response(req);
+    (void)data;
+    (void)len;
+    (void)user;
+    if (early_pieces++ == 0) mote_respond(res, 413, "text/plain", "enough\n");
+}
+
+static void h_answer_early(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    mote_response_defer(res, NULL, early_close, NULL);
+    mote_request_read_body(req, early_piece, NULL);
+}
+
+static void test_answer_before_body_ends(void)
+{
+    harness h;
+    strbuf want = {0};
+    early_pieces = early_closes = 0;
+    seen_reset();
+    h_init(&h);
+    h_route(&h, "/early", MOTE_ROUTE_EXACT, h_answer_early);
+    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
+    h_start(&h);
+    h_feed_str(&h, "POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc", 0);
+    h_feed_str(&h, "def" REQ_B, 0);
+    CHECK_EQ_INT(early_pieces, 1);
+    CHECK_EQ_INT(early_closes, 1);
+    sb_response(&want, 413, "Content-Type: text/plain\r\n", "", "enough\n");
+    want_echo(&want, "/b", "");
+    CHECK_OUT(&h, want.p);
+    sb_free(&want);
+    h_free(&h);
+}
+
 /* mote_request_pause() stops delivery and reading until mote_request_resume(). */
 static void test_pause_resume(void)
 {
@@ -1652,6 +1700,73 @@ static void h_length(mote_request *req, mote_response *res, void *user)
     length_end_rc = mote_response_end(res);
 }
 
+/* A declared length written past a full send buffer: MOTE_EAGAIN takes nothing off the length,
+ * the handler goes on from on_ready, and the body arrives whole (found by examples/upload.c). */
+#define LW_TOTAL 50000
+static size_t lw_sent;
+static int lw_eagain;
+
+static void lw_more(mote_response *res, void *user)
+{
+    char piece[1000];
+    (void)user;
+    memset(piece, 'q', sizeof piece);
+    while (lw_sent < LW_TOTAL) {
+        size_t n = LW_TOTAL - lw_sent < sizeof piece ? LW_TOTAL - lw_sent : sizeof piece;
+        int rc = mote_response_write(res, piece, n);
+        if (rc == MOTE_EAGAIN) {
+            lw_eagain++;
+            return;
+        }
+        CHECK_EQ_INT(rc, MOTE_OK);
+        if (rc < 0) return;
+        lw_sent += n;
+    }
+    CHECK_EQ_INT(mote_response_end(res), MOTE_OK);
+}
+
+static void h_length_eagain(mote_request *req, mote_response *res, void *user)
+{
+    h_log(user, req);
+    lw_sent = 0;
+    lw_eagain = 0;
+    CHECK_EQ_INT(mote_response_length(res, LW_TOTAL), MOTE_OK);
+    CHECK_EQ_INT(mote_response_defer(res, lw_more, NULL, NULL), MOTE_OK);
+    lw_more(res, NULL);
+}
+
+static void test_response_length_eagain(void)
+{
+    harness h;
+    strbuf want = {0};
+    char *body = malloc(LW_TOTAL + 1);
+    size_t i;
+    CHECK(body != NULL);
+    if (!body) return;
+    memset(body, 'q', LW_TOTAL);
+    body[LW_TOTAL] = '\0';
+    seen_reset();
+    h_init(&h);
+    h.flush_mode = FLUSH_NONE;
+    h.drain = 0;
+    h_route(&h, "/lw", MOTE_ROUTE_EXACT, h_length_eagain);
+    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
+    h_start(&h);
+    h_feed_str(&h, "GET /lw HTTP/1.1\r\nHost: x\r\n\r\n" REQ_B, 0);
+    for (i = 0; i < 10000 && h_drain(&h, 700) > 0; i++) {
+    }
+    CHECK(lw_eagain > 0);
+    CHECK_EQ_INT(lw_sent, LW_TOTAL);
+    sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 50000\r\n\r\n");
+    sb_add(&want, body, LW_TOTAL);
+    want_echo(&want, "/b", "");
+    CHECK_OUT(&h, want.p);
+    CHECK(!conn_is_done(&h.conn));
+    sb_free(&want);
+    h_free(&h);
+    free(body);
+}
+
 static void test_response_length(void)
 {
     harness h;
@@ -1824,6 +1939,8 @@ int main(void)
     test_targets();
     test_auth();
     test_response_length();
+    test_response_length_eagain();
+    test_answer_before_body_ends();
     seen_reset();
     return check_report("test_semantics");
 }

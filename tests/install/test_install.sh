@@ -52,6 +52,8 @@ serves() {
 serves "$tmp/hello_pc"
 serves "$tmp/user/hello_shared"
 serves "$tmp/user/hello_static"
-ldd "$tmp/user/hello_shared" | grep -q "libmote.so.0 => $libdir" || { echo "hello_shared: not linked to the installed libmote.so.0"; exit 1; }
-! ldd "$tmp/user/hello_static" | grep -q libmote || { echo "hello_static: links libmote.so"; exit 1; }
+# (ldd's output in a variable first: grep -q closing the pipe early would fail it under pipefail)
+shared_libs=$(ldd "$tmp/user/hello_shared") static_libs=$(ldd "$tmp/user/hello_static")
+[[ $shared_libs == *"libmote.so.0 => $libdir/"* ]] || { echo "hello_shared: not linked to the installed libmote.so.0"; exit 1; }
+[[ $static_libs != *libmote* ]] || { echo "hello_static: links libmote.so"; exit 1; }
 echo "installed mote: pkg-config and find_package builds serve"
