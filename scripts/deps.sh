@@ -4,7 +4,7 @@
 set -eu
 
 run_pkgs="cmake make gcc libc6-dev libmbedtls-dev"
-test_pkgs="$run_pkgs clang python3 curl wget apache2-utils valgrind libhttp-parser-dev slowhttptest testssl.sh sslscan gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm doxygen"
+test_pkgs="$run_pkgs clang python3 curl wget apache2-utils valgrind libhttp-parser-dev libcjson-dev chromium slowhttptest testssl.sh sslscan gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm doxygen"
 
 case "${1:-run}" in
   run) want=$run_pkgs ;;

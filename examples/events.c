@@ -1,0 +1,129 @@
+/* events - a live page: GET / is an HTML page whose script listens to GET /events, a stream of
+ * Server-Sent Events carrying a counter that one timer raises every 200 ms. Open
+ * http://127.0.0.1:8080/ in a browser and watch it count; `curl -N .../events` shows the stream.
+ *
+ * Each stream is a response that never ends: its handler writes the head, defers the response
+ * and returns; the timer writes an event to every open stream; on_close forgets a client that
+ * has gone. Usage: events [port] (8080; 0 picks a free one). A line on stdout as each client
+ * comes or goes. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mote.h"
+
+static const char page[] =
+    "<!DOCTYPE html>\n"
+    "<html><head><meta charset=\"utf-8\"><title>mote events</title></head>\n"
+    "<body><h1>Counter: <span id=\"n\">-</span></h1>\n"
+    "<script>\n"
+    "const source = new EventSource('/events');\n"
+    "source.onmessage = (e) => { document.getElementById('n').textContent = e.data; };\n"
+    "</script></body></html>\n";
+
+/* The open streams, in a ring around a head that is no stream. */
+typedef struct client {
+    mote_response *res;
+    struct client *prev, *next;
+} client;
+
+static client clients = {NULL, &clients, &clients};
+static unsigned watching; /* how many: printed as clients come and go */
+static unsigned long counter;
+static volatile sig_atomic_t stopping;
+static mote_server *server;
+
+static void index_page(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    mote_respond(res, 200, "text/html; charset=utf-8", page);
+}
+
+/* on_close: the stream ended or its client left; `res` is invalid after this. */
+static void leave(mote_response *res, void *user)
+{
+    client *c = user;
+    (void)res;
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    free(c);
+    printf("client left, %u watching\n", --watching);
+}
+
+static void events(mote_request *req, mote_response *res, void *user)
+{
+    client *c;
+    (void)user;
+    mote_response_header(res, "Content-Type", "text/event-stream");
+    mote_response_header(res, "Cache-Control", "no-cache");
+    if (mote_request_method_id(req) == MOTE_HEAD || !(c = malloc(sizeof *c))) {
+        mote_response_end(res); /* HEAD; or out of memory: the browser will try again */
+        return;
+    }
+    c->res = res;
+    c->next = &clients;
+    c->prev = clients.prev;
+    clients.prev->next = c;
+    clients.prev = c;
+    printf("client joined, %u watching\n", ++watching);
+    /* a comment line sends the head now (chunked), so the browser's EventSource opens at once */
+    mote_response_write(res, ": counting\n\n", 12);
+    mote_response_defer(res, NULL, leave, c); /* open after we return, until leave() */
+}
+
+static void tick(mote_server *srv, void *arg)
+{
+    client *c, *next;
+    char event[40];
+    int n;
+    (void)srv;
+    (void)arg;
+    n = snprintf(event, sizeof event, "data: %lu\n\n", ++counter);
+    for (c = clients.next; c != &clients; c = next) {
+        next = c->next; /* ending a stream runs leave(), which frees c */
+        if (stopping)
+            mote_response_end(c->res); /* streams never end by themselves: the stop would wait
+                                          shutdown_timeout_ms for them */
+        else
+            mote_response_write(c->res, event, (size_t)n); /* MOTE_EAGAIN: a slow client just
+                                                              misses this one */
+    }
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    mote_server_stop(server); /* safe in a signal handler; timers still run while it stops */
+}
+
+int main(int argc, char **argv)
+{
+    const mote_route_options get_only = {.methods = MOTE_GET};
+    struct sigaction sa;
+    int listener, rc;
+
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a line at a time, also into a pipe */
+    if (mote_server_create(&server, NULL) < 0) return 1;
+    mote_route_with(server, "/", MOTE_ROUTE_EXACT, &get_only, index_page, NULL);
+    mote_route_with(server, "/events", MOTE_ROUTE_EXACT, &get_only, events, NULL);
+    if (mote_timer_start(server, 200, 200, tick, NULL) < 0) return 1;
+    listener = mote_listen(server, NULL, (uint16_t)(argc > 1 ? atoi(argv[1]) : 8080));
+    if (listener < 0) {
+        fprintf(stderr, "events: %s\n", mote_strerror(listener));
+        mote_server_destroy(server);
+        return 1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    printf("events: listening on port %d\n", mote_listener_port(server, listener));
+    rc = mote_server_run(server);
+    signal(SIGINT, SIG_DFL); /* from now on the handler would reach a destroyed server */
+    signal(SIGTERM, SIG_DFL);
+    mote_server_destroy(server);
+    return rc < 0;
+}
