@@ -28,7 +28,8 @@ typedef struct options {
     int log_level, access_log;
 } options;
 
-static mote_server *running; /* for the signal handler */
+/* for the signal handler; volatile: cleared before the server goes, never after */
+static mote_server *volatile running;
 
 static void usage(FILE *to)
 {
