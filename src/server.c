@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +141,9 @@ static void default_free(void *ctx, void *ptr)
     free(ptr);
 }
 
-/* Static-memory mode: the arena's bytes handed out in order, never back. Its bookkeeping sits
- * at its own start. */
+/* Static-memory mode: the arena's bytes handed out in order, never back, aligned as malloc's
+ * (for any object). Its bookkeeping sits at its own start. */
+#define ARENA_ALIGN _Alignof(max_align_t)
 typedef struct arena {
     char *base;
     size_t size, used;
@@ -150,7 +152,8 @@ typedef struct arena {
 static void *arena_alloc(void *ctx, size_t size)
 {
     arena *a = ctx;
-    size_t at = (a->used + 15) & ~(size_t)15;
+    uintptr_t next = (uintptr_t)a->base + a->used;
+    size_t at = a->used + (size_t)((ARENA_ALIGN - next % ARENA_ALIGN) % ARENA_ALIGN);
     if (size > a->size || at > a->size - size) return NULL;
     a->used = at + size;
     return a->base + at;
@@ -166,7 +169,8 @@ static void arena_free(void *ctx, void *ptr)
 static int choose_allocator(const mote_config *cfg, mote_allocator *out)
 {
     if (cfg->arena) {
-        arena *a = (arena *)(void *)(((uintptr_t)cfg->arena + 15) & ~(uintptr_t)15);
+        arena *a = (arena *)(void *)(((uintptr_t)cfg->arena + ARENA_ALIGN - 1) &
+                                     ~(uintptr_t)(ARENA_ALIGN - 1));
         size_t skip = (size_t)((char *)a - (char *)cfg->arena) + sizeof *a;
         if (cfg->arena_size < skip) return MOTE_ENOMEM;
         a->base = (char *)(a + 1);

@@ -81,7 +81,7 @@ static long serve_requests(int fd, long count)
 {
     static const char page[] = "GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
     static const char stream[] = "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n";
-    char out[BATCH * sizeof stream], in[65536 + 32];
+    char out[BATCH * sizeof page], in[65536 + 32]; /* page is the longer request */
     size_t carry = 0;
     long sent = 0, answered = 0;
     while (sent < count) {
