@@ -4,7 +4,7 @@ BUILD ?= build/release
 ARGS ?=
 SECONDS ?= 60
 
-.PHONY: all run test sample clean fuzz docs
+.PHONY: all run test sample clean fuzz bench docs
 
 all: sample
 
@@ -24,9 +24,14 @@ test:
 fuzz:
 	scripts/fuzz.sh run $(SECONDS)
 
-# `make docs`: the API reference from include/mote.h into build/docs/html (Doxygen).
-docs:
-	scripts/docs.sh build/docs
+# `make bench`: mote against h2o and nginx, CPU time per request, into bench/RESULTS.md
+# (bench/README.md); BENCH_ARGS="--rounds 1 --duration 2" for a quick look.
+bench:
+	bench/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf build
+
+# `make docs`: the API reference from include/mote.h into build/docs/html (Doxygen).
+docs:
+	scripts/docs.sh build/docs

@@ -1,0 +1,40 @@
+#!/bin/sh
+# What `make bench` runs: installs the bench-only Debian packages that are missing, builds
+# mote-sample (Release) and the parser micro-benchmark, then runs bench/run.py, which measures
+# mote, h2o and nginx and writes bench/RESULTS.md. Options go to run.py (`make bench
+# BENCH_ARGS="--rounds 1 --duration 2"` for a smoke run; `--strace keepalive` for system calls
+# per request instead). About 5 minutes with the defaults.
+set -eu
+cd "$(dirname "$0")/.."
+
+pkgs="cmake make gcc libc6-dev libmbedtls-dev python3 openssl util-linux procps wrk nginx h2o
+libhttp-parser-dev libh2o-dev strace"
+missing=""
+for p in $pkgs; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+if [ -n "$missing" ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "bench/bench.sh: installing$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ "$(nproc)" -lt 2 ]; then
+  echo "bench/bench.sh: needs 2 CPUs (servers on CPU 1, the load generator on CPU 0)" >&2
+  exit 2
+fi
+
+jobs=$(nproc)
+cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DMOTE_TESTS=OFF >/dev/null
+cmake --build build/bench -j "$jobs" --target mote-sample >/dev/null
+cmake -S bench -B build/bench-parser -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/bench-parser -j "$jobs" >/dev/null
+
+exec python3 bench/run.py --mote build/bench/mote-sample \
+  --parser-bench build/bench-parser/parser_bench --out bench/RESULTS.md "$@"

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Holds many idle keep-alive connections open to a server (bench/run.py runs it as a process
+of its own, so that it and the server each have their own open-files limit).
+
+usage: holder.py HOST PORT COUNT [CONCURRENCY]
+
+Opens COUNT connections, at most CONCURRENCY (50) at a time in progress; on each it sends one
+`GET /index.html` and reads the whole response, then leaves the connection open and idle. Prints
+"ready OK FAILED SECONDS" when all are settled, then reads commands from stdin:
+  check   prints "alive N": connections still open (the server has not closed them)
+  quit    (or end of input) closes everything and exits."""
+import errno
+import resource
+import selectors
+import socket
+import sys
+import time
+
+REQUEST = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: mote-bench-holder\r\n\r\n"
+DEADLINE_S = 120
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def response_complete(buf):
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    length = 0
+    for line in buf[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    return len(buf) >= end + 4 + length
+
+
+class Conn:
+    def __init__(self, sock):
+        self.sock = sock
+        self.sent = False
+        self.buf = b""
+
+
+def open_all(host, port, count, concurrency):
+    sel = selectors.DefaultSelector()
+    held, failed, started, in_progress = [], 0, 0, 0
+    deadline = time.monotonic() + DEADLINE_S
+    while (started < count or in_progress) and time.monotonic() < deadline:
+        while started < count and in_progress < concurrency:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            rc = s.connect_ex((host, port))
+            started += 1
+            if rc not in (0, errno.EINPROGRESS):
+                s.close()
+                failed += 1
+                continue
+            sel.register(s, selectors.EVENT_WRITE, Conn(s))
+            in_progress += 1
+        for key, _ in sel.select(timeout=1.0):
+            c = key.data
+            done = ok = False
+            try:
+                if not c.sent:
+                    if c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                        done = True
+                    else:
+                        c.sock.sendall(REQUEST)  # small enough for an empty socket buffer
+                        c.sent = True
+                        sel.modify(c.sock, selectors.EVENT_READ, c)
+                else:
+                    data = c.sock.recv(65536)
+                    if not data:
+                        done = True
+                    else:
+                        c.buf += data
+                        if response_complete(c.buf):
+                            done = ok = True
+            except OSError:
+                done = True
+            if done:
+                sel.unregister(c.sock)
+                in_progress -= 1
+                if ok:
+                    held.append(c.sock)
+                else:
+                    c.sock.close()
+                    failed += 1
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+        failed += 1
+    sel.close()
+    return held, failed + (count - started)
+
+
+def alive(held):
+    n = 0
+    for s in held:
+        try:
+            if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                n += 1  # unexpected bytes, but open
+        except BlockingIOError:
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def main():
+    if len(sys.argv) not in (4, 5):
+        print(__doc__, file=sys.stderr)
+        return 2
+    host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    concurrency = int(sys.argv[4]) if len(sys.argv) == 5 else 50
+    raise_nofile()
+    t0 = time.monotonic()
+    held, failed = open_all(host, port, count, concurrency)
+    print("ready %d %d %.2f" % (len(held), failed, time.monotonic() - t0), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "check":
+            print("alive %d" % alive(held), flush=True)
+        elif line.strip() == "quit":
+            break
+    for s in held:
+        s.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,876 @@
+#!/usr/bin/env python3
+"""mote against h2o and nginx on loopback, compared by server CPU time per request.
+
+bench/bench.sh builds what this needs and runs it; see bench/README.md. Each server runs pinned
+to CPU 1 (taskset), wrk and the connection holder run on CPU 0. For each run the server's CPU
+time is the utime+stime of its whole process tree (/proc/PID/stat) before and after; requests
+per server-CPU-second = requests wrk completed / that CPU time. Runs are interleaved: in every
+round each workload is run against each server in turn (the order rotating by round). Medians
+of the rounds are reported, with the spread (min-max).
+
+--strace MODE instead runs `strace -c -f` on each server over a short run and prints
+system calls per request (strace slows the servers: only the counts mean anything)."""
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+HZ = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+SERVER_CPU, CLIENT_CPU = "1", "0"
+MAX_CONNS = 16384           # the connection limit all three servers are given (nginx starts
+                            # closing idle keep-alive connections when 15/16 of it are used)
+IDLE_TIMEOUT_S = 120        # keep-alive idle timeout, all three
+IDLE_CONNS = 5000           # workload 6
+OPEN_CONNS = 10000          # workload 5
+HOLDER_CONCURRENCY = 50     # connections the holder has in progress at once
+SERVERS = ["mote", "h2o", "nginx"]
+DISTURBED = 0.15            # a run where other work took more than this share of a CPU
+# what mote (mbedTLS 2.28, TLS 1.2 only) negotiates with wrk; h2o and nginx are held to the same
+TLS_CIPHER = "ECDHE-ECDSA-AES128-GCM-SHA256"
+# h2o 2.2's max-version does not know TLS 1.3: OpenSSL's own configuration caps it
+OPENSSL_TLS12_CONF = """openssl_conf = bench_conf
+[bench_conf]
+ssl_conf = bench_ssl
+[bench_ssl]
+system_default = bench_tls12
+[bench_tls12]
+MaxProtocol = TLSv1.2
+"""
+
+WORKLOADS = [
+    # key, title, wrk mode, scheme, connections held open by the holder
+    ("keepalive", "keep-alive, 50 conns", "keepalive", "http", 0),
+    ("pipeline", "pipelined 16 deep, 50 conns", "pipeline", "http", 0),
+    ("close", "new connection per request, 50 conns", "close", "http", 0),
+    ("https", "HTTPS keep-alive, 50 conns", "keepalive", "https", 0),
+    ("open10k", "10,000 open, 50 active", "keepalive", "http", OPEN_CONNS),
+]
+
+children = []  # every process started here, stopped on any exit
+
+
+def log(msg):
+    print("[bench] " + msg, file=sys.stderr, flush=True)
+
+
+# ---------- processes ----------
+
+def raise_nofile():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def spawn(cmd, **kw):
+    p = subprocess.Popen(cmd, start_new_session=True, preexec_fn=raise_nofile, **kw)
+    children.append(p)
+    return p
+
+
+def stop(p, grace=5.0):
+    """Stops a process started here, and the process group it leads (a server's workers)."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(p.pid, signal.SIGKILL)  # leftovers of the group, if any
+    except ProcessLookupError:
+        pass
+    try:
+        p.wait(grace)
+    except subprocess.TimeoutExpired:
+        log("process %d did not exit" % p.pid)
+    if p in children:
+        children.remove(p)
+
+
+def stop_all():
+    for p in list(children):
+        stop(p)
+
+
+def on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def tree(pid):
+    """pid and all its descendants."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    s = f.read()
+            except OSError:
+                continue
+            parent[int(d)] = int(s[s.rfind(")") + 2:].split()[1])
+    out, todo = [], [pid]
+    while todo:
+        q = todo.pop()
+        out.append(q)
+        todo.extend(c for c, pp in parent.items() if pp == q)
+    return out
+
+
+def cpu_seconds(pid):
+    """utime+stime of the process tree under pid (every thread of each process included)."""
+    ticks = 0
+    for q in tree(pid):
+        try:
+            with open("/proc/%d/stat" % q) as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rfind(")") + 2:].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / HZ
+
+
+def machine_busy():
+    """Busy CPU seconds of the whole machine so far (/proc/stat), and of this process's
+    finished children (wrk, once it has exited)."""
+    import resource
+    with open("/proc/stat") as f:
+        # user nice system idle iowait irq softirq steal, all CPUs
+        v = [int(x) for x in f.readline().split()[1:9]]
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (sum(v) - v[3] - v[4]) / HZ, ru.ru_utime + ru.ru_stime
+
+
+def rss_kib(pid):
+    """VmRSS summed over the process tree, and the tree's processes."""
+    total, procs = 0, 0
+    for q in tree(pid):
+        try:
+            with open("/proc/%d/status" % q) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        procs += 1
+        except OSError:
+            pass
+    return total, procs
+
+
+def hwm_kib(pid):
+    """VmHWM (peak RSS) summed over the process tree."""
+    total = 0
+    for q in tree(pid):
+        try:
+            with open("/proc/%d/status" % q) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+# ---------- servers ----------
+
+class Server:
+    def __init__(self, name, work, args):
+        self.name, self.work, self.args = name, work, args
+        self.port, self.tls_port = free_port(), free_port()
+        self.proc = None
+
+    def command(self):
+        raise NotImplementedError
+
+    def env(self):
+        return None
+
+    def start(self):
+        logf = open(os.path.join(self.work, "%s.log" % self.name), "ab")
+        self.proc = spawn(["taskset", "-c", SERVER_CPU] + self.command(), stdout=logf,
+                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env())
+        logf.close()
+        if not (wait_port(self.port, self.proc) and wait_port(self.tls_port, self.proc)):
+            raise RuntimeError("%s did not start; see %s/%s.log"
+                               % (self.name, self.work, self.name))
+        time.sleep(0.3)  # let it finish starting (workers, helper processes)
+
+    def stop(self):
+        if self.proc:
+            stop(self.proc)
+            self.proc = None
+
+
+class Mote(Server):
+    def command(self):
+        w = self.work
+        return [self.args.mote, "--bind", "127.0.0.1", "--port", str(self.port),
+                "--tls-port", str(self.tls_port), "--cert", w + "/cert.pem",
+                "--key", w + "/key.pem",
+                "--max-conns", str(MAX_CONNS), "--idle-timeout", str(IDLE_TIMEOUT_S * 1000),
+                "--log-level", "warn"]
+
+
+class Nginx(Server):
+    def command(self):
+        w = self.work
+        conf = os.path.join(w, "nginx.conf")
+        tmp = os.path.join(w, "nginx-tmp")
+        os.makedirs(tmp, exist_ok=True)
+        with open(conf, "w") as f:
+            f.write("""
+user root root;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+master_process on;
+pid {w}/nginx.pid;
+error_log {w}/nginx-error.log warn;
+events {{ worker_connections {maxc}; use epoll; }}
+http {{
+    access_log off;
+    open_file_cache max=1000 inactive=60s;
+    open_file_cache_valid 60s;
+    sendfile off;  # nginx's default; with sendfile (and tcp_nopush) it is slower on this page
+    tcp_nodelay on;
+    keepalive_timeout {idle}s;
+    keepalive_requests 100000000;
+    types {{ text/html html; }}
+    default_type application/octet-stream;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    ssl_protocols TLSv1.2;
+    ssl_ciphers {cipher};
+    ssl_certificate {w}/cert.pem;
+    ssl_certificate_key {w}/key.pem;
+    server {{
+        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{tport} ssl;
+        root {w}/docroot;
+    }}
+}}
+""".format(w=w, tmp=tmp, cipher=TLS_CIPHER, maxc=MAX_CONNS, idle=IDLE_TIMEOUT_S,
+           port=self.port, tport=self.tls_port))
+        return ["nginx", "-p", w, "-c", conf, "-e", w + "/nginx-error.log"]
+
+
+class H2o(Server):
+    def env(self):
+        conf = os.path.join(self.work, "openssl-tls12.cnf")
+        with open(conf, "w") as f:
+            f.write(OPENSSL_TLS12_CONF)
+        return dict(os.environ, OPENSSL_CONF=conf)
+
+    def command(self):
+        w = self.work
+        conf = os.path.join(w, "h2o.conf")
+        with open(conf, "w") as f:
+            f.write("""
+num-threads: 1
+max-connections: {maxc}
+http1-request-timeout: {idle}
+user: root
+pid-file: {w}/h2o.pid
+error-log: {w}/h2o-error.log
+listen:
+  host: 127.0.0.1
+  port: {port}
+listen:
+  host: 127.0.0.1
+  port: {tport}
+  ssl:
+    certificate-file: {w}/cert.pem
+    key-file: {w}/key.pem
+    min-version: TLSv1.2
+    max-version: TLSv1.2
+    cipher-suite: {cipher}
+    ocsp-update-interval: 0
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {w}/docroot
+""".format(w=w, cipher=TLS_CIPHER, maxc=MAX_CONNS, idle=IDLE_TIMEOUT_S, port=self.port,
+           tport=self.tls_port))
+        return ["h2o", "-c", conf]
+
+
+def make_server(name, work, args):
+    return {"mote": Mote, "h2o": H2o, "nginx": Nginx}[name](name, work, args)
+
+
+# ---------- set-up ----------
+
+def make_cert(work):
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+                    "-out", work + "/key.pem"], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-new", "-x509", "-key", work + "/key.pem", "-out",
+                    work + "/cert.pem", "-days", "30", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+
+
+def fetch(url):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(url, context=ctx, timeout=5) as r:
+        return r.status, dict(r.headers), r.read()
+
+
+def head_bytes(port):
+    """The size of the response head a server sends for /index.html."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(4096)
+            if not d:
+                break
+            buf += d
+        return buf.find(b"\r\n\r\n") + 4
+
+
+def tls_params(port):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as s:
+            return "%s %s" % (s.version(), s.cipher()[0])
+
+
+# ---------- measuring ----------
+
+def parse_wrk(out):
+    m = re.search(r"^BENCH (.*)$", out, re.M)
+    if not m:
+        raise RuntimeError("no result from wrk:\n" + out)
+    return {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+
+
+def run_wrk(url, mode, seconds, conns=50):
+    env = dict(os.environ, BENCH_MODE=mode)
+    cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds,
+           "--timeout", "5s", "--latency", "-s", os.path.join(HERE, "wrk.lua"), url]
+    p = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    try:
+        out, _ = p.communicate(timeout=seconds + 30)
+    finally:
+        stop(p)
+    return parse_wrk(out)
+
+
+class Holder:
+    """bench/holder.py holding idle keep-alive connections, pinned with the load generator."""
+
+    def __init__(self, port, count):
+        self.proc = spawn(["taskset", "-c", CLIENT_CPU, sys.executable,
+                           os.path.join(HERE, "holder.py"), "127.0.0.1", str(port), str(count),
+                           str(HOLDER_CONCURRENCY)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.readline(150)
+        f = line.split()
+        if not f or f[0] != "ready":
+            raise RuntimeError("holder failed: %r" % line)
+        self.ok, self.failed, self.seconds = int(f[1]), int(f[2]), float(f[3])
+
+    def readline(self, timeout):
+        import select
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        return self.proc.stdout.readline() if r else ""
+
+    def alive(self):
+        self.proc.stdin.write("check\n")
+        self.proc.stdin.flush()
+        f = self.readline(60).split()
+        return int(f[1]) if f and f[0] == "alive" else -1
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            self.proc.wait(30)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        stop(self.proc)
+
+
+def measure(server, workload, seconds):
+    key, _, mode, scheme, hold = workload
+    holder = Holder(server.port, hold) if hold else None
+    try:
+        port = server.tls_port if scheme == "https" else server.port
+        url = "%s://127.0.0.1:%d/index.html" % (scheme, port)
+        pid = server.proc.pid
+        (m0, k0), c0, t0 = machine_busy(), cpu_seconds(pid), time.monotonic()
+        w = run_wrk(url, mode, seconds)
+        c1, t1, (m1, k1) = cpu_seconds(pid), time.monotonic(), machine_busy()
+        cpu = max(c1 - c0, 1.0 / HZ)
+        # CPU the machine spent on anything but the server and wrk (other processes, kernel
+        # threads), as a fraction of one CPU: a disturbed run shows here
+        other = max(0.0, (m1 - m0) - (c1 - c0) - (k1 - k0)) / (t1 - t0)
+        r = {
+            "requests": w["requests"],
+            "cpu": cpu,
+            "per_cpu": w["requests"] / cpu,
+            "rps": w["requests"] / (w["duration_us"] / 1e6),
+            "util": cpu / (t1 - t0),
+            # wrk gives 0 when its coordinated-omission correction has moved samples below
+            # its recorded minimum (it does with pipelining): no figure then
+            "p50": w["p50"], "p99": w["p99"],
+            "errors": w["connect"] + w["read"] + w["write"] + w["status"] + w["timeout"],
+            "other": other,
+        }
+        if holder:
+            r["held"] = holder.ok
+            r["alive"] = holder.alive()
+        return r
+    finally:
+        if holder:
+            holder.close()
+
+
+def idle_memory(server):
+    """RSS of a freshly started server, then with IDLE_CONNS idle keep-alive connections."""
+    server.start()
+    try:
+        time.sleep(0.5)
+        start, procs = rss_kib(server.proc.pid)
+        holder = Holder(server.port, IDLE_CONNS)
+        try:
+            time.sleep(1.0)
+            held, _ = rss_kib(server.proc.pid)
+            alive = holder.alive()
+        finally:
+            holder.close()
+        return {"start": start, "held": held, "growth": held - start, "alive": alive,
+                "ok": holder.ok, "procs": procs}
+    finally:
+        server.stop()
+
+
+def run_parser_bench(args):
+    out = subprocess.run(["taskset", "-c", SERVER_CPU, args.parser_bench,
+                          os.path.join(HERE, "corpus"), str(args.parser_rounds),
+                          str(args.parser_seconds)], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError("parser_bench failed:\n" + out.stdout + out.stderr)
+    res = {}
+    corpus = ""
+    for line in out.stdout.splitlines():
+        f = line.split()
+        if f and f[0] == "RESULT":
+            res[f[1]] = [float(x) for x in f[2:]]
+        elif line.startswith("corpus:"):
+            corpus = line
+    return res, corpus
+
+
+# ---------- report ----------
+
+def med(rows, k):
+    v = [r[k] for r in rows]
+    return statistics.median(v), min(v), max(v)
+
+
+def lat(rows, k):
+    v = [r[k] for r in rows]
+    return 0 if 0 in v else statistics.median(v)
+
+
+def fmt_rate(x):
+    return "{:,.0f}".format(x)
+
+
+def ms(us):
+    return "%.2f" % (us / 1000.0) if us > 0 else "n/a"
+
+
+def versions(args):
+    def cmd(c):
+        try:
+            p = subprocess.run(c, capture_output=True, text=True, timeout=10)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+
+    def deb(pkg):
+        return cmd(["dpkg-query", "-W", "-f=${Version}", pkg])
+
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        with open("/etc/debian_version") as f:
+            debian = f.read().strip()
+    except OSError:
+        debian = "?"
+    commit = cmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    mem_mib = os.sysconf("SC_PHYS_PAGES") * PAGE_SIZE // (1 << 20)
+    return [
+        ("machine", "%s, %d CPUs, %d MiB, Debian %s, Linux %s" % (
+            cpu, os.cpu_count(), mem_mib, debian, platform.release())),
+        ("mote", "%s%s (Release build: %s)" % (commit, " + uncommitted changes" if dirty else "",
+                                               cmd(["cc", "--version"]))),
+        ("mbedTLS", deb("libmbedtls-dev")),
+        ("h2o", cmd(["h2o", "--version"]) + " (Debian " + deb("h2o") + ")"),
+        ("nginx", cmd(["nginx", "-v"]) + " (Debian " + deb("nginx") + ")"),
+        ("OpenSSL", cmd(["openssl", "version"])),
+        ("wrk", "Debian " + deb("wrk")),
+        ("libhttp-parser", "Debian " + deb("libhttp-parser-dev")),
+        ("picohttpparser", "inside libh2o, Debian " + deb("libh2o-dev")),
+    ]
+
+
+def report(args, res, mem, sys_calls, parser, corpus, info, ver, started):
+    L = []
+    a = L.append
+    a("# mote benchmark results")
+    a("")
+    a("Written by `make bench` (bench/bench.sh, bench/run.py) on %s UTC, %d round(s), "
+      "%d s per run; took %.0f s." % (started.strftime("%Y-%m-%d %H:%M"), args.rounds,
+                                     args.duration, time.monotonic() - info["t0"]))
+    if args.duration < 5 or args.rounds < 3:
+        a("")
+        a("**Smoke run** (short or few rounds): not a measurement.")
+    if info.get("busy"):
+        a("")
+        a("**Not quiet**: other CPU-heavy processes were running: %s." % info["busy"])
+    a("")
+    for k, v in ver:
+        a("- %s: %s" % (k, v))
+    a("")
+    a("Servers pinned to CPU %s, wrk (`-t1 -c50`) and the connection holder to CPU %s, loopback. "
+      "**req/CPU-s** = requests completed / the server's utime+stime over the run (whole "
+      "process tree, from /proc). Median of the rounds, (min-max) in brackets. Latencies are "
+      "wrk's, medians of the rounds; req/s is capped by wrk's own core. "
+      "Same body (%d bytes) from all three: mote from memory, h2o and nginx from a file "
+      "(response heads: %s)." % (
+          SERVER_CPU, CLIENT_CPU, info["body_len"],
+          ", ".join("%s %d bytes" % (n, info["head"][n]) for n in SERVERS)))
+    a("HTTPS: TLS 1.2 for all three (mote's mbedTLS 2.28 has no TLS 1.3), "
+      "negotiated with wrk's OpenSSL: %s." % "; ".join(
+          "%s %s" % (n, info["tls"][n]) for n in SERVERS))
+    a("")
+    runs = [r for wl in res.values() for rows in wl.values() for r in rows]
+    disturbed = sum(1 for r in runs if r["other"] > DISTURBED)
+    if disturbed:
+        a("**Disturbed**: in %d of %d runs something else used more than %d%% of a CPU "
+          "meanwhile (column *others*, the most of the rounds)." % (
+              disturbed, len(runs), 100 * DISTURBED))
+        a("")
+    a("| workload | server | req/CPU-s | req/s | p50 ms | p99 ms | server CPU | others | errors |")
+    a("|---|---|---|---|---|---|---|---|---|")
+    for wl in WORKLOADS:
+        for n in SERVERS:
+            rows = res[wl[0]][n]
+            pc, pclo, pchi = med(rows, "per_cpu")
+            rps, rlo, rhi = med(rows, "rps")
+            extra = ""
+            if "alive" in rows[0]:
+                extra = " (held %s, alive after %s)" % (
+                    "/".join(str(r["held"]) for r in rows), "/".join(str(r["alive"]) for r in rows))
+            a("| %s | %s | **%s** (%s-%s) | %s (%s-%s) | %s | %s | %.0f%% | %.0f%% | %d%s |" % (
+                wl[1], n, fmt_rate(pc), fmt_rate(pclo), fmt_rate(pchi), fmt_rate(rps),
+                fmt_rate(rlo), fmt_rate(rhi), ms(lat(rows, "p50")), ms(lat(rows, "p99")),
+                100 * med(rows, "util")[0], 100 * max(r["other"] for r in rows),
+                sum(r["errors"] for r in rows), extra))
+    a("")
+
+    def pcm(wl, n):
+        return med(res[wl][n], "per_cpu")[0]
+
+    def per_round(wl, other):
+        return ", ".join("%.2f" % (m["per_cpu"] / o["per_cpu"])
+                         for m, o in zip(res[wl]["mote"], res[wl][other]))
+
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+
+    a("Ratios of req/CPU-s: of the medians, and (in brackets) of each round's interleaved runs.")
+    a("")
+    a("| workload | mote/h2o | mote/nginx | bar | |")
+    a("|---|---|---|---|---|")
+    bars = {"keepalive": 1.25, "pipeline": 1.25, "close": 1.25, "https": 1.0}
+    for wl in WORKLOADS:
+        k = wl[0]
+        rh, rn = pcm(k, "mote") / pcm(k, "h2o"), pcm(k, "mote") / pcm(k, "nginx")
+        if k in bars:
+            a("| %s | %.2f (%s) | %.2f (%s) | mote/h2o >= %.2f | %s |" % (
+                wl[1], rh, per_round(k, "h2o"), rn, per_round(k, "nginx"), bars[k],
+                verdict(rh >= bars[k])))
+        else:
+            kept = {n: pcm(k, n) / pcm("keepalive", n) for n in SERVERS}
+            a("| %s | %.2f (%s) | %.2f (%s) | mote >= 0.90 x its 50-conn figure: %.2f "
+              "(h2o %.2f, nginx %.2f) | %s |" % (
+                  wl[1], rh, per_round(k, "h2o"), rn, per_round(k, "nginx"), kept["mote"],
+                  kept["h2o"], kept["nginx"], verdict(kept["mote"] >= 0.9)))
+    a("")
+    a("Idle memory: VmRSS of each server's process tree (nginx: master + worker; h2o: its "
+      "process, its neverbleed key process and its perl backtrace helper), freshly started, "
+      "then holding %d idle keep-alive connections (each served one request; the holder opens "
+      "them %d at a time); connection limit %d for all. Median (min-max) of the rounds, KiB."
+      % (IDLE_CONNS, HOLDER_CONCURRENCY, MAX_CONNS))
+    a("")
+    a("| server | RSS at start | RSS with %d idle | growth | bytes/connection | still open |"
+      % IDLE_CONNS)
+    a("|---|---|---|---|---|---|")
+    for n in SERVERS:
+        rows = mem[n]
+        st, g, h = med(rows, "start"), med(rows, "growth"), med(rows, "held")
+        a("| %s (%d proc) | %s (%s-%s) | %s (%s-%s) | **%s** (%s-%s) | %s | %s |" % (
+            n, rows[0]["procs"], fmt_rate(st[0]), fmt_rate(st[1]), fmt_rate(st[2]),
+            fmt_rate(h[0]), fmt_rate(h[1]), fmt_rate(h[2]), fmt_rate(g[0]), fmt_rate(g[1]),
+            fmt_rate(g[2]), fmt_rate(g[0] * 1024 / IDLE_CONNS),
+            "/".join(str(r["alive"]) for r in rows)))
+    gm, gh, gn = (med(mem[n], "growth")[0] for n in ("mote", "h2o", "nginx"))
+    a("")
+    a("RSS growth mote/nginx: %.2f (bar <= 0.50: %s); mote/h2o: %.2f." % (
+        gm / gn if gn else float("inf"), verdict(gn and gm / gn <= 0.5),
+        gm / gh if gh else float("inf")))
+    a("")
+    a("Peak RSS (VmHWM, summed over the process tree) after all the throughput runs above, "
+      "10,000 connections included: %s." % ", ".join(
+          "%s %s KiB" % (n, fmt_rate(info["hwm"][n])) for n in SERVERS))
+    a("")
+    if sys_calls:
+        a("System calls per request (`strace -c -f` on the server's process tree over a 2 s wrk "
+          "run after the measurements; strace slows the servers, so only the counts are meant):")
+        a("")
+        a("| workload | server | total | the calls (per request) |")
+        a("|---|---|---|---|")
+        for mode, title in (("keepalive", "keep-alive"), ("close", "new connection per request")):
+            for n in SERVERS:
+                c = dict(sys_calls[(mode, n)])
+                total = c.pop("total", 0)
+                a("| %s | %s | **%.2f** | %s |" % (title, n, total, ", ".join(
+                    "%s %.2f" % (k, v) for k, v in sorted(c.items(), key=lambda kv: -kv[1])
+                    if v >= 0.01)))
+        a("")
+    if parser:
+        a("Parser micro-benchmark (bench/parser_bench.c, all three built -O2, pinned to CPU %s): "
+          "%s; each parser locates the request line and every field and is reset for the next "
+          "request. Median of %d rounds (min-max)." % (SERVER_CPU, corpus.replace("corpus: ", ""),
+                                                       args.parser_rounds))
+        a("")
+        a("| parser | MB/s | ns/request | mote's throughput / this |")
+        a("|---|---|---|---|")
+        for n in ["mote", "http-parser", "picohttpparser"]:
+            v = parser[n]
+            a("| %s | **%.0f** (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f |" % (
+                n, v[0], v[1], v[2], v[3], v[4], v[5], parser["mote"][0] / v[0]))
+        rhp = parser["mote"][0] / parser["http-parser"][0]
+        rpi = parser["mote"][0] / parser["picohttpparser"][0]
+        a("")
+        a("Bars: >= 3x libhttp-parser: %.2fx, %s; >= 1.0x picohttpparser: %.2fx, %s." % (
+            rhp, verdict(rhp >= 3), rpi, verdict(rpi >= 1)))
+        a("")
+    return "\n".join(L)
+
+
+def busy_processes():
+    """Other processes using much CPU right now (e.g. fuzzers), to flag a run as not quiet."""
+    p = subprocess.run(["ps", "-eo", "pid,pcpu,comm", "--no-headers"], capture_output=True,
+                       text=True)
+    hot = []
+    for line in p.stdout.splitlines():
+        f = line.split(None, 2)
+        if len(f) == 3 and float(f[1]) > 20 and int(f[0]) != os.getpid():
+            hot.append("%s(%s)" % (f[2], f[0]))
+    return ", ".join(hot)
+
+
+def start_servers(args, work, info):
+    """Starts the three servers, all serving mote's own /index.html byte for byte, and checks
+    that they do (HTTP and HTTPS); notes their response heads and TLS parameters in info."""
+    servers = {n: make_server(n, work, args) for n in SERVERS}
+    # the page all three serve: mote's own /index.html, byte for byte
+    servers["mote"].start()
+    _, _, body = fetch("http://127.0.0.1:%d/index.html" % servers["mote"].port)
+    os.makedirs(work + "/docroot")
+    with open(work + "/docroot/index.html", "wb") as f:
+        f.write(body)
+    for n in ("h2o", "nginx"):
+        servers[n].start()
+    info["body_len"], info["head"], info["tls"] = len(body), {}, {}
+    for n in SERVERS:
+        s = servers[n]
+        for url in ("http://127.0.0.1:%d/index.html" % s.port,
+                    "https://127.0.0.1:%d/index.html" % s.tls_port):
+            status, _, b = fetch(url)
+            if status != 200 or b != body:
+                raise RuntimeError("%s serves a different page at %s" % (n, url))
+        info["head"][n] = head_bytes(s.port)
+        info["tls"][n] = tls_params(s.tls_port)
+        log("%s ready: http %d, https %d (%s)" % (n, s.port, s.tls_port, info["tls"][n]))
+
+    return servers
+
+
+# ---------- strace ----------
+
+def syscalls_per_request(server, mode, seconds):
+    """{syscall: calls per request} of the server's process tree over a wrk run under strace."""
+    url = "http://127.0.0.1:%d/index.html" % server.port
+    out = os.path.join(server.work, "strace-%s-%s.txt" % (server.name, mode))
+    st = spawn(["strace", "-c", "-f", "-o", out] +
+               [a for q in tree(server.proc.pid) for a in ("-p", str(q))],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # attached
+        w = run_wrk(url, mode, seconds)
+    finally:
+        os.kill(st.pid, signal.SIGINT)
+        try:
+            st.wait(30)
+        finally:
+            stop(st)
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            fl = line.split()
+            if len(fl) >= 5 and fl[3].isdigit():
+                calls[fl[-1]] = int(fl[3]) / w["requests"]
+            elif len(fl) >= 4 and fl[-1] == "total":
+                calls["total"] = int(fl[2]) / w["requests"]
+    return calls
+
+
+def strace_mode(args, servers):
+    for n in SERVERS:
+        run_wrk("http://127.0.0.1:%d/index.html" % servers[n].port, args.strace, 1)  # warm
+        calls = syscalls_per_request(servers[n], args.strace, args.duration)
+        print("== %s, %s" % (n, args.strace))
+        for name, v in sorted(calls.items(), key=lambda kv: -kv[1]):
+            print("  %-16s %8.3f calls/request" % (name, v))
+
+
+# ---------- main ----------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mote", required=True, help="the mote-sample binary")
+    ap.add_argument("--parser-bench", help="the parser_bench binary (omit to skip)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--parser-rounds", type=int, default=7)
+    ap.add_argument("--parser-seconds", type=float, default=0.3)
+    ap.add_argument("--out", help="write the table here too (Markdown)")
+    ap.add_argument("--no-strace", action="store_true",
+                    help="skip the system-call counts (strace -c) of the report")
+    ap.add_argument("--strace", choices=["keepalive", "pipeline", "close"],
+                    help="instead: system calls per request in this wrk mode, under strace -c -f")
+    args = ap.parse_args()
+
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    raise_nofile()
+    started = datetime.datetime.utcnow()
+    info = {"t0": time.monotonic(), "busy": busy_processes()}
+    work = tempfile.mkdtemp(prefix="mote-bench.")
+    os.chmod(work, 0o755)
+    try:
+        make_cert(work)
+        servers = start_servers(args, work, info)
+        if args.strace:
+            strace_mode(args, servers)
+            return 0
+        for n in SERVERS:  # warm-up, not measured
+            run_wrk("http://127.0.0.1:%d/index.html" % servers[n].port, "keepalive", 1)
+            run_wrk("https://127.0.0.1:%d/index.html" % servers[n].tls_port, "keepalive", 1)
+
+        res = {wl[0]: {n: [] for n in SERVERS} for wl in WORKLOADS}
+        for r in range(args.rounds):
+            order = SERVERS[r % 3:] + SERVERS[:r % 3]
+            for wl in WORKLOADS:
+                for n in order:
+                    m = measure(servers[n], wl, args.duration)
+                    res[wl[0]][n].append(m)
+                    log("round %d %-9s %-5s %9.0f req/CPU-s %8.0f req/s cpu %.2fs p50 %s ms "
+                        "p99 %s ms err %d others %.0f%%%s" % (
+                            r + 1, wl[0], n, m["per_cpu"], m["rps"], m["cpu"], ms(m["p50"]),
+                            ms(m["p99"]), m["errors"], 100 * m["other"],
+                            " alive %d/%d" % (m["alive"], m["held"]) if "held" in m else ""))
+        info["hwm"] = {n: hwm_kib(servers[n].proc.pid) for n in SERVERS}
+        sys_calls = {}
+        if not args.no_strace:
+            for mode in ("keepalive", "close"):
+                for n in SERVERS:
+                    sys_calls[(mode, n)] = syscalls_per_request(servers[n], mode, 2)
+        for s in servers.values():
+            s.stop()
+
+        mem = {n: [] for n in SERVERS}
+        for r in range(args.rounds):
+            for n in SERVERS:
+                m = idle_memory(make_server(n, work, args))
+                mem[n].append(m)
+                log("round %d idle-mem  %-5s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
+                    r + 1, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
+
+        parser, corpus = (None, "")
+        if args.parser_bench:
+            parser, corpus = run_parser_bench(args)
+            log("parser: " + ", ".join("%s %.0f MB/s" % (k, v[0]) for k, v in parser.items()))
+
+        busy = busy_processes()
+        if busy and busy != info["busy"]:
+            info["busy"] = ", ".join(x for x in (info["busy"], busy) if x)
+        text = report(args, res, mem, sys_calls, parser, corpus, info, versions(args), started)
+        print(text)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(text + "\n")
+            log("wrote " + args.out)
+        return 0
+    finally:
+        stop_all()
+        if not os.environ.get("BENCH_KEEP_WORK"):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
