@@ -1767,18 +1767,24 @@ static void test_response_length_eagain(void)
     free(body);
 }
 
+/* A connection with /l answered by h_length and everything else echoed, and an empty plan. */
+static void start_length_case(harness *h)
+{
+    seen_reset();
+    h_init(h);
+    h_route(h, "/l", MOTE_ROUTE_EXACT, h_length);
+    h_route(h, "/", MOTE_ROUTE_PREFIX, h_echo);
+    h_start(h);
+    memset(&plan, 0, sizeof plan);
+}
+
 static void test_response_length(void)
 {
     harness h;
     strbuf want = {0};
 
     /* writes adding up to the length: Content-Length framing, and the connection goes on */
-    seen_reset();
-    h_init(&h);
-    h_route(&h, "/l", MOTE_ROUTE_EXACT, h_length);
-    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
-    h_start(&h);
-    memset(&plan, 0, sizeof plan);
+    start_length_case(&h);
     plan.length = 10;
     plan.writes[0] = 4;
     plan.writes[1] = 6;
@@ -1796,12 +1802,7 @@ static void test_response_length(void)
     h_free(&h);
 
     /* beyond the length: MOTE_EINVAL, nothing of it written */
-    seen_reset();
-    h_init(&h);
-    h_route(&h, "/l", MOTE_ROUTE_EXACT, h_length);
-    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
-    h_start(&h);
-    memset(&plan, 0, sizeof plan);
+    start_length_case(&h);
     plan.length = 5;
     plan.writes[0] = 3;
     plan.writes[1] = 3;
@@ -1819,12 +1820,7 @@ static void test_response_length(void)
     h_free(&h);
 
     /* ending short: the connection closes, the only way to tell the client */
-    seen_reset();
-    h_init(&h);
-    h_route(&h, "/l", MOTE_ROUTE_EXACT, h_length);
-    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
-    h_start(&h);
-    memset(&plan, 0, sizeof plan);
+    start_length_case(&h);
     plan.length = 10;
     plan.writes[0] = 4;
     h_feed_str(&h, "GET /l HTTP/1.1\r\nHost: x\r\n\r\n" REQ_B, 0);
@@ -1835,12 +1831,7 @@ static void test_response_length(void)
     h_free(&h);
 
     /* ending with nothing written is ending short too: the declared length, then close */
-    seen_reset();
-    h_init(&h);
-    h_route(&h, "/l", MOTE_ROUTE_EXACT, h_length);
-    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
-    h_start(&h);
-    memset(&plan, 0, sizeof plan);
+    start_length_case(&h);
     plan.length = 10;
     h_feed_str(&h, "GET /l HTTP/1.1\r\nHost: x\r\n\r\n" REQ_B, 0);
     CHECK_EQ_INT(length_end_rc, MOTE_OK);
@@ -1850,12 +1841,7 @@ static void test_response_length(void)
     h_free(&h);
 
     /* zero length, nothing written */
-    seen_reset();
-    h_init(&h);
-    h_route(&h, "/l", MOTE_ROUTE_EXACT, h_length);
-    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
-    h_start(&h);
-    memset(&plan, 0, sizeof plan);
+    start_length_case(&h);
     plan.length = 0;
     h_feed_str(&h, "GET /l HTTP/1.1\r\nHost: x\r\n\r\n" REQ_B, 0);
     sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 0\r\n\r\n");
@@ -1865,12 +1851,7 @@ static void test_response_length(void)
     h_free(&h);
 
     /* HEAD: the header, no body, and the connection goes on */
-    seen_reset();
-    h_init(&h);
-    h_route(&h, "/l", MOTE_ROUTE_EXACT, h_length);
-    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
-    h_start(&h);
-    memset(&plan, 0, sizeof plan);
+    start_length_case(&h);
     plan.length = 10;
     plan.writes[0] = 4;
     plan.writes[1] = 6;
@@ -1885,12 +1866,7 @@ static void test_response_length(void)
     h_free(&h);
 
     /* HEAD with nothing written: still no close */
-    seen_reset();
-    h_init(&h);
-    h_route(&h, "/l", MOTE_ROUTE_EXACT, h_length);
-    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
-    h_start(&h);
-    memset(&plan, 0, sizeof plan);
+    start_length_case(&h);
     plan.length = 10;
     h_feed_str(&h, "HEAD /l HTTP/1.1\r\nHost: x\r\n\r\n" REQ_B, 0);
     sb_printf(&want, "HTTP/1.1 200 OK\r\n" H_PREFIX "Content-Length: 10\r\n\r\n");
@@ -1900,12 +1876,7 @@ static void test_response_length(void)
     h_free(&h);
 
     /* HTTP/1.0 with keep-alive: the declared length lets it go on */
-    seen_reset();
-    h_init(&h);
-    h_route(&h, "/l", MOTE_ROUTE_EXACT, h_length);
-    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
-    h_start(&h);
-    memset(&plan, 0, sizeof plan);
+    start_length_case(&h);
     plan.length = 3;
     plan.writes[0] = 3;
     h_feed_str(&h, "GET /l HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
