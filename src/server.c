@@ -605,14 +605,18 @@ static void on_request_end(mote_conn *c)
     if (c->req.valid) {
         e.method = mote_request_method(&c->req);
         e.target = mote_request_target(&c->req);
-        e.referer = mote_request_header(&c->req, "Referer");
-        e.user_agent = mote_request_header(&c->req, "User-Agent");
         e.micros = monotonic_us() - sc->started_us;
     }
+    /* per request: look up only what the format prints */
+    if (c->req.valid && (s->cfg.access_log == MOTE_ACCESS_LOG_COMBINED ||
+                         s->cfg.access_log == MOTE_ACCESS_LOG_JSON)) {
+        e.referer = mote_request_header(&c->req, "Referer");
+        e.user_agent = mote_request_header(&c->req, "User-Agent");
+    }
+    if (s->cfg.access_log != MOTE_ACCESS_LOG_MOTE) e.unix_seconds = (int64_t)time(NULL);
     e.version = c->req.version;
     e.status = c->res.status;
     e.bytes = c->res.body_bytes;
-    e.unix_seconds = (int64_t)time(NULL);
     access_log_line(line, sizeof line, s->cfg.access_log, &e);
     s->cfg.log(s->cfg.log_user, MOTE_LOG_INFO, line);
 }
