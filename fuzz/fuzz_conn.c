@@ -254,8 +254,8 @@ static void h_info(mote_request *req, mote_response *res, void *user)
 static void on_request_begin(mote_conn *c)
 {
     if (A.begun < MAX_REQS) {
-        A.reqs[A.begun].is_head = c->req.method == MOTE_HEAD;
-        A.reqs[A.begun].version = c->req.version;
+        A.reqs[A.begun].is_head = c->a->req.method == MOTE_HEAD;
+        A.reqs[A.begun].version = c->a->req.version;
     }
     A.begun++;
 }
@@ -332,8 +332,8 @@ static int unstick(const drive *d)
         const mote_conn *c = &A.f.conn;
         fprintf(stderr, "phase %d in %u..%u of %u, out %u..%u, res state %d deferred %d, "
                 "busy %d, paused %d, begun %zu, handlers %u\n", c->phase, c->in_start,
-                c->in_len, c->env->in_size, c->out_sent, c->out_len, c->res.state,
-                c->res.deferred, c->busy, c->body.paused, A.begun, A.handler_calls);
+                c->in_len, c->env->in_size, c->out_sent, c->out_len, c->a->res.state,
+                c->a->res.deferred, c->busy, c->a->body.paused, A.begun, A.handler_calls);
         fail("stalled: reads nothing, writes nothing");
     }
     return 0;

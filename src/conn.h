@@ -115,30 +115,36 @@ typedef struct body_state {
     void *user;
 } body_state;
 
-struct mote_conn {
+/* The request in flight. It lives at the start of the block a connection borrows while active,
+ * so an idle keep-alive connection costs only its mote_conn. */
+typedef struct conn_active {
     struct mote_request req;
     struct mote_response res;
     body_state body;
+    parser parser;                    /* parses the head that starts at in[in_start] */
+    mote_conn *conn;
+} conn_active;
+
+struct mote_conn {
     const conn_env *env;
     void *user;                       /* the shell's per-connection object */
-    mote_addr peer;
-    uint8_t is_tls;
-    uint8_t phase;
-    uint8_t closing;                  /* no more requests: close once the output drains */
-    uint8_t peer_eof;                 /* the peer will send nothing more */
-    uint8_t keep_alive;               /* the current request allows a next one */
-    uint8_t busy;                     /* inside process(): parsing or in a handler */
-    uint8_t in_handler;               /* a route handler is running */
-
-    char *block;                      /* lent buffers, NULL while the connection is idle */
-    char *in;
+    conn_active *a;                   /* the block's request state, NULL while idle */
+    char *in;                         /* the block's buffers, NULL while idle */
     char *path;                       /* the decoded path, max_request_line + 1 bytes */
     char *out;
     uint32_t in_start, in_len;        /* live input is in[in_start, in_len) */
     uint32_t out_sent, out_len;       /* pending output is out[out_sent, out_len) */
-
-    parser parser;                    /* parses the head that starts at in[in_start] */
     uint32_t requests;                /* served on this connection */
+    mote_addr peer;
+    uint8_t phase;
+    unsigned is_tls : 1;
+    unsigned closing : 1;             /* no more requests: close once the output drains */
+    unsigned peer_eof : 1;            /* the peer will send nothing more */
+    unsigned keep_alive : 1;          /* the current request allows a next one */
+    unsigned busy : 1;                /* inside process(): parsing or in a handler */
+    unsigned in_handler : 1;          /* a route handler is running */
+    unsigned peer_closes : 1;         /* the request in flight asked for the connection to end */
+    unsigned ended_cleanly : 1;       /* the last request was read to its end */
 };
 
 /* The size of the buffer block a connection borrows while active. */
@@ -158,6 +164,9 @@ void conn_attach(mote_conn *c, char *block);
 int conn_is_idle(const mote_conn *c);
 char *conn_detach(mote_conn *c);
 
+/* The block taken back whatever it holds, for a connection being closed (NULL if none). */
+char *conn_drop_block(mote_conn *c);
+
 /* Where the next received bytes go and how many fit (0: do not read now). Needs a block. */
 size_t conn_read_space(mote_conn *c, char **at);
 
@@ -173,6 +182,11 @@ void conn_sent(mote_conn *c, size_t n);
 
 /* Whether the connection is finished: closing and every byte written. */
 int conn_is_done(const mote_conn *c);
+
+/* Whether the client's last request said it was the last and nothing followed it, so that
+ * closing at once cannot reset a response the client is still reading (RFC 9112, 9.6): no need
+ * for a lingering close, provided the socket holds nothing unread either. */
+int conn_may_close_at_once(const mote_conn *c);
 
 /* Whether a request head has begun arriving (for the head timeout). */
 int conn_has_partial_head(const mote_conn *c);

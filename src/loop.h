@@ -27,6 +27,11 @@ int loop_add(loop *l, int fd, unsigned events, void *data);
 int loop_modify(loop *l, int fd, unsigned events, void *data);
 int loop_remove(loop *l, int fd);
 
+/* The descriptor is about to be closed: forget it, without a system call where the backend
+ * drops closed descriptors by itself (epoll does, once no other process shares the socket,
+ * which SOCK_CLOEXEC sockets in a server that does not fork ensure). */
+void loop_forget(loop *l, int fd);
+
 /* Waits up to timeout_ms (-1: forever) and fills at most max events. Returns how many, or
  * MOTE_ESYS; an interrupted wait returns 0. */
 int loop_wait(loop *l, loop_event *events, int max, int timeout_ms);

@@ -62,6 +62,12 @@ int loop_remove(loop *l, int fd)
     return epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, &ev) == 0 ? MOTE_OK : MOTE_ESYS;
 }
 
+void loop_forget(loop *l, int fd)
+{
+    (void)l;
+    (void)fd;
+}
+
 int loop_wait(loop *l, loop_event *events, int max, int timeout_ms)
 {
     struct epoll_event ev[128];

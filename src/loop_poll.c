@@ -93,6 +93,11 @@ int loop_remove(loop *l, int fd)
     return MOTE_OK;
 }
 
+void loop_forget(loop *l, int fd)
+{
+    (void)loop_remove(l, fd);
+}
+
 int loop_wait(loop *l, loop_event *events, int max, int timeout_ms)
 {
     int n, i, found = 0;

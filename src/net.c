@@ -67,6 +67,7 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, int d
         (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
         (ss->ss_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
         bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
         int saved = errno;
         close(fd);
@@ -152,10 +153,14 @@ int net_accept(int listen_fd, mote_addr *peer)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int one = 1;
     int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return -1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifndef __linux__
+    {
+        int one = 1; /* Linux copies TCP_NODELAY from the listener; others may not */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+#endif
     addr_from_sockaddr(&ss, peer);
     return fd;
 }

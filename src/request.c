@@ -13,12 +13,12 @@ static const char *head_of(const mote_request *req)
 
 const char *mote_request_method(const mote_request *req)
 {
-    return head_of(req) + conn_of_request(req)->parser.method_off;
+    return head_of(req) + conn_of_request(req)->a->parser.method_off;
 }
 
 const char *mote_request_target(const mote_request *req)
 {
-    return head_of(req) + conn_of_request(req)->parser.target_off;
+    return head_of(req) + conn_of_request(req)->a->parser.target_off;
 }
 
 unsigned mote_request_method_id(const mote_request *req)
@@ -57,12 +57,12 @@ int mote_request_version(const mote_request *req)
 
 size_t mote_request_header_count(const mote_request *req)
 {
-    return conn_of_request(req)->parser.header_count;
+    return conn_of_request(req)->a->parser.header_count;
 }
 
 int mote_request_header_at(const mote_request *req, size_t i, mote_header *out)
 {
-    const parser *p = &conn_of_request(req)->parser;
+    const parser *p = &conn_of_request(req)->a->parser;
     const char *base = head_of(req);
     if (i >= p->header_count || !out) return MOTE_EINVAL;
     out->name = base + p->headers[i].name_off;
@@ -95,7 +95,7 @@ static const char *field_value(const char *base, const hdr_span *fields, uint32_
 
 const char *mote_request_header(const mote_request *req, const char *name)
 {
-    const parser *p = &conn_of_request(req)->parser;
+    const parser *p = &conn_of_request(req)->a->parser;
     if (!name) return NULL;
     return field_value(head_of(req), p->headers, p->header_count, name);
 }
@@ -103,14 +103,14 @@ const char *mote_request_header(const mote_request *req, const char *name)
 const char *mote_request_trailer(const mote_request *req, const char *name)
 {
     const mote_conn *c = conn_of_request(req);
-    if (!name || !c->body.trailer_count) return NULL;
-    return field_value(c->in + c->body.trailer_off, c->parser.headers + c->parser.header_count,
-                       c->body.trailer_count, name);
+    if (!name || !c->a->body.trailer_count) return NULL;
+    return field_value(c->in + c->a->body.trailer_off, c->a->parser.headers + c->a->parser.header_count,
+                       c->a->body.trailer_count, name);
 }
 
 int64_t mote_request_content_length(const mote_request *req)
 {
-    const parser *p = &conn_of_request(req)->parser;
+    const parser *p = &conn_of_request(req)->a->parser;
     if (p->flags & HEAD_CHUNKED) return -1;
     if (!(p->flags & HEAD_HAS_LENGTH)) return 0;
     return p->content_length > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)p->content_length;
@@ -122,9 +122,9 @@ mote_str mote_request_body(const mote_request *req)
     mote_str s;
     s.ptr = "";
     s.len = 0;
-    if (c->body.mode != BODY_COLLECT) return s;
-    s.ptr = c->body.collect_heap ? c->body.heap : c->in + c->body.collect_off;
-    s.len = (size_t)c->body.collected;
+    if (c->a->body.mode != BODY_COLLECT) return s;
+    s.ptr = c->a->body.collect_heap ? c->a->body.heap : c->in + c->a->body.collect_off;
+    s.len = (size_t)c->a->body.collected;
     if (!s.ptr) s.ptr = "";
     return s;
 }
@@ -138,7 +138,7 @@ int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16
 
 mote_response *mote_request_response(mote_request *req)
 {
-    return &conn_of_request_mut(req)->res;
+    return &conn_of_request_mut(req)->a->res;
 }
 
 int mote_request_is_tls(const mote_request *req)

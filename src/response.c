@@ -74,7 +74,7 @@ const char *mote_status_reason(int status)
 
 mote_request *mote_response_request(mote_response *res)
 {
-    return &conn_of_response(res)->req;
+    return &conn_of_response(res)->a->req;
 }
 
 /* ---- send-buffer space ------------------------------------------------------------------ */
@@ -92,7 +92,7 @@ size_t response_head_reserve(const mote_conn *c)
 /* Bytes of the buffer this response's uncommitted head occupies past out_len. */
 static size_t staging_used(const mote_conn *c)
 {
-    return c->res.state == RES_STAGED ? prefix_room(c) + c->res.staged : 0;
+    return c->a->res.state == RES_STAGED ? prefix_room(c) + c->a->res.staged : 0;
 }
 
 static size_t free_space(const mote_conn *c)
@@ -169,24 +169,24 @@ static int status_has_no_body(int status)
 static int begin_staging(mote_conn *c)
 {
     int rc;
-    if (c->res.state == RES_STAGED) return MOTE_OK;
-    if (c->res.state != RES_IDLE) return MOTE_ESTATE;
+    if (c->a->res.state == RES_STAGED) return MOTE_OK;
+    if (c->a->res.state != RES_IDLE) return MOTE_ESTATE;
     rc = ensure_space(c, prefix_room(c));
     if (rc < 0) return rc;
-    c->res.state = RES_STAGED;
-    c->res.staged = 0;
+    c->a->res.state = RES_STAGED;
+    c->a->res.staged = 0;
     return MOTE_OK;
 }
 
 /* Decides whether the connection survives this response, and says so in the head. */
 static char *append_connection(mote_conn *c, char *p, int close_delimited)
 {
-    if (c->res.wants_close || c->closing || !c->keep_alive || close_delimited ||
+    if (c->a->res.wants_close || c->closing || !c->keep_alive || close_delimited ||
         conn_body_forces_close(c)) {
         c->closing = 1;
         return append_str(p, "Connection: close\r\n");
     }
-    if (c->req.version == 10) return append_str(p, "Connection: keep-alive\r\n");
+    if (c->a->req.version == 10) return append_str(p, "Connection: keep-alive\r\n");
     return p;
 }
 
@@ -196,7 +196,7 @@ enum framing { FRAME_LENGTH, FRAME_STREAM };
  * Connection. The caller has ensured FRAMING_MAX bytes of space beyond the staging. */
 static void commit_head(mote_conn *c, enum framing framing, uint64_t length)
 {
-    mote_response *res = &c->res;
+    mote_response *res = &c->a->res;
     char *base = c->out + c->out_len;
     char line[STATUS_LINE_MAX];
     char *p = line;
@@ -229,7 +229,7 @@ static void commit_head(mote_conn *c, enum framing framing, uint64_t length)
             p = append_str(p, "Content-Length: ");
             p = append_decimal(p, res->length_left);
             p = append(p, "\r\n", 2);
-        } else if (c->req.version >= 11) {
+        } else if (c->a->req.version >= 11) {
             p = append_str(p, "Transfer-Encoding: chunked\r\n");
             res->chunked = !res->no_body;
         } else {
@@ -244,7 +244,7 @@ static void commit_head(mote_conn *c, enum framing framing, uint64_t length)
 
 static void finish(mote_conn *c)
 {
-    c->res.state = RES_DONE;
+    c->a->res.state = RES_DONE;
     conn_response_finished(c);
 }
 
@@ -335,7 +335,7 @@ int mote_response_send(mote_response *res, const void *body, size_t len)
     c = conn_of_response(res);
     rc = begin_staging(c);
     if (rc < 0) return rc;
-    res->no_body = (uint8_t)(c->req.method == MOTE_HEAD || status_has_no_body(res->status));
+    res->no_body = (uint8_t)(c->a->req.method == MOTE_HEAD || status_has_no_body(res->status));
     rc = ensure_space(c, FRAMING_MAX + (res->no_body ? 0 : len));
     if (rc < 0) return rc;
     commit_head(c, FRAME_LENGTH, len);
@@ -361,10 +361,10 @@ int mote_respond(mote_response *res, int status, const char *content_type, const
 static int start_stream(mote_conn *c)
 {
     int rc;
-    if (c->res.state == RES_STREAMING) return MOTE_OK;
+    if (c->a->res.state == RES_STREAMING) return MOTE_OK;
     rc = begin_staging(c);
     if (rc < 0) return rc;
-    c->res.no_body = (uint8_t)(c->req.method == MOTE_HEAD || status_has_no_body(c->res.status));
+    c->a->res.no_body = (uint8_t)(c->a->req.method == MOTE_HEAD || status_has_no_body(c->a->res.status));
     rc = ensure_space(c, FRAMING_MAX + LAST_CHUNK_LEN);
     if (rc < 0) return rc;
     commit_head(c, FRAME_STREAM, 0);
@@ -465,7 +465,7 @@ int response_send_continue(mote_conn *c)
 /* Drops a staged, uncommitted head so that another response can take its place. */
 void response_discard_staged(mote_conn *c)
 {
-    if (c->res.state == RES_STAGED) c->res.state = RES_IDLE;
-    c->res.staged = 0;
-    c->res.has_server = c->res.has_date = 0;
+    if (c->a->res.state == RES_STAGED) c->a->res.state = RES_IDLE;
+    c->a->res.staged = 0;
+    c->a->res.has_server = c->a->res.has_date = 0;
 }

@@ -58,19 +58,21 @@ enum conn_state { CS_FREE, CS_HANDSHAKE, CS_OPEN, CS_LINGER };
 typedef struct srv_conn {
     io_handle h;
     uint8_t state;
-    uint8_t events;          /* interest registered with the loop */
-    uint8_t write_blocked;   /* the last write would have blocked */
-    uint8_t handshake_wants; /* LOOP_READ or LOOP_WRITE */
-    uint8_t dead;            /* a socket error: close without a word */
-    uint8_t writing;         /* inside write_output() */
+    uint8_t events;                /* interest registered with the loop */
+    uint8_t handshake_wants;       /* LOOP_READ or LOOP_WRITE */
+    unsigned write_blocked : 1;    /* the last write would have blocked */
+    unsigned dead : 1;             /* a socket error: close without a word */
+    unsigned writing : 1;          /* inside write_output() */
+    unsigned registered : 1;       /* watched by the loop (only once it has had to wait) */
+    unsigned read_all : 1;         /* the last read left the socket empty */
     uint32_t next_free;
     uint32_t linger_bytes;
-    uint32_t idle_after;     /* requests served when the idle timer was last armed */
+    uint32_t idle_after;           /* requests served when the idle timer was last armed */
     int fd;
     tls_conn *tls;
     struct mote_server *srv;
     timer_node timer;
-    uint64_t started_us;     /* when the current request began, for the access log */
+    uint64_t started_us;           /* when the current request began, for the access log */
     mote_conn core;
 } srv_conn;
 
@@ -311,23 +313,32 @@ static void slot_release(mote_server *s, srv_conn *sc)
     s->active--;
 }
 
+static void give_back_block(srv_conn *sc)
+{
+    char *block = conn_drop_block(&sc->core);
+    if (block) pool_put(&sc->srv->blocks, block);
+}
+
 static void conn_close(srv_conn *sc)
 {
     mote_server *s = sc->srv;
     conn_abort(&sc->core);
     timer_disarm(&sc->timer);
-    loop_remove(s->loop, sc->fd);
+    if (sc->registered) loop_forget(s->loop, sc->fd);
     if (sc->tls) tls_conn_destroy(sc->tls);
     close(sc->fd);
-    if (sc->core.block) pool_put(&s->blocks, sc->core.block);
-    sc->core.block = NULL;
+    give_back_block(sc);
     slot_release(s, sc);
 }
 
 static void set_interest(srv_conn *sc, unsigned events)
 {
-    if (sc->events == events) return;
-    if (loop_modify(sc->srv->loop, sc->fd, events, sc) < 0) sc->dead = 1;
+    int rc;
+    if (sc->registered && sc->events == events) return;
+    rc = sc->registered ? loop_modify(sc->srv->loop, sc->fd, events, sc)
+                        : loop_add(sc->srv->loop, sc->fd, events, sc);
+    if (rc < 0) sc->dead = 1;
+    else sc->registered = 1;
     sc->events = (uint8_t)events;
 }
 
@@ -359,7 +370,8 @@ static void choose_timer(srv_conn *sc)
  * unread bytes do not turn our close into a reset that destroys the response in flight. */
 static void begin_linger(srv_conn *sc)
 {
-    if (sc->dead || sc->core.peer_eof) {
+    int nothing_to_reset = !sc->tls && sc->read_all && conn_may_close_at_once(&sc->core);
+    if (sc->dead || sc->core.peer_eof || nothing_to_reset) {
         conn_close(sc);
         return;
     }
@@ -368,8 +380,7 @@ static void begin_linger(srv_conn *sc)
     sc->state = CS_LINGER;
     sc->linger_bytes = 0;
     set_interest(sc, LOOP_READ);
-    if (sc->core.block) pool_put(&sc->srv->blocks, sc->core.block);
-    sc->core.block = NULL;
+    give_back_block(sc);
     choose_timer(sc);
 }
 
@@ -391,7 +402,7 @@ static void conn_settle(srv_conn *sc)
         block = conn_detach(&sc->core);
         if (block) pool_put(&sc->srv->blocks, block);
         if (!sc->core.closing && !sc->core.peer_eof &&
-            (!sc->core.block || conn_read_space(&sc->core, &at) > 0))
+            (!sc->core.a || conn_read_space(&sc->core, &at) > 0))
             want |= LOOP_READ;
         if (sc->write_blocked) want |= LOOP_WRITE;
     } else if (sc->state == CS_HANDSHAKE) {
@@ -480,7 +491,7 @@ static void read_input(srv_conn *sc)
         char *at;
         size_t space;
         long n;
-        if (!sc->core.block) {
+        if (!sc->core.a) {
             char *block = pool_get(&sc->srv->blocks);
             if (!block) {
                 srv_log(sc->srv, MOTE_LOG_ERROR, "out of memory for a connection buffer");
@@ -495,8 +506,9 @@ static void read_input(srv_conn *sc)
         if (n > 0) {
             if (sc->timer.list == &sc->srv->timers[T_BODY])
                 timer_arm(&sc->srv->timers[T_BODY], &sc->timer, sc->srv->now);
+            sc->read_all = (size_t)n < space && !(sc->tls && tls_pending(sc->tls));
             conn_received(&sc->core, (size_t)n);
-            if ((size_t)n < space && !(sc->tls && tls_pending(sc->tls))) return;
+            if (sc->read_all) return;
         } else if (n == TLS_CLOSED) {
             conn_peer_eof(&sc->core);
             return;
@@ -602,26 +614,27 @@ static void on_request_end(mote_conn *c)
     e.address = address;
     e.port = c->peer.port;
     e.ipv6 = c->peer.family == 6;
-    if (c->req.valid) {
-        e.method = mote_request_method(&c->req);
-        e.target = mote_request_target(&c->req);
+    if (c->a->req.valid) {
+        e.method = mote_request_method(&c->a->req);
+        e.target = mote_request_target(&c->a->req);
         e.micros = monotonic_us() - sc->started_us;
     }
     /* per request: look up only what the format prints */
-    if (c->req.valid && (s->cfg.access_log == MOTE_ACCESS_LOG_COMBINED ||
+    if (c->a->req.valid && (s->cfg.access_log == MOTE_ACCESS_LOG_COMBINED ||
                          s->cfg.access_log == MOTE_ACCESS_LOG_JSON)) {
-        e.referer = mote_request_header(&c->req, "Referer");
-        e.user_agent = mote_request_header(&c->req, "User-Agent");
+        e.referer = mote_request_header(&c->a->req, "Referer");
+        e.user_agent = mote_request_header(&c->a->req, "User-Agent");
     }
     if (s->cfg.access_log != MOTE_ACCESS_LOG_MOTE) e.unix_seconds = (int64_t)time(NULL);
-    e.version = c->req.version;
-    e.status = c->res.status;
-    e.bytes = c->res.body_bytes;
+    e.version = c->a->req.version;
+    e.status = c->a->res.status;
+    e.bytes = c->a->res.body_bytes;
     access_log_line(line, sizeof line, s->cfg.access_log, &e);
     s->cfg.log(s->cfg.log_user, MOTE_LOG_INFO, line);
 }
 
-static int start_connection(mote_server *s, listener *l, int fd, const mote_addr *peer)
+static int start_connection(mote_server *s, listener *l, int fd, const mote_addr *peer,
+                            srv_conn **out)
 {
     srv_conn *sc = slot_take(s);
     if (!sc) return MOTE_ELIMIT;
@@ -637,13 +650,8 @@ static int start_connection(mote_server *s, listener *l, int fd, const mote_addr
         sc->state = CS_HANDSHAKE;
         sc->handshake_wants = LOOP_READ;
     }
-    sc->events = LOOP_READ;
-    if (loop_add(s->loop, fd, LOOP_READ, sc) < 0) {
-        if (sc->tls) tls_conn_destroy(sc->tls);
-        slot_release(s, sc);
-        return MOTE_ESYS;
-    }
     choose_timer(sc);
+    *out = sc;
     return MOTE_OK;
 }
 
@@ -653,6 +661,7 @@ static void accept_clients(mote_server *s, listener *l)
     for (i = 0; i < ACCEPT_BATCH; i++) {
         mote_addr peer;
         char text[ADDR_TEXT_MAX + 2];
+        srv_conn *sc = NULL;
         int fd = s->io.accept(s->io.ctx, l->fd, &peer), rc;
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) shed_one(s, l);
@@ -662,7 +671,7 @@ static void accept_clients(mote_server *s, listener *l)
             return;
         }
         peer_text(&peer, text, sizeof text);
-        rc = start_connection(s, l, fd, &peer);
+        rc = start_connection(s, l, fd, &peer, &sc);
         if (rc < 0) {
             srv_log(s, MOTE_LOG_WARN, "connection from %s port %u refused: %s", text,
                     (unsigned)peer.port, rc == MOTE_ELIMIT ? "too many connections" : mote_strerror(rc));
@@ -670,6 +679,9 @@ static void accept_clients(mote_server *s, listener *l)
             continue;
         }
         srv_log(s, MOTE_LOG_INFO, "connection accepted: address %s, port %u", text, (unsigned)peer.port);
+        /* A client sends its request (or ClientHello) right behind the TCP handshake: try it
+         * now, and ask the loop to watch the socket only if it has to wait. */
+        conn_event(sc, LOOP_READ);
     }
 }
 

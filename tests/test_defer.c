@@ -259,7 +259,7 @@ static void test_defer_on_ready(void)
         CHECK_EQ_INT(d.bad_rc, 0);
         CHECK_EQ_INT(d.ready_calls, 0);
         CHECK_EQ_INT(d.close_calls, 0);
-        CHECK_EQ_INT(h.conn.res.state, RES_STREAMING); /* neither ended nor replaced */
+        CHECK_EQ_INT(h.conn.a->res.state, RES_STREAMING); /* neither ended nor replaced */
         n = conn_pending(&h.conn, &data);
         CHECK(n > 0 && h_find(data, n, "0\r\n\r\n") == NULL && h_find(data, n, " 500 ") == NULL);
         if (cfgs[k].eagain) CHECK(!has_room(&h));
@@ -425,7 +425,7 @@ static void test_defer_nothing_written(void)
         CHECK_EQ_INT(h.out_len, 0);
         CHECK_EQ_INT(h.log_count, 1);
         CHECK_EQ_INT(d.defer_rc, MOTE_OK);
-        CHECK_EQ_INT(h.conn.res.state, RES_IDLE);
+        CHECK_EQ_INT(h.conn.a->res.state, RES_IDLE);
         CHECK(!conn_is_idle(&h.conn));
 
         k0 = kick_calls;

@@ -694,7 +694,7 @@ static void cm_begin(mote_conn *c)
 {
     harness *h = c->user;
     cm_rec *rec = h->ctx;
-    const mote_request *req = &c->req;
+    const mote_request *req = &c->a->req;
     request *r;
     size_t i, n;
     if (rec->count == MAX_REQS) {

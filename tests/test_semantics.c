@@ -1653,7 +1653,7 @@ static void test_auth(void)
         h_init(&h);
         h_start(&h);
         CHECK_EQ_INT(mote_respond_unauthorized(NULL, "r"), MOTE_EINVAL);
-        CHECK_EQ_INT(mote_respond_unauthorized(&h.conn.res, NULL), MOTE_EINVAL);
+        CHECK_EQ_INT(mote_respond_unauthorized(&h.conn.a->res, NULL), MOTE_EINVAL);
         h_free(&h);
     }
 

@@ -3,7 +3,7 @@
 is answered again; the server's resident memory grows by no more per idle connection than the
 README promises.
 
-The README ("Memory") says an idle keep-alive connection costs 512 bytes, its slot in the
+The README ("Memory") says an idle keep-alive connection costs 176 bytes, its slot in the
 connection array (allocated once at start, touched when first used), and that no buffer is held
 while idle: a connection's 46 KB block goes back to the pool as soon as its response is out,
 and the pool hands the most recently freed block out first (src/pool.c pool_get/pool_put,
