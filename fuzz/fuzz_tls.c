@@ -77,11 +77,12 @@ static long feed_recv(void *c, int fd, void *buf, size_t len)
     return (long)n;
 }
 
-static long feed_send(void *c, int fd, const void *buf, size_t len)
+static long feed_send(void *c, int fd, const void *buf, size_t len, int last)
 {
     (void)c;
     (void)fd;
     (void)buf;
+    (void)last;
     return (long)len;
 }
 

@@ -178,6 +178,13 @@ typedef struct mote_config {
                                      SO_REUSEPORT; handlers and `log` are then called from
                                      several threads, and mote_post() and timers run on the
                                      calling thread's loop. Not with mote_server_step(). */
+    int defer_accept;             /**< 1 (the default): a new connection reaches the server
+                                     once its first bytes have arrived (or after about a
+                                     second of silence), so that accepting it and reading its
+                                     request take one wake-up, not two, and silent connections
+                                     hold no slot meanwhile (Linux's TCP_DEFER_ACCEPT; no
+                                     effect elsewhere). 0: every connection as soon as its TCP
+                                     handshake is done. */
 } mote_config;
 
 /** Fills `cfg` with the defaults above. */

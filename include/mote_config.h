@@ -65,6 +65,9 @@
 
 /* ---- behaviour -------------------------------------------------------------------------- */
 
+#ifndef MOTE_CONFIG_DEFER_ACCEPT
+#define MOTE_CONFIG_DEFER_ACCEPT 1 /**< accept connections once they have sent something */
+#endif
 #ifndef MOTE_CONFIG_SERVER_NAME
 #define MOTE_CONFIG_SERVER_NAME "mote" /**< the Server header's value; "" omits it */
 #endif

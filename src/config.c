@@ -22,6 +22,7 @@ void mote_config_init(mote_config *cfg)
     cfg->max_posts = MOTE_CONFIG_MAX_POSTS;
     cfg->max_timers = MOTE_CONFIG_MAX_TIMERS;
     cfg->workers = MOTE_CONFIG_WORKERS;
+    cfg->defer_accept = MOTE_CONFIG_DEFER_ACCEPT;
     cfg->server_name = MOTE_CONFIG_SERVER_NAME;
     cfg->send_date = MOTE_CONFIG_SEND_DATE;
     cfg->log_level = MOTE_CONFIG_LOG_LEVEL;

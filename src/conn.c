@@ -140,9 +140,11 @@ static int only_its_body_follows(const mote_conn *c)
     return c->in_len - body_at == length;
 }
 
-int conn_may_close_at_once(const mote_conn *c)
+int conn_ends_with_output(const mote_conn *c)
 {
-    if (!c->a || !c->peer_closes || !conn_is_done(c)) return 0;
+    if (!c->a || !c->peer_closes || !c->closing || c->busy ||
+        (c->a->res.state != RES_IDLE && c->a->res.state != RES_DONE))
+        return 0;
     return c->ended_cleanly ? c->in_start == c->in_len : only_its_body_follows(c);
 }
 

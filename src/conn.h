@@ -183,10 +183,11 @@ void conn_sent(mote_conn *c, size_t n);
 /* Whether the connection is finished: closing and every byte written. */
 int conn_is_done(const mote_conn *c);
 
-/* Whether the client's last request said it was the last and nothing followed it, so that
- * closing at once cannot reset a response the client is still reading (RFC 9112, 9.6): no need
- * for a lingering close, provided the socket holds nothing unread either. */
-int conn_may_close_at_once(const mote_conn *c);
+/* Whether the connection ends once its pending output is written, and may then close at once:
+ * the client's last request said it was the last and nothing followed it, so closing cannot
+ * reset a response the client is still reading (RFC 9112, 9.6), provided the socket holds
+ * nothing unread either. */
+int conn_ends_with_output(const mote_conn *c);
 
 /* Whether a request head has begun arriving (for the head timeout). */
 int conn_has_partial_head(const mote_conn *c);

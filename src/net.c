@@ -57,17 +57,30 @@ static int parse_address(const char *addr, uint16_t port, struct sockaddr_storag
     return MOTE_EADDR;
 }
 
+/* Linux counts the deferral in seconds: past it, a silent connection is accepted anyway. */
+static int defer_accept(int fd, unsigned flags)
+{
+#ifdef TCP_DEFER_ACCEPT
+    int seconds = 1;
+    if (flags & NET_DEFER_ACCEPT)
+        return setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+#endif
+    (void)fd;
+    (void)flags;
+    return 0;
+}
+
 static int open_listener(const struct sockaddr_storage *ss, socklen_t len, int dual_stack,
-                         int reuse_port)
+                         unsigned flags)
 {
     int one = 1, v6only = dual_stack ? 0 : 1;
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+        ((flags & NET_REUSE_PORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
         (ss->ss_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 || defer_accept(fd, flags) < 0 ||
         bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
         int saved = errno;
         close(fd);
@@ -77,7 +90,7 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, int d
     return fd;
 }
 
-int net_listen(const char *addr, uint16_t port, int reuse_port, char *err, size_t err_len)
+int net_listen(const char *addr, uint16_t port, unsigned flags, char *err, size_t err_len)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -87,7 +100,7 @@ int net_listen(const char *addr, uint16_t port, int reuse_port, char *err, size_
         snprintf(err, err_len, "'%s' is not a numeric IPv4 or IPv6 address", addr ? addr : "");
         return MOTE_EADDR;
     }
-    fd = open_listener(&ss, len, dual, reuse_port);
+    fd = open_listener(&ss, len, dual, flags);
     if (fd < 0 && dual && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
         /* a host without IPv6: the wildcard is IPv4's */
         struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&ss;
@@ -95,7 +108,7 @@ int net_listen(const char *addr, uint16_t port, int reuse_port, char *err, size_
         v4->sin_family = AF_INET;
         v4->sin_addr.s_addr = htonl(INADDR_ANY);
         v4->sin_port = htons(port);
-        fd = open_listener(&ss, sizeof *v4, 0, reuse_port);
+        fd = open_listener(&ss, sizeof *v4, 0, flags);
     }
     if (fd < 0) {
         snprintf(err, err_len, "cannot listen on [%s]:%u: %s", addr ? addr : "::", (unsigned)port,
@@ -171,10 +184,10 @@ static long system_recv(void *ctx, int fd, void *buf, size_t len)
     return (long)recv(fd, buf, len, 0);
 }
 
-static long system_send(void *ctx, int fd, const void *buf, size_t len)
+static long system_send(void *ctx, int fd, const void *buf, size_t len, int last)
 {
     (void)ctx;
-    return (long)send(fd, buf, len, MSG_NOSIGNAL);
+    return (long)send(fd, buf, len, MSG_NOSIGNAL | (last ? MSG_MORE : 0));
 }
 
 static int system_accept(void *ctx, int listen_fd, mote_addr *peer)

@@ -7,10 +7,19 @@
 
 #include "conn.h"
 
-/* Opens a non-blocking listening TCP socket; addr as in mote_listen(). With reuse_port, other
- * sockets with it may listen on the same port (SO_REUSEPORT), the kernel sharing connections
- * among them. Returns the descriptor or MOTE_EADDR / MOTE_ESYS with one line in err. */
-int net_listen(const char *addr, uint16_t port, int reuse_port, char *err, size_t err_len);
+enum {
+    /* other sockets with it may listen on the same port (SO_REUSEPORT), the kernel sharing
+     * connections among them */
+    NET_REUSE_PORT = 1,
+    /* a connection is ready to accept once its first bytes are in, or after a second of
+     * silence (TCP_DEFER_ACCEPT; where the system has it) */
+    NET_DEFER_ACCEPT = 2
+};
+
+/* Opens a non-blocking listening TCP socket; addr as in mote_listen(); flags NET_*. Returns the
+ * descriptor or MOTE_EADDR / MOTE_ESYS with one line in err. */
+
+int net_listen(const char *addr, uint16_t port, unsigned flags, char *err, size_t err_len);
 
 /* The local port of a bound socket, or MOTE_ESYS. */
 int net_local_port(int fd);
@@ -27,7 +36,9 @@ int net_accept(int listen_fd, mote_addr *peer);
  * system call would: a count, or -1 with errno set. */
 typedef struct net_io {
     long (*recv)(void *ctx, int fd, void *buf, size_t len);
-    long (*send)(void *ctx, int fd, const void *buf, size_t len); /* never raises SIGPIPE */
+    /* Never raises SIGPIPE. `last`: the connection is closed right after these bytes, so the
+     * stack may hold the tail back to send it with the FIN. */
+    long (*send)(void *ctx, int fd, const void *buf, size_t len, int last);
     int (*accept)(void *ctx, int listen_fd, mote_addr *peer);     /* as net_accept() */
     void *ctx;
 } net_io;

@@ -366,11 +366,17 @@ static void choose_timer(srv_conn *sc)
     }
 }
 
+/* Whether the bytes being written are the connection's last, closed at once after them. */
+static int closes_after(const srv_conn *sc)
+{
+    return !sc->tls && sc->read_all && conn_ends_with_output(&sc->core);
+}
+
 /* Closes politely: stop sending, then read and discard what the client still sends, so that
  * unread bytes do not turn our close into a reset that destroys the response in flight. */
 static void begin_linger(srv_conn *sc)
 {
-    int nothing_to_reset = !sc->tls && sc->read_all && conn_may_close_at_once(&sc->core);
+    int nothing_to_reset = closes_after(sc) && conn_is_done(&sc->core);
     if (sc->dead || sc->core.peer_eof || nothing_to_reset) {
         conn_close(sc);
         return;
@@ -435,7 +441,7 @@ static void write_output(srv_conn *sc)
         if (sc->tls) {
             n = tls_write(sc->tls, data, len);
         } else {
-            n = sc->srv->io.send(sc->srv->io.ctx, sc->fd, data, len);
+            n = sc->srv->io.send(sc->srv->io.ctx, sc->fd, data, len, closes_after(sc));
             if (n < 0) n = (errno == EAGAIN || errno == EWOULDBLOCK) ? TLS_WANT_WRITE
                          : errno == EINTR                           ? 0
                                                                     : TLS_FAILED;
@@ -1127,10 +1133,12 @@ static int add_listener(mote_server *s, const char *addr, uint16_t port, tls_ctx
 {
     char err[160];
     listener **grown, *l;
+    unsigned flags;
     int fd;
 
     if (s->stopping) return MOTE_ESTATE;
-    fd = net_listen(addr, port, s->reuse_port, err, sizeof err);
+    flags = (s->reuse_port ? NET_REUSE_PORT : 0u) | (s->cfg.defer_accept ? NET_DEFER_ACCEPT : 0u);
+    fd = net_listen(addr, port, flags, err, sizeof err);
     if (fd < 0) {
         srv_log(s, MOTE_LOG_ERROR, "%s", err);
         return fd;

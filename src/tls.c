@@ -387,7 +387,7 @@ static int bio_send(void *bio, const unsigned char *buf, size_t len)
     if (len > INT_MAX)
         len = INT_MAX;
     do {
-        n = c->io->send(c->io->ctx, c->fd, buf, len);
+        n = c->io->send(c->io->ctx, c->fd, buf, len, 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return socket_error_to_mbedtls(errno, MBEDTLS_ERR_NET_SEND_FAILED);

@@ -87,10 +87,10 @@ static long faulty_recv(void *ctx, int fd, void *buf, size_t len)
     return net_io_system.recv(NULL, fd, buf, len);
 }
 
-static long faulty_send(void *ctx, int fd, const void *buf, size_t len)
+static long faulty_send(void *ctx, int fd, const void *buf, size_t len, int last)
 {
     if (apply(next_call(ctx), &len, ECONNRESET) < 0) return -1;
-    return net_io_system.send(NULL, fd, buf, len);
+    return net_io_system.send(NULL, fd, buf, len, last);
 }
 
 static int faulty_accept(void *ctx, int listen_fd, mote_addr *peer)

@@ -1,4 +1,5 @@
-"""How a connection ends when the client asks for it to (RFC 9112, 9.6).
+"""How a connection begins and ends: deferred accepts, and the close a client asks for
+(RFC 9112, 9.6).
 
 A client whose request says it is the last (Connection: close, or HTTP/1.0 without
 keep-alive) and that sends nothing after it is closed at once: its slot is free again before
@@ -6,7 +7,7 @@ the client has even seen the end, so with a limit of one connection the next cli
 served, even while the earlier clients keep their sides open. A client that sends more after such a request (which it must not) still gets its
 response whole: then the server closes in stages, so that the unread bytes do not turn the
 close into a reset that destroys the response."""
-from moteharness import SampleTestCase, build_request, main
+from moteharness import SampleTestCase, build_request, get, main
 
 ROUNDS = 20
 
@@ -53,6 +54,27 @@ class ClosingTest(SampleTestCase):
             self.assertTrue(closed)
             self.assertEqual([r.status for r in responses], [200], repr(extra[:30]))
             c.close()
+
+
+class DeferAcceptTest(SampleTestCase):
+    """A connection that has sent nothing yet is not handed to the server while accepts are
+    deferred (the default), so it holds no slot; without deferral it does."""
+    shared_sample = False
+
+    def status_beside_a_silent_connection(self, defer):
+        s = self.start_sample("--tls-port", "off", "--max-conns", "1", "--defer-accept", defer)
+        silent = s.connect()
+        self.addCleanup(silent.close)
+        c = s.connect()
+        self.addCleanup(c.close)
+        c.send(get())
+        return c.read_response().status
+
+    def test_deferred_silent_connection_holds_no_slot(self):
+        self.assertEqual(self.status_beside_a_silent_connection("on"), 200)
+
+    def test_undeferred_silent_connection_holds_the_slot(self):
+        self.assertEqual(self.status_beside_a_silent_connection("off"), 503)
 
 
 if __name__ == "__main__":
