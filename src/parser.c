@@ -1,7 +1,8 @@
 /* parser.c - incremental HTTP/1.1 request-head parser; see parser.h.
  *
  * One pass over the bytes with a resumable state machine: the inner loops run over whole runs
- * of token, target and field-value bytes, and the state is saved only where the buffer ends.
+ * of token, target and field-value bytes (the last two eight bytes at a time, see chars.h), and
+ * the state is saved only where the buffer ends.
  * Strict by RFC 9112: single SP separators, CRLF line ends (no bare CR or LF), no whitespace
  * before a colon or before the first field, no obs-fold, no control bytes in values. */
 #include "parser.h"
@@ -30,11 +31,14 @@ enum {
 void parser_init(parser *p, hdr_span *headers, uint32_t max_headers, uint32_t max_request_line,
                  uint32_t max_header_bytes)
 {
-    memset(p, 0, sizeof *p);
-    p->headers = headers;
-    p->max_headers = max_headers;
-    p->max_request_line = max_request_line;
-    p->max_header_bytes = max_header_bytes;
+    /* built whole and copied, rather than memset: compilers store the fields, where a memset
+     * of this size may become a slow-starting string instruction, once per request */
+    parser fresh = {0};
+    fresh.headers = headers;
+    fresh.max_headers = max_headers;
+    fresh.max_request_line = max_request_line;
+    fresh.max_header_bytes = max_header_bytes;
+    *p = fresh;
 }
 
 void parser_reset(parser *p)
@@ -95,12 +99,33 @@ static int for_each_list_element(const char *v, size_t len, list_visit visit, vo
     return 0;
 }
 
+/* Case-insensitive equality of `len` bytes of a token or a field value with a lower-case literal
+ * of letters, digits, '-' and '.'. Setting bit 0x20 lowers a letter; the only other bytes it
+ * turns into one of those characters are controls, which such text does not hold. No early
+ * exit: the names compared are short, and a mispredicted branch costs more than the bytes. */
+static int text_is(const char *s, const char *lower, size_t len)
+{
+    unsigned diff = 0;
+    size_t i;
+    for (i = 0; i < len; i++) diff |= ((unsigned char)s[i] | 0x20u) ^ (unsigned char)lower[i];
+    return diff == 0;
+}
+
 static int visit_connection(void *ctx, const char *e, size_t len)
 {
     uint32_t *flags = ctx;
     if (header_name_is(e, len, "close")) *flags |= HEAD_CLOSE;
     else if (header_name_is(e, len, "keep-alive")) *flags |= HEAD_KEEP_ALIVE;
     return 0;
+}
+
+/* Connection options (RFC 9112 §9.3, §9.6); nearly every client sends "keep-alive" or "close"
+ * alone, which is told without walking a list. */
+static void connection_field(uint32_t *flags, const char *v, size_t len)
+{
+    if (len == 10 && text_is(v, "keep-alive", 10)) *flags |= HEAD_KEEP_ALIVE;
+    else if (len == 5 && text_is(v, "close", 5)) *flags |= HEAD_CLOSE;
+    else for_each_list_element(v, len, visit_connection, flags);
 }
 
 /* Transfer-Encoding state across all its fields: only a final, single "chunked" is ours. */
@@ -165,6 +190,19 @@ static int content_length_field(cl_state *cl, const char *v, size_t len)
     }
 }
 
+/* The length of the reg-name at the start of h[0..len): unreserved and sub-delims bytes, and
+ * "%" HEXDIG HEXDIG. */
+static size_t skip_reg_name(const char *h, size_t len)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < len && char_is((unsigned char)h[i], CH_HOST)) i++;
+        if (i + 2 >= len || h[i] != '%' || hex_value(h[i + 1]) < 0 || hex_value(h[i + 2]) < 0)
+            return i;
+        i += 3;
+    }
+}
+
 /* Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2); empty is allowed. */
 static int host_is_valid(const char *h, size_t len)
 {
@@ -177,12 +215,7 @@ static int host_is_valid(const char *h, size_t len)
         if (i == len || i == 1) return 0;
         i++;
     } else {
-        for (; i < len && h[i] != ':'; i++) {
-            unsigned char c = (unsigned char)h[i];
-            if (!char_is(c, CH_HOST)) return 0;
-            if (c == '%' && (i + 2 >= len || hex_value(h[i + 1]) < 0 || hex_value(h[i + 2]) < 0))
-                return 0;
-        }
+        i = skip_reg_name(h, len);
     }
     if (i == len) return 1;
     if (h[i] != ':') return 0;
@@ -207,6 +240,19 @@ static int target_is_valid(const char *t, size_t len)
     return i > start && !memchr(t + start, '@', i - start) && host_is_valid(t + start, i - start);
 }
 
+/* The first letter of the name of the one field of each length that analyze_fields() reads
+ * (Host, Expect, Connection, Content-Length, Transfer-Encoding), 0 for the other lengths: any
+ * other field is passed over after one lookup, without comparing names. */
+static const char framing_first_letter[32] = {
+    [4] = 'h', [6] = 'e', [10] = 'c', [14] = 'c', [17] = 't'
+};
+
+static int may_be_framing_field(const char *name, uint32_t len)
+{
+    return len < sizeof framing_first_letter &&
+           framing_first_letter[len] == char_lower((unsigned char)name[0]);
+}
+
 static int analyze_fields(parser *p, const char *buf)
 {
     te_state te = {0, 0, 0, 0};
@@ -217,27 +263,28 @@ static int analyze_fields(parser *p, const char *buf)
     for (i = 0; i < p->header_count; i++) {
         const hdr_span *h = &p->headers[i];
         const char *name = buf + h->name_off, *value = buf + h->value_off;
+        if (!may_be_framing_field(name, h->name_len)) continue;
         switch (h->name_len) {
         case 4:
-            if (header_name_is(name, 4, "host")) {
+            if (text_is(name, "host", 4)) {
                 if (++hosts > 1 || !host_is_valid(value, h->value_len)) return fail(p, 400);
             }
             break;
         case 6:
-            if (header_name_is(name, 6, "expect") && header_name_is(value, h->value_len, "100-continue"))
+            if (text_is(name, "expect", 6) && h->value_len == 12 &&
+                text_is(value, "100-continue", 12))
                 p->flags |= HEAD_EXPECT_CONTINUE;
             break;
         case 10:
-            if (header_name_is(name, 10, "connection"))
-                for_each_list_element(value, h->value_len, visit_connection, &p->flags);
+            if (text_is(name, "connection", 10)) connection_field(&p->flags, value, h->value_len);
             break;
         case 14:
-            if (header_name_is(name, 14, "content-length")) {
+            if (text_is(name, "content-length", 14)) {
                 if (content_length_field(&cl, value, h->value_len) < 0) return fail(p, 400);
             }
             break;
         case 17:
-            if (header_name_is(name, 17, "transfer-encoding")) {
+            if (text_is(name, "transfer-encoding", 17)) {
                 te_fields++;
                 if (h->value_len == 0) return fail(p, 400);
                 for_each_list_element(value, h->value_len, visit_transfer_coding, &te);
@@ -294,8 +341,61 @@ static int version_end(parser *p)
     return PARSE_MORE;
 }
 
+/* ---- runs of bytes ---------------------------------------------------------------------- */
+
+/* Returns the index of the first byte in [i, stop) that is not a tchar, or stop. Tokens are
+ * short, so a byte at a time, four between bounds checks: a word test would add the latency of
+ * finding the byte in the word to every name. */
+static inline uint32_t skip_token(const unsigned char *b, uint32_t i, uint32_t stop)
+{
+    while (stop - i >= 4) {
+        if (!char_is(b[i], CH_TOKEN)) return i;
+        if (!char_is(b[i + 1], CH_TOKEN)) return i + 1;
+        if (!char_is(b[i + 2], CH_TOKEN)) return i + 2;
+        if (!char_is(b[i + 3], CH_TOKEN)) return i + 3;
+        i += 4;
+    }
+    while (i < stop && char_is(b[i], CH_TOKEN)) i++;
+    return i;
+}
+
+/* Returns the index of the first byte in [i, stop) outside `cls` (CH_VCHAR or CH_FIELD), or
+ * stop. Whole words go by while none of their bytes is marked; the marked byte ends the run
+ * unless it is the HTAB of a value. The last few bytes go one at a time. */
+static inline uint32_t skip_class(const unsigned char *b, uint32_t i, uint32_t stop,
+                                  unsigned cls)
+{
+    while (stop - i >= 8) {
+        uint64_t marked = word_maybe_outside(word_load(b + i), cls);
+        if (marked == 0) {
+            i += 8;
+            continue;
+        }
+        i += word_first_marked(marked);
+        if (cls == CH_VCHAR || b[i] != '\t') return i;
+        i++;
+    }
+    while (i < stop && char_is(b[i], cls)) i++;
+    return i;
+}
+
+/* The usual "HTTP/" DIGIT "." DIGIT in one go; anything else is left to version_byte(), which
+ * also produces the right error. */
+static int version_whole(parser *p, const unsigned char *v)
+{
+    if (memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' || v[5] > '9' || v[7] < '0' ||
+        v[7] > '9')
+        return 0;
+    p->version_major = (uint8_t)(v[5] - '0');
+    p->version_minor = (uint8_t)(v[7] - '0');
+    p->vpos = 8;
+    return 1;
+}
+
 /* ---- the state machine ------------------------------------------------------------------ */
 
+/* The state lives in a local while the bytes are being consumed, so that moving from one part
+ * of a line to the next is a jump rather than a store and a reload. */
 int parser_execute(parser *p, const char *buf, size_t len)
 {
     const unsigned char *b = (const unsigned char *)buf;
@@ -306,32 +406,35 @@ int parser_execute(parser *p, const char *buf, size_t len)
     uint32_t line_end = p->max_request_line;
     uint32_t fields_end = p->fields_start + p->max_header_bytes;
     uint32_t stop;
+    unsigned state = p->state;
+    /* the span being filled (none when there is no room for spans at all) */
+    hdr_span *h = p->headers ? p->headers + p->header_count : NULL;
 
-    if (p->state == S_DONE) return PARSE_DONE;
-    if (p->state == S_ERROR) return PARSE_ERROR;
+    if (state == S_DONE) return PARSE_DONE;
+    if (state == S_ERROR) return PARSE_ERROR;
 
     while (i < n) {
         unsigned char c = b[i];
-        switch (p->state) {
+        switch (state) {
         case S_START:
             if (i >= line_end) return fail(p, 414);
             if (c == '\r') {
-                p->state = S_START_LF;
+                state = S_START_LF;
                 i++;
                 break;
             }
             if (!char_is(c, CH_TOKEN)) return fail(p, 400);
             p->method_off = i;
-            p->state = S_METHOD;
+            state = S_METHOD;
             break;
         case S_START_LF:
             if (c != '\n') return fail(p, 400);
-            p->state = S_START;
+            state = S_START;
             i++;
             break;
         case S_METHOD:
             stop = min_u32(n, line_end);
-            while (i < stop && char_is(b[i], CH_TOKEN)) i++;
+            i = skip_token(b, i, stop);
             if (i == stop) {
                 if (i == line_end) return fail(p, 414);
                 break;
@@ -339,11 +442,11 @@ int parser_execute(parser *p, const char *buf, size_t len)
             if (b[i] != ' ') return fail(p, 400);
             p->method_len = i - p->method_off;
             p->target_off = ++i;
-            p->state = S_TARGET;
+            state = S_TARGET;
             break;
         case S_TARGET:
             stop = min_u32(n, line_end);
-            while (i < stop && char_is(b[i], CH_VCHAR)) i++;
+            i = skip_class(b, i, stop, CH_VCHAR);
             if (i == stop) {
                 if (i == line_end) return fail(p, 414);
                 break;
@@ -351,13 +454,14 @@ int parser_execute(parser *p, const char *buf, size_t len)
             if (b[i] != ' ' || i == p->target_off) return fail(p, 400);
             p->target_len = i - p->target_off;
             if (!target_is_valid(buf + p->target_off, p->target_len)) return fail(p, 400);
-            p->state = S_VERSION;
+            state = S_VERSION;
             i++;
+            if (n - i >= 8 && line_end - i >= 8 && version_whole(p, b + i)) i += 8;
             break;
         case S_VERSION:
             if (c == '\r') {
                 if (version_end(p) != PARSE_MORE) return PARSE_ERROR;
-                p->state = S_LINE_LF;
+                state = S_LINE_LF;
             } else if (i >= line_end) {
                 return fail(p, 414);
             } else if (version_byte(p, c) != PARSE_MORE) {
@@ -369,31 +473,31 @@ int parser_execute(parser *p, const char *buf, size_t len)
             if (c != '\n') return fail(p, 400);
             p->fields_start = ++i;
             fields_end = p->fields_start + p->max_header_bytes;
-            p->state = S_FIELD_START;
+            state = S_FIELD_START;
             break;
         case S_FIELD_START:
             if (i >= fields_end) return fail(p, 431);
             if (c == '\r') {
-                p->state = S_END_LF;
+                state = S_END_LF;
                 i++;
                 break;
             }
             /* whitespace here is obs-fold or space before the first field: RFC 9112 §5.2, §2.2 */
             if (!char_is(c, CH_TOKEN)) return fail(p, 400);
             if (p->header_count == p->max_headers) return fail(p, 431);
-            p->headers[p->header_count].name_off = i;
-            p->state = S_NAME;
+            h->name_off = i;
+            state = S_NAME;
             break;
         case S_NAME:
             stop = min_u32(n, fields_end);
-            while (i < stop && char_is(b[i], CH_TOKEN)) i++;
+            i = skip_token(b, i, stop);
             if (i == stop) {
                 if (i == fields_end) return fail(p, 431);
                 break;
             }
             if (b[i] != ':') return fail(p, 400); /* RFC 9112 §5.1: no space before the colon */
-            p->headers[p->header_count].name_len = i - p->headers[p->header_count].name_off;
-            p->state = S_VALUE_LEAD;
+            h->name_len = i - h->name_off;
+            state = S_VALUE_LEAD;
             i++;
             break;
         case S_VALUE_LEAD:
@@ -403,31 +507,31 @@ int parser_execute(parser *p, const char *buf, size_t len)
                 if (i == fields_end) return fail(p, 431);
                 break;
             }
-            p->headers[p->header_count].value_off = i;
-            p->state = S_VALUE;
+            h->value_off = i;
+            state = S_VALUE;
             break;
         case S_VALUE:
             stop = min_u32(n, fields_end);
-            while (i < stop && char_is(b[i], CH_FIELD)) i++;
+            i = skip_class(b, i, stop, CH_FIELD);
             if (i == stop) {
                 if (i == fields_end) return fail(p, 431);
                 break;
             }
             if (b[i] != '\r') return fail(p, 400);
             {
-                hdr_span *h = &p->headers[p->header_count];
                 uint32_t end = i;
                 while (end > h->value_off && (b[end - 1] == ' ' || b[end - 1] == '\t')) end--;
                 h->value_len = end - h->value_off;
             }
-            p->state = S_FIELD_LF;
+            state = S_FIELD_LF;
             i++;
             break;
         case S_FIELD_LF:
             if (c != '\n') return fail(p, 400);
             if (i >= fields_end) return fail(p, 431);
             p->header_count++;
-            p->state = S_FIELD_START;
+            h++;
+            state = S_FIELD_START;
             i++;
             break;
         case S_END_LF:
@@ -442,6 +546,7 @@ int parser_execute(parser *p, const char *buf, size_t len)
             return fail(p, 400);
         }
     }
+    p->state = (uint8_t)state;
     p->pos = i;
     return PARSE_MORE;
 }
