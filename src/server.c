@@ -390,26 +390,48 @@ static void begin_linger(srv_conn *sc)
     choose_timer(sc);
 }
 
+static void serve(srv_conn *sc, unsigned events);
+
+static int wants_input(srv_conn *sc)
+{
+    char *at;
+    return !sc->core.closing && !sc->core.peer_eof &&
+           (!sc->core.a || conn_read_space(&sc->core, &at) > 0);
+}
+
+/* Input the TLS session already holds raises no event: serve it now, while it can be taken. */
+static void serve_held_input(srv_conn *sc)
+{
+    size_t held;
+    while (sc->tls && !sc->dead && (held = tls_pending(sc->tls)) > 0 && wants_input(sc)) {
+        serve(sc, LOOP_READ);
+        if (tls_pending(sc->tls) >= held) break; /* it waits for more from the socket */
+    }
+}
+
 /* After any event: close, or give back the block, and watch for what comes next. */
 static void conn_settle(srv_conn *sc)
 {
     unsigned want = 0;
-    char *at, *block;
+    char *block;
     if (sc->state == CS_FREE) return;
     if (sc->dead) {
         conn_close(sc);
         return;
     }
     if (sc->state == CS_OPEN) {
+        serve_held_input(sc);
+        if (sc->dead) {
+            conn_close(sc);
+            return;
+        }
         if (conn_is_done(&sc->core)) {
             begin_linger(sc);
             return;
         }
         block = conn_detach(&sc->core);
         if (block) pool_put(&sc->srv->blocks, block);
-        if (!sc->core.closing && !sc->core.peer_eof &&
-            (!sc->core.a || conn_read_space(&sc->core, &at) > 0))
-            want |= LOOP_READ;
+        if (wants_input(sc)) want |= LOOP_READ;
         if (sc->write_blocked) want |= LOOP_WRITE;
     } else if (sc->state == CS_HANDSHAKE) {
         want = sc->handshake_wants;

@@ -65,6 +65,8 @@ struct tls_ctx {
     mote_allocator alloc;
 };
 
+#define TLS_READ_AHEAD 1024
+
 struct tls_conn {
     mbedtls_ssl_context ssl;
     int fd;
@@ -74,6 +76,10 @@ struct tls_conn {
      * The retry must pass exactly this much: mbedTLS 2.28 then only flushes the pending record
      * and returns whatever length it is given, encrypted or not. */
     size_t retry_len;
+    /* Bytes read from the socket ahead of mbedTLS, which asks for each record's 5-byte header
+     * and then for its body: one recv() usually brings both, and several small records. */
+    uint16_t ahead_off, ahead_len;
+    unsigned char ahead[TLS_READ_AHEAD];
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -394,19 +400,39 @@ static int bio_send(void *bio, const unsigned char *buf, size_t len)
     return (int)n;
 }
 
-static int bio_recv(void *bio, unsigned char *buf, size_t len)
+static int recv_into(const tls_conn *c, unsigned char *buf, size_t len)
 {
-    const tls_conn *c = bio;
     long n;
-
-    if (len > INT_MAX)
-        len = INT_MAX;
     do {
         n = c->io->recv(c->io->ctx, c->fd, buf, len);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return socket_error_to_mbedtls(errno, MBEDTLS_ERR_NET_RECV_FAILED);
     return (int)n; /* 0 is EOF, which mbedTLS reports as MBEDTLS_ERR_SSL_CONN_EOF */
+}
+
+static int bio_recv(void *bio, unsigned char *buf, size_t len)
+{
+    tls_conn *c = bio;
+
+    if (len > INT_MAX)
+        len = INT_MAX;
+    if (c->ahead_len == 0) {
+        int n;
+        if (len >= sizeof c->ahead)
+            return recv_into(c, buf, len); /* a big record's body: no copy */
+        n = recv_into(c, c->ahead, sizeof c->ahead);
+        if (n <= 0)
+            return n;
+        c->ahead_off = 0;
+        c->ahead_len = (uint16_t)n;
+    }
+    if (len > c->ahead_len)
+        len = c->ahead_len;
+    memcpy(buf, c->ahead + c->ahead_off, len);
+    c->ahead_off = (uint16_t)(c->ahead_off + len);
+    c->ahead_len = (uint16_t)(c->ahead_len - len);
+    return (int)len;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -563,7 +589,7 @@ long tls_write(tls_conn *c, const void *buf, size_t len)
 
 size_t tls_pending(const tls_conn *c)
 {
-    return mbedtls_ssl_get_bytes_avail(&c->ssl);
+    return mbedtls_ssl_get_bytes_avail(&c->ssl) + c->ahead_len;
 }
 
 void tls_close_notify(tls_conn *c)

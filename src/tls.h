@@ -43,7 +43,8 @@ long tls_read(tls_conn *c, void *buf, size_t len);
  * After TLS_WANT_*, call again with the same leading bytes (more may follow them). */
 long tls_write(tls_conn *c, const void *buf, size_t len);
 
-/* Decrypted bytes buffered inside the session that tls_read() returns without the socket. */
+/* Bytes the session has taken from the socket and holds (decrypted, or read ahead), which
+ * tls_read() gets to without the socket: no readiness event announces them. */
 size_t tls_pending(const tls_conn *c);
 
 /* Sends close_notify, best effort (never blocks). */

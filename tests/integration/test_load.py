@@ -5,6 +5,7 @@
 import os
 import re
 import shutil
+import socket
 import ssl
 import sys
 import time
@@ -118,6 +119,39 @@ class Connections(mh.SampleTestCase):
             r = c.request("GET", "/index.html", headers=[("Connection", "close")])
             self.assertEqual(r.status, 200)
             self.assertClosed(c)
+
+    def test_pipelined_tls_records_in_one_segment(self):
+        # each request in a TLS record of its own, all sent in one write: the server reads
+        # records ahead of mbedTLS, and those raise no readiness event, yet every one is served
+        raw = socket.create_connection(("127.0.0.1", self.sample.tls_port), timeout=mh.IO_TIMEOUT)
+        self.addCleanup(raw.close)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = mh.insecure_context().wrap_bio(incoming, outgoing)
+
+        def pump(call):
+            deadline = time.monotonic() + mh.IO_TIMEOUT
+            while time.monotonic() < deadline:
+                try:
+                    return call()
+                except ssl.SSLWantReadError:
+                    if outgoing.pending:
+                        raw.sendall(outgoing.read())
+                    data = raw.recv(65536)
+                    if not data:
+                        self.fail("the server closed the connection")
+                    incoming.write(data)
+            self.fail("no answer within %.0f s" % mh.IO_TIMEOUT)
+
+        pump(tls.do_handshake)
+        count = 60
+        for i in range(count):
+            tls.write(mh.get("/headers/r%d" % i))
+        raw.sendall(outgoing.read())
+        received = b""
+        while b"<h2>URL: /headers/r%d</h2>" % (count - 1) not in received:
+            received += pump(lambda: tls.read(65536))
+        for i in range(count):
+            self.assertIn(b"<h2>URL: /headers/r%d</h2>" % i, received)
 
     def test_slow_reader_big_pipelined_responses(self):
         # 40 pages of ~42 KB each (every '"' becomes &quot;), more than the 16 KiB response
