@@ -99,7 +99,8 @@ void conn_attach(mote_conn *c, char *block)
     c->a = a;
     c->in = block + active_size();
     headers = (hdr_span *)(void *)(c->in + env->in_size);
-    parser_init(&a->parser, headers, env->max_headers, env->max_request_line, env->max_header_bytes);
+    parser_init(&a->parser, headers, env->max_headers, env->max_request_line,
+                env->max_header_bytes);
     c->path = (char *)(headers + env->max_headers);
     c->out = c->path + ((env->max_request_line + 8u) & ~7u);
     c->in_start = c->in_len = 0;
@@ -167,7 +168,7 @@ size_t conn_pending(const mote_conn *c, const char **data)
 int conn_is_done(const mote_conn *c)
 {
     return c->closing && c->out_sent == c->out_len && !c->busy &&
-           (!c->a || c->a->res.state == RES_IDLE || c->a->res.state == RES_IDLE || c->a->res.state == RES_DONE);
+           (!c->a || c->a->res.state == RES_IDLE || c->a->res.state == RES_DONE);
 }
 
 /* ---- the head ---------------------------------------------------------------------------- */
@@ -571,7 +572,8 @@ static void start_body(mote_conn *c, const route *rt)
         lines = c->env->in_size - b->floor - 1;
     body_init(&b->dec, (p->flags & HEAD_CHUNKED) != 0, p->content_length, limit, lines);
     b->route = rt;
-    b->continue_due = c->a->req.version >= 11 && (p->flags & HEAD_EXPECT_CONTINUE) && request_has_body(c);
+    b->continue_due =
+        c->a->req.version >= 11 && (p->flags & HEAD_EXPECT_CONTINUE) && request_has_body(c);
     c->phase = PHASE_BODY;
 }
 

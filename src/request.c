@@ -104,7 +104,8 @@ const char *mote_request_trailer(const mote_request *req, const char *name)
 {
     const mote_conn *c = conn_of_request(req);
     if (!name || !c->a->body.trailer_count) return NULL;
-    return field_value(c->in + c->a->body.trailer_off, c->a->parser.headers + c->a->parser.header_count,
+    return field_value(c->in + c->a->body.trailer_off,
+                       c->a->parser.headers + c->a->parser.header_count,
                        c->a->body.trailer_count, name);
 }
 

@@ -364,7 +364,8 @@ static int start_stream(mote_conn *c)
     if (c->a->res.state == RES_STREAMING) return MOTE_OK;
     rc = begin_staging(c);
     if (rc < 0) return rc;
-    c->a->res.no_body = (uint8_t)(c->a->req.method == MOTE_HEAD || status_has_no_body(c->a->res.status));
+    c->a->res.no_body =
+        (uint8_t)(c->a->req.method == MOTE_HEAD || status_has_no_body(c->a->res.status));
     rc = ensure_space(c, FRAMING_MAX + LAST_CHUNK_LEN);
     if (rc < 0) return rc;
     commit_head(c, FRAME_STREAM, 0);
