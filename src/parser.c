@@ -56,15 +56,6 @@ int parser_trailers(const char *buf, size_t len, hdr_span *fields, uint32_t max_
     return (int)t.header_count;
 }
 
-int header_name_is(const char *name, size_t len, const char *lower)
-{
-    size_t i;
-    for (i = 0; i < len; i++) {
-        if (lower[i] == '\0' || char_lower((unsigned char)name[i]) != lower[i]) return 0;
-    }
-    return lower[len] == '\0';
-}
-
 static int fail(parser *p, int status)
 {
     p->state = S_ERROR;
@@ -99,18 +90,6 @@ static int for_each_list_element(const char *v, size_t len, list_visit visit, vo
     return 0;
 }
 
-/* Case-insensitive equality of `len` bytes of a token or a field value with a lower-case literal
- * of letters, digits, '-' and '.'. Setting bit 0x20 lowers a letter; the only other bytes it
- * turns into one of those characters are controls, which such text does not hold. No early
- * exit: the names compared are short, and a mispredicted branch costs more than the bytes. */
-static int text_is(const char *s, const char *lower, size_t len)
-{
-    unsigned diff = 0;
-    size_t i;
-    for (i = 0; i < len; i++) diff |= ((unsigned char)s[i] | 0x20u) ^ (unsigned char)lower[i];
-    return diff == 0;
-}
-
 static int visit_connection(void *ctx, const char *e, size_t len)
 {
     uint32_t *flags = ctx;
@@ -123,8 +102,8 @@ static int visit_connection(void *ctx, const char *e, size_t len)
  * alone, which is told without walking a list. */
 static void connection_field(uint32_t *flags, const char *v, size_t len)
 {
-    if (len == 10 && text_is(v, "keep-alive", 10)) *flags |= HEAD_KEEP_ALIVE;
-    else if (len == 5 && text_is(v, "close", 5)) *flags |= HEAD_CLOSE;
+    if (header_name_is(v, len, "keep-alive")) *flags |= HEAD_KEEP_ALIVE;
+    else if (header_name_is(v, len, "close")) *flags |= HEAD_CLOSE;
     else for_each_list_element(v, len, visit_connection, flags);
 }
 
@@ -266,25 +245,25 @@ static int analyze_fields(parser *p, const char *buf)
         if (!may_be_framing_field(name, h->name_len)) continue;
         switch (h->name_len) {
         case 4:
-            if (text_is(name, "host", 4)) {
+            if (header_name_is(name, 4, "host")) {
                 if (++hosts > 1 || !host_is_valid(value, h->value_len)) return fail(p, 400);
             }
             break;
         case 6:
-            if (text_is(name, "expect", 6) && h->value_len == 12 &&
-                text_is(value, "100-continue", 12))
+            if (header_name_is(name, 6, "expect") &&
+                header_name_is(value, h->value_len, "100-continue"))
                 p->flags |= HEAD_EXPECT_CONTINUE;
             break;
         case 10:
-            if (text_is(name, "connection", 10)) connection_field(&p->flags, value, h->value_len);
+            if (header_name_is(name, 10, "connection")) connection_field(&p->flags, value, h->value_len);
             break;
         case 14:
-            if (text_is(name, "content-length", 14)) {
+            if (header_name_is(name, 14, "content-length")) {
                 if (content_length_field(&cl, value, h->value_len) < 0) return fail(p, 400);
             }
             break;
         case 17:
-            if (text_is(name, "transfer-encoding", 17)) {
+            if (header_name_is(name, 17, "transfer-encoding")) {
                 te_fields++;
                 if (h->value_len == 0) return fail(p, 400);
                 for_each_list_element(value, h->value_len, visit_transfer_coding, &te);

@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "chars.h"
 
 typedef struct hdr_span {
     uint32_t name_off, name_len;
@@ -72,7 +75,17 @@ int parser_execute(parser *p, const char *buf, size_t len);
  * there are more than max_fields. */
 int parser_trailers(const char *buf, size_t len, hdr_span *fields, uint32_t max_fields);
 
-/* Case-insensitive comparison of a header name with a lower-case literal. */
-int header_name_is(const char *name, size_t len, const char *lower);
+/* Case-insensitive comparison of a header name (or a token) with a lower-case literal. Inline, so
+ * that the literal's length is known where it is called; the bytes are all compared, without an
+ * early exit, since the names compared are short and a mispredicted branch costs more. */
+static inline int header_name_is(const char *name, size_t len, const char *lower)
+{
+    unsigned diff = 0;
+    size_t i;
+    if (strlen(lower) != len) return 0;
+    for (i = 0; i < len; i++)
+        diff |= (unsigned)char_lower((unsigned char)name[i]) ^ (unsigned char)lower[i];
+    return diff == 0;
+}
 
 #endif
