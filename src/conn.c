@@ -67,9 +67,10 @@ static void free_heap_body(mote_conn *c)
     c->a->body.heap_cap = 0;
 }
 
-static void reset_request(mote_conn *c)
+/* The request state before any byte of a request: nothing read or answered (the parser is
+ * started apart: fresh when the block is lent, reset between requests). */
+static void begin_request(mote_conn *c)
 {
-    free_heap_body(c);
     memset(&c->a->req, 0, sizeof c->a->req);
     c->a->req.version = 11;
     memset(&c->a->res, 0, sizeof c->a->res);
@@ -77,6 +78,12 @@ static void reset_request(mote_conn *c)
     memset(&c->a->body, 0, sizeof c->a->body);
     c->phase = PHASE_HEAD;
     c->keep_alive = 1;
+}
+
+static void reset_request(mote_conn *c)
+{
+    free_heap_body(c);
+    begin_request(c);
     parser_reset(&c->a->parser);
 }
 
@@ -94,7 +101,6 @@ void conn_attach(mote_conn *c, char *block)
     const conn_env *env = c->env;
     conn_active *a = (conn_active *)(void *)block;
     hdr_span *headers;
-    memset(a, 0, sizeof *a);
     a->conn = c;
     c->a = a;
     c->in = block + active_size();
@@ -105,7 +111,7 @@ void conn_attach(mote_conn *c, char *block)
     c->out = c->path + ((env->max_request_line + 8u) & ~7u);
     c->in_start = c->in_len = 0;
     c->out_sent = c->out_len = 0;
-    reset_request(c);
+    begin_request(c);
 }
 
 int conn_is_idle(const mote_conn *c)

@@ -392,11 +392,12 @@ static void begin_linger(srv_conn *sc)
 
 static void serve(srv_conn *sc, unsigned events);
 
+/* Whether the connection reads now: with a block, conn_read_space() decides. */
 static int wants_input(srv_conn *sc)
 {
     char *at;
-    return !sc->core.closing && !sc->core.peer_eof &&
-           (!sc->core.a || conn_read_space(&sc->core, &at) > 0);
+    if (sc->core.a) return conn_read_space(&sc->core, &at) > 0;
+    return !sc->core.closing && !sc->core.peer_eof;
 }
 
 /* Input the TLS session already holds raises no event: serve it now, while it can be taken. */
