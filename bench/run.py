@@ -333,6 +333,19 @@ hosts:
         return ["h2o", "-c", conf]
 
 
+class Floor(Server):
+    """bench/floor.c: recv, look for the blank line, send mote's response bytes; plain HTTP only."""
+
+    def command(self):
+        return [self.args.floor, str(self.port), os.path.join(self.work, "floor-response.bin")]
+
+    def start(self):
+        self.proc = spawn(["taskset", "-c", SERVER_CPU] + self.command(),
+                          stdin=subprocess.DEVNULL)
+        if not wait_port(self.port, self.proc):
+            raise RuntimeError("the floor did not start")
+
+
 def make_server(name, work, args):
     return {"mote": Mote, "h2o": H2o, "nginx": Nginx}[name](name, work, args)
 
@@ -366,6 +379,23 @@ def head_bytes(port):
                 break
             buf += d
         return buf.find(b"\r\n\r\n") + 4
+
+
+def whole_response(port):
+    """The bytes a server sends for /index.html: head and body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        buf = b""
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", buf[:end])
+                if m and len(buf) >= end + 4 + int(m.group(1)):
+                    return buf[:end + 4 + int(m.group(1))]
+            d = s.recv(4096)
+            if not d:
+                raise RuntimeError("no whole response from port %d" % port)
+            buf += d
 
 
 def tls_params(port):
@@ -565,7 +595,7 @@ def versions(args):
     ]
 
 
-def report(args, res, mem, sys_calls, parser, corpus, info, ver, started):
+def report(args, res, floor, mem, sys_calls, parser, corpus, info, ver, started):
     L = []
     a = L.append
     a("# mote benchmark results")
@@ -649,6 +679,22 @@ def report(args, res, mem, sys_calls, parser, corpus, info, ver, started):
                   wl[1], rh, per_round(k, "h2o"), rn, per_round(k, "nginx"), kept["mote"],
                   kept["h2o"], kept["nginx"], verdict(kept["mote"] >= 0.9)))
     a("")
+    if floor:
+        fpc = med(floor, "per_cpu")
+        a("The floor of the keep-alive workload: `bench/floor.c`, an epoll server making the same "
+          "system calls per request as mote (epoll_wait, recv, send) and no HTTP work at all "
+          "(it sends mote's response bytes for each blank line it reads), measured in the same "
+          "rounds, right after the three servers: **%s** req/CPU-s (%s-%s). floor/h2o %.2f "
+          "(%s); mote/floor %.2f (%s). What the floor spends is the kernel's TCP work, which "
+          "every server here pays." % (
+              fmt_rate(fpc[0]), fmt_rate(fpc[1]), fmt_rate(fpc[2]),
+              fpc[0] / pcm("keepalive", "h2o"),
+              ", ".join("%.2f" % (f["per_cpu"] / h["per_cpu"])
+                        for f, h in zip(floor, res["keepalive"]["h2o"])),
+              pcm("keepalive", "mote") / fpc[0],
+              ", ".join("%.2f" % (m["per_cpu"] / f["per_cpu"])
+                        for m, f in zip(res["keepalive"]["mote"], floor))))
+        a("")
     a("Idle memory: VmRSS of each server's process tree (nginx: master + worker; h2o: its "
       "process, its neverbleed key process and its perl backtrace helper), freshly started, "
       "then holding %d idle keep-alive connections (each served one request; the holder opens "
@@ -794,6 +840,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mote", required=True, help="the mote-sample binary")
     ap.add_argument("--parser-bench", help="the parser_bench binary (omit to skip)")
+    ap.add_argument("--floor", help="the floor binary, measured with the keep-alive workload "
+                    "(omit to skip)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--parser-rounds", type=int, default=7)
@@ -818,6 +866,13 @@ def main():
         if args.strace:
             strace_mode(args, servers)
             return 0
+        floor, floor_runs = None, []
+        if args.floor:
+            with open(os.path.join(work, "floor-response.bin"), "wb") as f:
+                f.write(whole_response(servers["mote"].port))
+            floor = Floor("floor", work, args)
+            floor.start()
+            run_wrk("http://127.0.0.1:%d/index.html" % floor.port, "keepalive", 1)
         for n in SERVERS:  # warm-up, not measured
             run_wrk("http://127.0.0.1:%d/index.html" % servers[n].port, "keepalive", 1)
             run_wrk("https://127.0.0.1:%d/index.html" % servers[n].tls_port, "keepalive", 1)
@@ -834,6 +889,10 @@ def main():
                             r + 1, wl[0], n, m["per_cpu"], m["rps"], m["cpu"], ms(m["p50"]),
                             ms(m["p99"]), m["errors"], 100 * m["other"],
                             " alive %d/%d" % (m["alive"], m["held"]) if "held" in m else ""))
+                if floor and wl[0] == "keepalive":
+                    m = measure(floor, wl, args.duration)
+                    floor_runs.append(m)
+                    log("round %d keepalive floor %9.0f req/CPU-s" % (r + 1, m["per_cpu"]))
         info["hwm"] = {n: hwm_kib(servers[n].proc.pid) for n in SERVERS}
         sys_calls = {}
         if not args.no_strace:
@@ -842,6 +901,8 @@ def main():
                     sys_calls[(mode, n)] = syscalls_per_request(servers[n], mode, 2)
         for s in servers.values():
             s.stop()
+        if floor:
+            floor.stop()
 
         mem = {n: [] for n in SERVERS}
         for r in range(args.rounds):
@@ -859,7 +920,7 @@ def main():
         busy = busy_processes()
         if busy and busy != info["busy"]:
             info["busy"] = ", ".join(x for x in (info["busy"], busy) if x)
-        text = report(args, res, mem, sys_calls, parser, corpus, info, versions(args), started)
+        text = report(args, res, floor_runs, mem, sys_calls, parser, corpus, info, versions(args), started)
         print(text)
         if args.out:
             with open(args.out, "w") as f:
