@@ -37,4 +37,5 @@ cmake -S bench -B build/bench-parser -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/bench-parser -j "$jobs" >/dev/null
 
 exec python3 bench/run.py --mote build/bench/mote-sample \
-  --parser-bench build/bench-parser/parser_bench --floor build/bench-parser/floor --out bench/RESULTS.md "$@"
+  --parser-bench build/bench-parser/parser_bench --floor build/bench-parser/floor \
+  --floor build/bench-parser/floor_uring --out bench/RESULTS.md "$@"

@@ -334,16 +334,21 @@ hosts:
 
 
 class Floor(Server):
-    """bench/floor.c: recv, look for the blank line, send mote's response bytes; plain HTTP only."""
+    """bench/floor.c or floor_uring.c: recv, look for the blank line, send mote's response
+    bytes; plain HTTP only."""
+
+    def __init__(self, name, work, binary):
+        Server.__init__(self, name, work, None)
+        self.binary = binary
 
     def command(self):
-        return [self.args.floor, str(self.port), os.path.join(self.work, "floor-response.bin")]
+        return [self.binary, str(self.port), os.path.join(self.work, "floor-response.bin")]
 
     def start(self):
         self.proc = spawn(["taskset", "-c", SERVER_CPU] + self.command(),
                           stdin=subprocess.DEVNULL)
         if not wait_port(self.port, self.proc):
-            raise RuntimeError("the floor did not start")
+            raise RuntimeError("%s did not start" % self.binary)
 
 
 def make_server(name, work, args):
@@ -595,7 +600,7 @@ def versions(args):
     ]
 
 
-def report(args, res, floor, mem, sys_calls, parser, corpus, info, ver, started):
+def report(args, res, floors, mem, sys_calls, parser, corpus, info, ver, started):
     L = []
     a = L.append
     a("# mote benchmark results")
@@ -679,21 +684,26 @@ def report(args, res, floor, mem, sys_calls, parser, corpus, info, ver, started)
                   wl[1], rh, per_round(k, "h2o"), rn, per_round(k, "nginx"), kept["mote"],
                   kept["h2o"], kept["nginx"], verdict(kept["mote"] >= 0.9)))
     a("")
-    if floor:
-        fpc = med(floor, "per_cpu")
-        a("The floor of the keep-alive workload: `bench/floor.c`, an epoll server making the same "
-          "system calls per request as mote (epoll_wait, recv, send) and no HTTP work at all "
-          "(it sends mote's response bytes for each blank line it reads), measured in the same "
-          "rounds, right after the three servers: **%s** req/CPU-s (%s-%s). floor/h2o %.2f "
-          "(%s); mote/floor %.2f (%s). What the floor spends is the kernel's TCP work, which "
-          "every server here pays." % (
-              fmt_rate(fpc[0]), fmt_rate(fpc[1]), fmt_rate(fpc[2]),
-              fpc[0] / pcm("keepalive", "h2o"),
-              ", ".join("%.2f" % (f["per_cpu"] / h["per_cpu"])
-                        for f, h in zip(floor, res["keepalive"]["h2o"])),
-              pcm("keepalive", "mote") / fpc[0],
-              ", ".join("%.2f" % (m["per_cpu"] / f["per_cpu"])
-                        for m, f in zip(res["keepalive"]["mote"], floor))))
+    if floors:
+        a("The floor of the keep-alive workload: servers that do no HTTP work at all (for each "
+          "blank line they read they send mote's response bytes), measured in the same rounds, "
+          "right after the three servers. `floor` (bench/floor.c) makes mote's system calls per "
+          "request (epoll_wait, recv, send); `floor_uring` (bench/floor_uring.c) uses io_uring "
+          "instead (multishot recv into provided buffers, one io_uring_enter per batch). What a "
+          "floor spends is the kernel's TCP work, which every server here pays.")
+        a("")
+        a("| floor | req/CPU-s | floor/h2o | mote/floor |")
+        a("|---|---|---|---|")
+        for name, runs in floors.items():
+            fpc = med(runs, "per_cpu")
+            a("| %s | **%s** (%s-%s) | %.2f (%s) | %.2f (%s) |" % (
+                name, fmt_rate(fpc[0]), fmt_rate(fpc[1]), fmt_rate(fpc[2]),
+                fpc[0] / pcm("keepalive", "h2o"),
+                ", ".join("%.2f" % (f["per_cpu"] / h["per_cpu"])
+                          for f, h in zip(runs, res["keepalive"]["h2o"])),
+                pcm("keepalive", "mote") / fpc[0],
+                ", ".join("%.2f" % (m["per_cpu"] / f["per_cpu"])
+                          for m, f in zip(res["keepalive"]["mote"], runs))))
         a("")
     a("Idle memory: VmRSS of each server's process tree (nginx: master + worker; h2o: its "
       "process, its neverbleed key process and its perl backtrace helper), freshly started, "
@@ -840,8 +850,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mote", required=True, help="the mote-sample binary")
     ap.add_argument("--parser-bench", help="the parser_bench binary (omit to skip)")
-    ap.add_argument("--floor", help="the floor binary, measured with the keep-alive workload "
-                    "(omit to skip)")
+    ap.add_argument("--floor", action="append", default=[],
+                    help="a floor binary (bench/floor.c, floor_uring.c), measured with the "
+                    "keep-alive workload; may be given more than once")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--parser-rounds", type=int, default=7)
@@ -866,13 +877,14 @@ def main():
         if args.strace:
             strace_mode(args, servers)
             return 0
-        floor, floor_runs = None, []
-        if args.floor:
+        floors = [Floor(os.path.basename(b), work, b) for b in args.floor]
+        floor_runs = {f.name: [] for f in floors}
+        if floors:
             with open(os.path.join(work, "floor-response.bin"), "wb") as f:
                 f.write(whole_response(servers["mote"].port))
-            floor = Floor("floor", work, args)
-            floor.start()
-            run_wrk("http://127.0.0.1:%d/index.html" % floor.port, "keepalive", 1)
+        for f in floors:
+            f.start()
+            run_wrk("http://127.0.0.1:%d/index.html" % f.port, "keepalive", 1)
         for n in SERVERS:  # warm-up, not measured
             run_wrk("http://127.0.0.1:%d/index.html" % servers[n].port, "keepalive", 1)
             run_wrk("https://127.0.0.1:%d/index.html" % servers[n].tls_port, "keepalive", 1)
@@ -889,10 +901,12 @@ def main():
                             r + 1, wl[0], n, m["per_cpu"], m["rps"], m["cpu"], ms(m["p50"]),
                             ms(m["p99"]), m["errors"], 100 * m["other"],
                             " alive %d/%d" % (m["alive"], m["held"]) if "held" in m else ""))
-                if floor and wl[0] == "keepalive":
-                    m = measure(floor, wl, args.duration)
-                    floor_runs.append(m)
-                    log("round %d keepalive floor %9.0f req/CPU-s" % (r + 1, m["per_cpu"]))
+                if wl[0] != "keepalive":
+                    continue
+                for f in floors:
+                    m = measure(f, wl, args.duration)
+                    floor_runs[f.name].append(m)
+                    log("round %d keepalive %s %9.0f req/CPU-s" % (r + 1, f.name, m["per_cpu"]))
         info["hwm"] = {n: hwm_kib(servers[n].proc.pid) for n in SERVERS}
         sys_calls = {}
         if not args.no_strace:
@@ -901,8 +915,8 @@ def main():
                     sys_calls[(mode, n)] = syscalls_per_request(servers[n], mode, 2)
         for s in servers.values():
             s.stop()
-        if floor:
-            floor.stop()
+        for f in floors:
+            f.stop()
 
         mem = {n: [] for n in SERVERS}
         for r in range(args.rounds):
@@ -920,7 +934,8 @@ def main():
         busy = busy_processes()
         if busy and busy != info["busy"]:
             info["busy"] = ", ".join(x for x in (info["busy"], busy) if x)
-        text = report(args, res, floor_runs, mem, sys_calls, parser, corpus, info, versions(args), started)
+        text = report(args, res, floor_runs, mem, sys_calls, parser, corpus, info, versions(args),
+                      started)
         print(text)
         if args.out:
             with open(args.out, "w") as f:
