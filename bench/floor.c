@@ -9,51 +9,11 @@
  *
  * usage: floor PORT RESPONSE-FILE     (listens on 127.0.0.1:PORT; runs until killed) */
 #define _GNU_SOURCE /* accept4 */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include "floor_common.h"
 
 #define MAX_EVENTS 128
-
-static char response[4096];
-static size_t response_len;
-
-static int fail(const char *what)
-{
-    fprintf(stderr, "floor: %s: %s\n", what, strerror(errno));
-    return 2;
-}
-
-static int listen_on(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    if (fd < 0) return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((unsigned short)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accepted sockets */
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 1024) != 0) return -1;
-    return fd;
-}
-
-static size_t count_heads(const char *p, size_t n)
-{
-    size_t heads = 0, i;
-    for (i = 0; i + 4 <= n; i++) {
-        if (p[i] == '\r' && memcmp(p + i, "\r\n\r\n", 4) == 0) heads++;
-    }
-    return heads;
-}
 
 static void serve(int fd)
 {
@@ -87,25 +47,22 @@ int main(int argc, char **argv)
 {
     struct epoll_event ev, events[MAX_EVENTS];
     int listener, ep, n, i;
-    FILE *f;
+    int err;
     if (argc != 3) {
         fprintf(stderr, "usage: floor PORT RESPONSE-FILE\n");
         return 2;
     }
-    f = fopen(argv[2], "rb");
-    if (!f) return fail(argv[2]);
-    response_len = fread(response, 1, sizeof response, f);
-    fclose(f);
-    if (response_len == 0) return fail(argv[2]);
-    listener = listen_on(atoi(argv[1]));
-    if (listener < 0) return fail("listen");
+    if ((err = load_response(argv[2])) != 0) return fail("floor", argv[2], err);
+    listener = listen_on(atoi(argv[1]), SOCK_NONBLOCK);
+    if (listener < 0) return fail("floor", "listen", errno);
     ep = epoll_create1(EPOLL_CLOEXEC);
     ev.events = EPOLLIN;
     ev.data.fd = listener;
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev) != 0) return fail("epoll");
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev) != 0)
+        return fail("floor", "epoll", errno);
     for (;;) {
         n = epoll_wait(ep, events, MAX_EVENTS, -1);
-        if (n < 0 && errno != EINTR) return fail("epoll_wait");
+        if (n < 0 && errno != EINTR) return fail("floor", "epoll_wait", errno);
         for (i = 0; i < n; i++) {
             if (events[i].data.fd == listener) accept_all(ep, listener);
             else serve(events[i].data.fd);

@@ -10,20 +10,13 @@
  * it trusts each request to arrive whole in one read, as wrk's do.
  *
  * usage: floor_uring PORT RESPONSE-FILE   (listens on 127.0.0.1:PORT; runs until killed) */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
+#define _GNU_SOURCE /* syscall */
 #include <linux/io_uring.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <unistd.h>
+
+#include "floor_common.h"
 
 #define RING_ENTRIES 4096u
 #define BUFFERS 4096u       /* provided receive buffers (a power of two) */
@@ -31,9 +24,6 @@
 #define GROUP 0
 
 enum { OP_ACCEPT, OP_RECV, OP_SEND };
-
-static char response[4096];
-static size_t response_len;
 
 struct ring {
     int fd;
@@ -46,12 +36,6 @@ struct ring {
     unsigned short buf_tail;
     char *buf_memory;
 };
-
-static int fail(const char *what, int err)
-{
-    fprintf(stderr, "floor_uring: %s: %s\n", what, strerror(err));
-    return 2;
-}
 
 static unsigned load_acquire(const unsigned *p)
 {
@@ -192,15 +176,6 @@ static void queue_send(struct ring *r, int fd)
     sqe->user_data = tag(OP_SEND, fd);
 }
 
-static size_t count_heads(const char *p, size_t n)
-{
-    size_t heads = 0, i;
-    for (i = 0; i + 4 <= n; i++) {
-        if (p[i] == '\r' && memcmp(p + i, "\r\n\r\n", 4) == 0) heads++;
-    }
-    return heads;
-}
-
 static void received(struct ring *r, int fd, const struct io_uring_cqe *cqe)
 {
     unsigned short id;
@@ -237,43 +212,23 @@ static void complete(struct ring *r, int listener)
     buffers_publish(r);
 }
 
-static int listen_on(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    if (fd < 0) return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((unsigned short)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accepted sockets */
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 1024) != 0) return -1;
-    return fd;
-}
-
 int main(int argc, char **argv)
 {
     struct ring r;
     int listener, rc;
-    FILE *f;
     if (argc != 3) {
         fprintf(stderr, "usage: floor_uring PORT RESPONSE-FILE\n");
         return 2;
     }
-    f = fopen(argv[2], "rb");
-    if (!f) return fail(argv[2], errno);
-    response_len = fread(response, 1, sizeof response, f);
-    fclose(f);
-    if (response_len == 0) return fail(argv[2], EINVAL);
-    listener = listen_on(atoi(argv[1]));
-    if (listener < 0) return fail("listen", errno);
+    if ((rc = load_response(argv[2])) != 0) return fail("floor_uring", argv[2], rc);
+    listener = listen_on(atoi(argv[1]), 0);
+    if (listener < 0) return fail("floor_uring", "listen", errno);
     memset(&r, 0, sizeof r);
-    if ((rc = ring_setup(&r)) != 0) return fail("io_uring_setup", -rc);
-    if ((rc = buffers_setup(&r)) != 0) return fail("provided buffers", -rc);
+    if ((rc = ring_setup(&r)) != 0) return fail("floor_uring", "io_uring_setup", -rc);
+    if ((rc = buffers_setup(&r)) != 0) return fail("floor_uring", "provided buffers", -rc);
     queue_accept(&r, listener);
     for (;;) {
-        if ((rc = submit(&r, 1)) != 0) return fail("io_uring_enter", -rc);
+        if ((rc = submit(&r, 1)) != 0) return fail("floor_uring", "io_uring_enter", -rc);
         complete(&r, listener);
     }
 }

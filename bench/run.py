@@ -217,18 +217,39 @@ class Server:
     def command(self):
         raise NotImplementedError
 
+    def ports(self):
+        return [self.port, self.tls_port]
+
     def env(self):
         return None
 
-    def start(self):
-        logf = open(os.path.join(self.work, "%s.log" % self.name), "ab")
-        self.proc = spawn(["taskset", "-c", SERVER_CPU] + self.command(), stdout=logf,
-                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env())
-        logf.close()
-        if not (wait_port(self.port, self.proc) and wait_port(self.tls_port, self.proc)):
-            raise RuntimeError("%s did not start; see %s/%s.log"
-                               % (self.name, self.work, self.name))
-        time.sleep(0.3)  # let it finish starting (workers, helper processes)
+    def start(self, attempts=3):
+        """free_port() only says a port was free when it looked: another socket (a client's
+        ephemeral port) may take it before the server binds it. Then new ports are tried."""
+        for attempt in range(attempts):
+            if attempt:
+                self.port, self.tls_port = free_port(), free_port()
+            with open(os.path.join(self.work, "%s.log" % self.name), "ab") as logf:
+                self.proc = spawn(["taskset", "-c", SERVER_CPU] + self.command(), stdout=logf,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  env=self.env())
+            if all(wait_port(p, self.proc) for p in self.ports()):
+                time.sleep(0.3)  # let it finish starting (workers, helper processes)
+                return
+            self.stop()
+            log("%s did not start on ports %s: %s" % (
+                self.name, " and ".join(str(p) for p in self.ports()), self.last_log_line()))
+        raise RuntimeError("%s did not start" % self.name)
+
+    def last_log_line(self):
+        """The last line the server logged (its own log, or an error log named after it)."""
+        line = ""
+        for f in sorted(os.listdir(self.work)):
+            if f == self.name + ".log" or (f.startswith(self.name + "-") and f.endswith(".log")):
+                with open(os.path.join(self.work, f), errors="replace") as lf:
+                    lines = lf.read().strip().splitlines()
+                line = lines[-1] if lines else line
+        return line or "nothing logged"
 
     def stop(self):
         if self.proc:
@@ -344,11 +365,8 @@ class Floor(Server):
     def command(self):
         return [self.binary, str(self.port), os.path.join(self.work, "floor-response.bin")]
 
-    def start(self):
-        self.proc = spawn(["taskset", "-c", SERVER_CPU] + self.command(),
-                          stdin=subprocess.DEVNULL)
-        if not wait_port(self.port, self.proc):
-            raise RuntimeError("%s did not start" % self.binary)
+    def ports(self):
+        return [self.port]  # plain HTTP only
 
 
 def make_server(name, work, args):
@@ -371,19 +389,6 @@ def fetch(url):
     ctx.verify_mode = ssl.CERT_NONE
     with urllib.request.urlopen(url, context=ctx, timeout=5) as r:
         return r.status, dict(r.headers), r.read()
-
-
-def head_bytes(port):
-    """The size of the response head a server sends for /index.html."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            d = s.recv(4096)
-            if not d:
-                break
-            buf += d
-        return buf.find(b"\r\n\r\n") + 4
 
 
 def whole_response(port):
@@ -799,7 +804,7 @@ def start_servers(args, work, info):
             status, _, b = fetch(url)
             if status != 200 or b != body:
                 raise RuntimeError("%s serves a different page at %s" % (n, url))
-        info["head"][n] = head_bytes(s.port)
+        info["head"][n] = whole_response(s.port).find(b"\r\n\r\n") + 4
         info["tls"][n] = tls_params(s.tls_port)
         log("%s ready: http %d, https %d (%s)" % (n, s.port, s.tls_port, info["tls"][n]))
 
