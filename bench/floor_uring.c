@@ -123,7 +123,13 @@ static int submit(struct ring *r, unsigned wait_for)
     return rc < 0 ? -errno : 0;
 }
 
-static struct io_uring_sqe *sqe_next(struct ring *r)
+static uint64_t tag(int op, int fd)
+{
+    return (uint64_t)(unsigned)fd << 8 | (unsigned)op;
+}
+
+/* The next submission entry, for `opcode` on fd, tagged with our op for its completion. */
+static struct io_uring_sqe *sqe_next(struct ring *r, unsigned char opcode, int op, int fd)
 {
     unsigned tail = *r->sq_tail, index;
     struct io_uring_sqe *sqe;
@@ -133,47 +139,35 @@ static struct io_uring_sqe *sqe_next(struct ring *r)
     index = tail & *r->sq_mask;
     sqe = &r->sqes[index];
     memset(sqe, 0, sizeof *sqe);
+    sqe->opcode = opcode;
+    sqe->fd = fd;
+    sqe->user_data = tag(op, fd);
     r->sq_array[index] = index;
     store_release(r->sq_tail, tail + 1);
     r->to_submit++;
     return sqe;
 }
 
-static uint64_t tag(int op, int fd)
-{
-    return (uint64_t)(unsigned)fd << 8 | (unsigned)op;
-}
-
 static void queue_accept(struct ring *r, int listener)
 {
-    struct io_uring_sqe *sqe = sqe_next(r);
-    sqe->opcode = IORING_OP_ACCEPT;
-    sqe->fd = listener;
-    sqe->ioprio = IORING_ACCEPT_MULTISHOT;
-    sqe->user_data = tag(OP_ACCEPT, listener);
+    sqe_next(r, IORING_OP_ACCEPT, OP_ACCEPT, listener)->ioprio = IORING_ACCEPT_MULTISHOT;
 }
 
 static void queue_recv(struct ring *r, int fd)
 {
-    struct io_uring_sqe *sqe = sqe_next(r);
-    sqe->opcode = IORING_OP_RECV;
-    sqe->fd = fd;
+    struct io_uring_sqe *sqe = sqe_next(r, IORING_OP_RECV, OP_RECV, fd);
     sqe->ioprio = IORING_RECV_MULTISHOT;
     sqe->flags = IOSQE_BUFFER_SELECT;
     sqe->buf_group = GROUP;
-    sqe->user_data = tag(OP_RECV, fd);
 }
 
 static void queue_send(struct ring *r, int fd)
 {
-    struct io_uring_sqe *sqe = sqe_next(r);
-    sqe->opcode = IORING_OP_SEND;
-    sqe->fd = fd;
+    struct io_uring_sqe *sqe = sqe_next(r, IORING_OP_SEND, OP_SEND, fd);
     sqe->addr = (uint64_t)(uintptr_t)response;
     sqe->len = (unsigned)response_len;
     sqe->msg_flags = MSG_NOSIGNAL;
     sqe->flags = IOSQE_CQE_SKIP_SUCCESS; /* only a failure posts a completion */
-    sqe->user_data = tag(OP_SEND, fd);
 }
 
 static void received(struct ring *r, int fd, const struct io_uring_cqe *cqe)
