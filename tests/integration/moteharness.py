@@ -329,6 +329,18 @@ class Sample:
         """An index to pass as `start` to wait_stdout(): only lines printed after now."""
         return self.out.count()
 
+    def settled_mark(self):
+        """Like stdout_mark(), once every line about earlier work is in: lines the server has
+        printed may still be on their way through the pipe, so this makes one request of its
+        own and waits for its access-log line (the server prints in order)."""
+        self.settled_count = getattr(self, "settled_count", 0) + 1
+        target = "/index.html?settled=%d" % self.settled_count
+        start = self.stdout_mark()
+        with self.connect() as c:
+            c.request("GET", target, headers=[("Connection", "close")])
+        self.wait_stdout(r'"GET %s HTTP/1\.1"' % re.escape(target), start=start)
+        return self.stdout_mark()
+
 
 # ---------------------------------------------------------------------------------------------
 # Raw HTTP over a socket

@@ -49,7 +49,7 @@ class ApacheBench(mh.SampleTestCase):
 
     def test_ab_keepalive(self):
         # ab speaks HTTP/1.0: this is HTTP/1.0 keep-alive
-        mark = self.sample.stdout_mark()
+        mark = self.sample.settled_mark()  # not the lines of test_ab_close's 2000 connections
         self.check(self.ab("-k", "-n", "2000", "-c", "20"), keepalive=True)
         # 20 connections served the 2000 requests (ab may open a few more at the end)
         accepted = [l for l in self.sample.out.lines[mark:] if "connection accepted" in l]
