@@ -802,8 +802,11 @@ static void notify_close(mote_conn *c)
 void conn_response_finished(mote_conn *c)
 {
     /* answered before its body ended: the rest is drained, not handed to a consumer whose
-     * state on_close may just have freed */
-    if (c->phase == PHASE_BODY && c->a->body.mode == BODY_STREAM) c->a->body.mode = BODY_DRAIN;
+     * state on_close may just have freed, and not held back by that consumer's pause */
+    if (c->phase == PHASE_BODY && c->a->body.mode == BODY_STREAM) {
+        c->a->body.mode = BODY_DRAIN;
+        c->a->body.paused = 0;
+    }
     if (c->env->request_end) c->env->request_end(c);
     if (c->a->res.deferred) notify_close(c);
     if (c->phase == PHASE_RESPONDING) {

@@ -474,6 +474,52 @@ static void test_pause_resume(void)
     h_free(&h);
 }
 
+/* A consumer that pauses and then answers (keeping the connection) while body bytes are still
+ * unread: the rest of the body is drained, not held back by the pause, and the request behind
+ * it is answered. The body arrives in two segments, so some of it is unread at the answer. */
+static void on_piece_pause_answer(mote_request *req, const void *data, size_t len, void *user)
+{
+    (void)data;
+    (void)len;
+    (void)user;
+    S.pieces++;
+    S.pause_rc = mote_request_pause(req);
+    mote_respond(mote_request_response(req), 200, "text/plain", "paused\n");
+}
+
+static void h_stream_pause_answer(mote_request *req, mote_response *res, void *user)
+{
+    (void)res;
+    h_log(user, req);
+    S.read_rc = mote_request_read_body(req, on_piece_pause_answer, NULL);
+}
+
+static void test_pause_then_answer(void)
+{
+    harness h;
+    strbuf want = {0};
+    char *at;
+    seen_reset();
+    h_init(&h);
+    h_route(&h, "/p", MOTE_ROUTE_EXACT, h_stream_pause_answer);
+    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
+    h_start(&h);
+    h_feed_str(&h, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123", 0);
+    CHECK_EQ_INT(S.read_rc, MOTE_OK);
+    CHECK_EQ_INT(S.pause_rc, MOTE_OK);
+    CHECK_EQ_INT(S.pieces, 1);
+    CHECK(conn_read_space(&h.conn, &at) > 0); /* the rest of the body is still to be read */
+    CHECK(conn_awaits_body(&h.conn));          /* and timed: the client may stop sending it */
+    CHECK_EQ_INT(h_feed_str(&h, "456789" REQ_B, 0), strlen("456789" REQ_B));
+    CHECK_EQ_INT(S.pieces, 1);                 /* drained, not delivered */
+    sb_response(&want, 200, "Content-Type: text/plain\r\n", "", "paused\n");
+    want_echo(&want, "/b", "");
+    CHECK_OUT(&h, want.p);
+    CHECK(conn_is_idle(&h.conn));
+    sb_free(&want);
+    h_free(&h);
+}
+
 /* ---- collected request bodies ------------------------------------------------------------- */
 
 static void test_collect(void)
@@ -1896,6 +1942,7 @@ int main(void)
     test_stream_bodies();
     test_stream_misuse();
     test_pause_resume();
+    test_pause_then_answer();
     test_collect();
     test_collect_abort();
     test_collect_limit();
