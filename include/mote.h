@@ -24,8 +24,8 @@
  *     }
  *
  * Threading: a server and everything reached through it belong to the thread that runs its loop.
- * The only calls that may come from another thread or a signal handler are mote_server_stop()
- * and mote_strerror().
+ * The only calls that may come from another thread are mote_server_stop(), mote_post() and
+ * mote_strerror(); from a signal handler, mote_server_stop() and mote_strerror().
  *
  * Strings: every `const char *` the API returns is NUL-terminated and valid until the handler's
  * response is finished, unless its documentation says otherwise. mote_str views carry a length
@@ -308,9 +308,9 @@ int mote_server_timeout_ms(const mote_server *srv);
 /** Work for the loop's thread, e.g. writing to a deferred response from another thread. */
 typedef void (*mote_task_fn)(mote_server *srv, void *arg);
 
-/** Queues fn(srv, arg) to run on the loop's thread, in order, soon. The only call besides
- * mote_server_stop() that other threads may make. Returns 0, MOTE_EAGAIN when max_posts are
- * already waiting, or MOTE_ESTATE once the server has stopped. */
+/** Queues fn(srv, arg) to run on the loop's thread, in order, soon. May be called from any
+ * thread (not from a signal handler). Returns 0, MOTE_EAGAIN when max_posts are already
+ * waiting, or MOTE_ESTATE once the server has stopped. */
 int mote_post(mote_server *srv, mote_task_fn fn, void *arg);
 
 /** Runs fn(srv, arg) on the loop's thread after delay_ms, then every repeat_ms (0: once).
@@ -378,6 +378,10 @@ int mote_request_is_tls(const mote_request *req);
 /** The declared body length, 0 without a body, or -1 for a chunked body of unknown length. */
 int64_t mote_request_content_length(const mote_request *req);
 
+/** Receives a piece of the request body (see mote_request_read_body()): `len` bytes at `data`,
+ * or data NULL and len 0 once the body has ended. */
+typedef void (*mote_body_fn)(mote_request *req, const void *data, size_t len, void *user);
+
 /** Receives the body as it arrives, in pieces, on a route without MOTE_ROUTE_COLLECT_BODY.
  * Called from the handler; `fn` then gets each piece, and finally data NULL, len 0 at the end
  * of the body (trailer fields are readable from then on). The response stays open until the
@@ -385,8 +389,6 @@ int64_t mote_request_content_length(const mote_request *req);
  * the delivery: the rest of the body is read and dropped (up to max_drain_size, else the
  * connection closes), and `fn` is not called again. Sends 100 Continue if the client asked for
  * it. Returns 0 or MOTE_ESTATE (not in a handler, or the body was taken already). */
-typedef void (*mote_body_fn)(mote_request *req, const void *data, size_t len, void *user);
-/** Has `fn` receive the body as described for mote_body_fn. */
 int mote_request_read_body(mote_request *req, mote_body_fn fn, void *user);
 
 /** Back-pressure for a slow consumer: after mote_request_pause() no more pieces arrive (and the
@@ -409,7 +411,8 @@ int mote_basic_auth_check(const mote_request *req, const char *user, const char 
  * Response
  * ------------------------------------------------------------------------------------------- */
 
-/** Sets the status (100..599, not 1xx; default 200). Only before the head is sent. */
+/** Sets the status, 200..599 (default 200; informational 1xx responses are the library's own,
+ * such as 100 Continue). MOTE_EINVAL outside that range; MOTE_ESTATE once the head is sent. */
 int mote_response_status(mote_response *res, int status);
 
 /** Adds a header field. The name must be a token; the value may not hold CR, LF or NUL.

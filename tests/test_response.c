@@ -1368,9 +1368,17 @@ static void test_status_reasons(void)
         {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"},
         {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Unavailable"},
         {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
+        /* the rest of IANA's registry: examples/upload.c sends 507 */
+        {102, "Processing"}, {103, "Early Hints"}, {207, "Multi-Status"},
+        {208, "Already Reported"}, {226, "IM Used"}, {305, "Use Proxy"},
+        {402, "Payment Required"}, {407, "Proxy Authentication Required"}, {423, "Locked"},
+        {424, "Failed Dependency"}, {425, "Too Early"}, {451, "Unavailable For Legal Reasons"},
+        {506, "Variant Also Negotiates"}, {507, "Insufficient Storage"}, {508, "Loop Detected"},
+        {510, "Not Extended"}, {511, "Network Authentication Required"},
     };
-    static const int unknown[] = {-1, 0, 1, 99, 102, 199, 207, 299, 305, 306, 399, 402, 418,
-                                  451, 499, 506, 599, 600, 1000};
+    /* unassigned, or registered as unused (306, 418) */
+    static const int unknown[] = {-1, 0, 1, 99, 104, 199, 209, 299, 306, 309, 399, 418, 420,
+                                  499, 509, 512, 599, 600, 1000};
     size_t i;
     for (i = 0; i < sizeof table / sizeof table[0]; i++) {
         const char *r = mote_status_reason(table[i].code);
