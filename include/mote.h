@@ -447,8 +447,10 @@ int mote_response_end(mote_response *res);
 typedef void (*mote_response_fn)(mote_response *res, void *user);
 
 /** Keeps a streamed response open after its handler returns, to be written later: from
- * `on_ready`, called each time bytes have gone out and the send buffer has room again (so a
- * handler writes until MOTE_EAGAIN, defers, and continues there), or from the application's own
+ * `on_ready`, called once as soon as the handler (or body callback) that deferred it has
+ * returned, if the send buffer has room, and then each time bytes have gone out and it has
+ * room again (so a handler defers and writes from there, or writes until MOTE_EAGAIN, defers,
+ * and continues there), or from the application's own
  * events on the loop's thread. `on_close` is called exactly once, when the response has ended
  * or its connection is gone; `res` and its request are invalid once it returns. Either callback
  * may be NULL. The connection answers no further request until the response ends.

@@ -433,12 +433,30 @@ static void parse_trailers(mote_conn *c)
     terminate_fields(c->in + b->trailer_off, c->a->parser.headers + first, b->trailer_count);
 }
 
+static int output_has_room(const mote_conn *c);
+
+/* A response deferred with on_ready by a callback that has just returned is offered room once
+ * at once, as nghttp2's data provider and h2o's generators are pulled: waiting for output to
+ * move would wait for ever when nothing was written. */
+static void offer_first_ready(mote_conn *c)
+{
+    mote_response *res = &c->a->res;
+    if (!res->deferred || !res->on_ready || res->ready_offered || res->state == RES_DONE ||
+        res->in_ready || c->closing || !output_has_room(c))
+        return;
+    res->ready_offered = 1;
+    res->in_ready = 1;
+    res->on_ready(res, res->defer_user);
+    res->in_ready = 0;
+}
+
 static void call_route_handler(mote_conn *c)
 {
     const route *rt = c->a->body.route;
     c->in_handler = 1;
     rt->handler(&c->a->req, &c->a->res, rt->user_data);
     c->in_handler = 0;
+    offer_first_ready(c);
 }
 
 /* A handler (or body callback) is over: a response it neither finished nor kept open is
@@ -477,6 +495,7 @@ static void body_finished(mote_conn *c)
         c->in_handler = 1;
         b->on_data(&c->a->req, NULL, 0, b->user);
         c->in_handler = 0;
+        offer_first_ready(c);
         settle_response(c);
     } else if (b->mode == BODY_COLLECT) {
         call_route_handler(c);
@@ -504,6 +523,7 @@ static int take_piece(mote_conn *c, const char *data, size_t len)
         c->in_handler = 1;
         b->on_data(&c->a->req, data, len, b->user);
         c->in_handler = 0;
+        offer_first_ready(c);
     } else if (b->mode == BODY_COLLECT) {
         int rc = collect(c, data, len);
         if (rc < 0) {
@@ -730,6 +750,7 @@ static void offer_room(mote_conn *c)
     if (!res->deferred || !res->on_ready || res->state == RES_DONE || res->in_ready || c->busy ||
         !output_has_room(c))
         return;
+    res->ready_offered = 1;
     res->in_ready = 1;
     res->on_ready(res, res->defer_user);
     res->in_ready = 0;

@@ -73,6 +73,7 @@ struct mote_response {
     uint8_t deferred;         /* kept open past its handler (mote_response_defer) */
     uint8_t has_length;       /* a streamed body of declared length (mote_response_length) */
     uint8_t in_ready;         /* inside on_ready */
+    uint8_t ready_offered;    /* on_ready has been called at least once */
     uint16_t status;
     uint32_t staged;          /* bytes of user header lines staged after the prefix room */
     uint64_t body_bytes;      /* body bytes queued to send (for the access log) */
