@@ -176,8 +176,9 @@ typedef struct mote_config {
                                      this many loops, each with its own connections (up to
                                      max_connections each) on listeners shared through
                                      SO_REUSEPORT; handlers and `log` are then called from
-                                     several threads, and mote_post() and timers run on the
-                                     calling thread's loop. Not with mote_server_step(). */
+                                     several threads. Timers and posts run on the loop they
+                                     are given to (mote_server_loop(),
+                                     mote_request_server()). Not with mote_server_step(). */
     int defer_accept;             /**< 1 (the default): a new connection reaches the server
                                      once its first bytes have arrived (or after about a
                                      second of silence), so that accepting it and reading its
@@ -305,6 +306,16 @@ int mote_server_step(mote_server *srv, int timeout_ms);
 /** Milliseconds until the next timer is due (0 if one is due now), or -1 if none is set. */
 int mote_server_timeout_ms(const mote_server *srv);
 
+/** The server's event loops, for setting up what each loop needs (timers, per-loop state)
+ * before mote_server_run(): loop 0 is `srv` itself, loops 1 to workers-1 its workers, each a
+ * mote_server of its own; NULL past the last. A timer runs, and a task posted runs, on the loop
+ * it was given to; a request is served, and its response must be written, on the loop of its
+ * connection (mote_request_server()). */
+mote_server *mote_server_loop(mote_server *srv, unsigned i);
+
+/** Which of its server's loops `loop` is (the `i` of mote_server_loop()). */
+unsigned mote_server_loop_index(const mote_server *loop);
+
 /** Work for the loop's thread, e.g. writing to a deferred response from another thread. */
 typedef void (*mote_task_fn)(mote_server *srv, void *arg);
 
@@ -324,6 +335,10 @@ int mote_timer_stop(mote_server *srv, int timer_id);
 /* ---------------------------------------------------------------------------------------------
  * Request (valid during the handler call, and until the response is finished)
  * ------------------------------------------------------------------------------------------- */
+
+/** The event loop serving the request: the server itself, or with workers > 1 the worker that
+ * owns its connection. Timers and tasks that write to its response belong on this loop. */
+mote_server *mote_request_server(const mote_request *req);
 
 /** The method token as sent, e.g. "GET". */
 const char *mote_request_method(const mote_request *req);

@@ -5,7 +5,8 @@
 #   3. the hostile-client tests (slow attacks, 10,000 connections, TLS scans), once, unsanitized;
 #   4. each fuzz harness briefly, and every saved regression input;
 #   5. the core's unit tests on an emulated Cortex-M4, and the README's footprint table checked;
-#   6. a gcc build with AddressSanitizer + UndefinedBehaviorSanitizer runs every test but the
+#   6. a clang build with ThreadSanitizer runs the tests of several event loops (workers);
+#   7. a gcc build with AddressSanitizer + UndefinedBehaviorSanitizer runs every test but the
 #      hostile ones, against both event-loop backends.
 # The last line is ctest's summary.
 set -euo pipefail
@@ -30,6 +31,11 @@ scripts/fuzz.sh smoke
 echo "== Cortex-M4 (QEMU mps2-an386): the core's unit tests; the footprint table"
 scripts/cortex-m4.sh
 scripts/footprint.sh --check
+
+echo "== clang build with ThreadSanitizer: the tests of several event loops"
+cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DMOTE_WERROR=ON -DMOTE_TSAN=ON >/dev/null
+cmake --build build/tsan -j "$jobs" --target mote-sample mote-sample-poll test_server >/dev/null
+(cd build/tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" --timeout 180 -L workers)
 
 echo "== gcc build with ASan + UBSan, all tests but the hostile clients, epoll and poll backends"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=gcc -DMOTE_WERROR=ON -DMOTE_SANITIZE=ON >/dev/null

@@ -125,6 +125,7 @@ struct mote_server {
     struct mote_server **workers;
     pthread_t *worker_threads;
     size_t worker_count;
+    unsigned loop_index;      /* 0, or this worker's place among its server's loops */
     int reuse_port;           /* listeners share their port with the workers' */
     int fixed_memory;         /* static-memory mode: nothing is allocated after creation */
 };
@@ -1002,6 +1003,22 @@ void mote_server_memory(const mote_server *s, size_t *idle, size_t *active)
     if (active) *active = pool_block_cost(&s->blocks);
 }
 
+mote_server *mote_server_loop(mote_server *s, unsigned i)
+{
+    if (!s || i > s->worker_count) return NULL;
+    return i == 0 ? s : s->workers[i - 1];
+}
+
+unsigned mote_server_loop_index(const mote_server *s)
+{
+    return s ? s->loop_index : 0;
+}
+
+mote_server *mote_request_server(const mote_request *req)
+{
+    return req ? ((srv_conn *)conn_of_request(req)->user)->srv : NULL;
+}
+
 int mote_server_fd(const mote_server *s)
 {
     return loop_fd(s->loop);
@@ -1039,6 +1056,7 @@ static int create_workers(mote_server *s, const mote_config *cfg)
         int rc = server_create(&s->workers[i], &one, s->alloc);
         if (rc < 0) return rc;
         s->worker_count++;
+        s->workers[i]->loop_index = (unsigned)i + 1;
         s->workers[i]->env.routes = &s->routes;
         s->workers[i]->reuse_port = 1;
     }

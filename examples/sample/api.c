@@ -127,15 +127,25 @@ static void unsubscribe(mote_response *res, void *user)
     free(s);
 }
 
-void events_init(events *ev)
+static void events_tick(mote_server *srv, void *arg);
+
+int events_start(mote_server *srv, events *ev)
 {
-    ev->head.prev = ev->head.next = &ev->head;
-    ev->ticks = 0;
+    mote_server *loop;
+    unsigned i;
+    for (i = 0; (loop = mote_server_loop(srv, i)) != NULL; i++) {
+        int rc;
+        ev[i].head.prev = ev[i].head.next = &ev[i].head;
+        ev[i].ticks = 0;
+        rc = mote_timer_start(loop, 1000, 1000, events_tick, &ev[i]);
+        if (rc < 0) return rc;
+    }
+    return 0;
 }
 
 void page_events(mote_request *req, mote_response *res, void *user)
 {
-    events *ev = user;
+    events *ev = (events *)user + mote_server_loop_index(mote_request_server(req));
     subscriber *s;
     mote_response_header(res, "Content-Type", "text/event-stream");
     mote_response_header(res, "Cache-Control", "no-cache");
@@ -157,7 +167,7 @@ void page_events(mote_request *req, mote_response *res, void *user)
     mote_response_defer(res, NULL, unsubscribe, s);
 }
 
-void events_tick(mote_server *srv, void *arg)
+static void events_tick(mote_server *srv, void *arg)
 {
     events *ev = arg;
     char line[96];

@@ -13,7 +13,9 @@ void page_echo(mote_request *req, mote_response *res, void *user);
 /* A body of any size, streamed: answers its byte count and SHA-256. */
 void page_upload(mote_request *req, mote_response *res, void *user);
 
-/* Server-Sent Events: a clock tick each second to every open stream (user: events *). */
+/* Server-Sent Events: a clock tick each second to every open stream. With several event loops
+ * (--workers), each loop has its own streams and its own timer: a response is written only on
+ * the loop that serves it (user: events[], one per loop, indexed by mote_server_loop_index). */
 typedef struct subscriber {
     struct subscriber *prev, *next;
     mote_response *res;
@@ -24,9 +26,8 @@ typedef struct events {
     unsigned long ticks;
 } events;
 
-void events_init(events *ev);
+/* Sets up ev[i] and its tick timer on loop i, for each of the server's loops. */
+int events_start(mote_server *srv, events *ev);
 void page_events(mote_request *req, mote_response *res, void *user);
-/* The timer task that sends a tick (arg: events *). */
-void events_tick(mote_server *srv, void *arg);
 
 #endif

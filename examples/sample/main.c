@@ -15,6 +15,7 @@
 #include "pages.h"
 #include "selfsigned.h"
 
+#define MAX_WORKERS 64 /* --workers N: event-loop threads */
 #define MAX_BINDS 16
 
 typedef struct options {
@@ -164,7 +165,7 @@ static int parse_options(int argc, char **argv, options *o)
             if (parse_number(val, 1, 1000000, &o->max_conns) < 0)
                 return bad_usage("bad connection count '%s'", val);
         } else if (strcmp(opt, "--workers") == 0) {
-            if (parse_number(val, 1, 64, &o->workers) < 0)
+            if (parse_number(val, 1, MAX_WORKERS, &o->workers) < 0)
                 return bad_usage("bad worker count '%s'", val);
         } else if (strcmp(opt, "--defer-accept") == 0) {
             if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
@@ -258,7 +259,7 @@ static int register_routes(mote_server *srv, const char *machine, const options 
     auth.auth = &credentials;
     rc = mote_route_with(srv, "/auth", MOTE_ROUTE_PREFIX, &auth, page_auth, NULL);
     if (rc < 0) fprintf(stderr, "mote-sample: bad --auth-realm or --auth-user (no '\"' or ':')\n");
-    if (rc == 0) rc = mote_timer_start(srv, 1000, 1000, events_tick, ev) < 0 ? MOTE_ENOMEM : 0;
+    if (rc == 0) rc = events_start(srv, ev);
     return rc;
 }
 
@@ -315,7 +316,7 @@ int main(int argc, char **argv)
     mote_config cfg;
     mote_server *srv;
     struct utsname uts;
-    events ev;
+    static events ev[MAX_WORKERS]; /* one per event loop */
     int rc = parse_options(argc, argv, &o);
 
     if (rc == 1) {
@@ -352,8 +353,7 @@ int main(int argc, char **argv)
     running = srv;
     handle_signals();
     if (o.log_level >= MOTE_LOG_DEBUG) print_memory(srv);
-    events_init(&ev);
-    if (register_routes(srv, uts.machine, &o, &ev) < 0) {
+    if (register_routes(srv, uts.machine, &o, ev) < 0) {
         mote_server_destroy(srv);
         return 2;
     }
