@@ -19,7 +19,7 @@
 
 #include <http_parser.h>
 
-#include "parser.h"
+#include "core/parser.h"
 
 /* picohttpparser's interface, as documented by it; Debian ships the code inside libh2o but
  * not the header. */

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "body.h"
+#include "core/body.h"
 #include "fuzz_split.h"
-#include "parser.h"
+#include "core/parser.h"
 
 typedef struct bytes {
     char *p;

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "engine/conn.h"
 #include "mote.h"
-#include "router.h"
+#include "core/router.h"
 
 typedef struct fenv {
     router routes;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fuzz_split.h"
-#include "parser.h"
+#include "core/parser.h"
 
 #define MAX_HEADERS 64
 

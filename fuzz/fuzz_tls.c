@@ -1,13 +1,13 @@
-/* fuzz_tls.c - arbitrary bytes arriving on a TLS server connection (src/tls.c over mbedTLS)
+/* fuzz_tls.c - arbitrary bytes arriving on a TLS server connection (src/tls/, mbedTLS backend)
  * must end in a clean close: a handshake failure, or the peer's close/EOF, within a bounded
  * number of calls, never a crash or a session that keeps asking for more after the EOF.
  *
- * The bytes reach the session through a net_io of our own rather than a socket: recv() hands
- * them over in the pieces the split header (fuzz_split.h) chooses, with an EAGAIN between
- * pieces as a non-blocking socket would give, then 0 for the EOF; send() swallows everything.
+ * The bytes reach the session through a transport of our own rather than a socket: recv()
+ * hands them over in the pieces the split header (fuzz_split.h) chooses, with IO_WANT_READ
+ * between pieces as a non-blocking socket would give, then IO_CLOSED for the EOF; send()
+ * swallows everything.
  * The certificate, key and tls_ctx are made once per process; each input's session is freed,
  * and every allocation tls.c makes through the context's allocator must come back. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +15,8 @@
 
 #include "fuzz_split.h"
 #include "mote.h"
-#include "net.h"
 #include "selfsigned.h"
-#include "tls.h"
+#include "tls/tls.h"
 
 
 typedef struct feed {
@@ -54,18 +53,16 @@ static void count_free(void *c, void *p)
     free(p);
 }
 
-static long feed_recv(void *c, int fd, void *buf, size_t len)
+static long feed_recv(void *handle, void *buf, size_t len)
 {
     size_t n;
-    (void)c;
-    (void)fd;
+    (void)handle;
     if (++F.recv_calls > 100000) fail("recv called without end");
-    if (F.pos == F.len) return 0; /* EOF */
+    if (F.pos == F.len) return IO_CLOSED;
     if (F.piece_left == 0) {
         if (!F.gave_eagain) {
             F.gave_eagain = 1;
-            errno = EAGAIN;
-            return -1;
+            return IO_WANT_READ;
         }
         F.gave_eagain = 0;
         F.piece_left = split_min(split_next(&F.split), F.len - F.pos);
@@ -77,16 +74,14 @@ static long feed_recv(void *c, int fd, void *buf, size_t len)
     return (long)n;
 }
 
-static long feed_send(void *c, int fd, const void *buf, size_t len, int last)
+static long feed_send(void *handle, const void *buf, size_t len)
 {
-    (void)c;
-    (void)fd;
+    (void)handle;
     (void)buf;
-    (void)last;
     return (long)len;
 }
 
-static const net_io feed_io = {feed_recv, feed_send, NULL, NULL};
+static const io_transport feed_io = {feed_recv, feed_send, NULL};
 
 static void make_ctx(void)
 {
@@ -108,13 +103,13 @@ static void make_ctx(void)
     free(key);
 }
 
-/* Drives the session until it ends; returns the final status (TLS_CLOSED or TLS_FAILED).
+/* Drives the session until it ends; returns the final status (IO_CLOSED or IO_FAILED).
  * Each call consumes a piece or ends at an EAGAIN, so a few calls per input byte (pieces may be
  * single bytes) is a generous bound; past it the session is ignoring the EOF. */
 static long drive(tls_conn *c)
 {
     char buf[4096];
-    long rc = TLS_WANT_READ;
+    long rc = IO_WANT_READ;
     size_t calls, max_calls = 3 * F.len + 100;
     int handshaken = 0;
     for (calls = 0; calls < max_calls; calls++) {
@@ -125,8 +120,8 @@ static long drive(tls_conn *c)
             rc = tls_read(c, buf, sizeof buf);
             if (rc > 0 && (size_t)rc > sizeof buf) fail("read more than the buffer");
         }
-        if (rc == TLS_CLOSED || rc == TLS_FAILED) return rc;
-        if (rc < 0 && rc != TLS_WANT_READ && rc != TLS_WANT_WRITE) fail("unexpected status");
+        if (rc == IO_CLOSED || rc == IO_FAILED) return rc;
+        if (rc < 0 && rc != IO_WANT_READ && rc != IO_WANT_WRITE) fail("unexpected status");
     }
     fail("no close after the peer's EOF");
     return rc;
@@ -145,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     skip = split_init(&F.split, data, size);
     F.data = data + skip;
     F.len = size - skip;
-    if (tls_conn_create(ctx, 3, &feed_io, &c) != 0) fail("tls_conn_create");
+    if (tls_conn_create(ctx, &feed_io, &c) != 0) fail("tls_conn_create");
     drive(c);
     tls_close_notify(c);
     tls_conn_destroy(c);

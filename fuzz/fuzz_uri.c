@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzz_conn_env.h"
-#include "uri.h"
+#include "core/uri.h"
 
 static void fail(const char *what)
 {

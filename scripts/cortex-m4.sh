@@ -7,13 +7,18 @@ cd "$(dirname "$0")/.."
 out=${1:-build/cortex-m4}
 mkdir -p "$out"
 
-core="accesslog addr auth body chars config conn errors httpdate parser pool request response router timer uri"
+# the portable layers, as CMakeLists.txt takes them
+shopt -s nullglob
+core=$(echo src/core/*.c src/engine/*.c src/proto/*.c)
 tests="test_parser test_body test_router test_response test_conn test_defer test_semantics test_uri"
 cflags=(-mcpu=cortex-m4 -mthumb -Os -std=c11 -D_POSIX_C_SOURCE=200809L -ffunction-sections
         -fdata-sections -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -Iinclude -Isrc)
 
+objects=()
 for c in $core; do
-  arm-none-eabi-gcc "${cflags[@]}" -c "src/$c.c" -o "$out/$c.o"
+  o="$out/$(basename "$c" .c).o"
+  arm-none-eabi-gcc "${cflags[@]}" -c "$c" -o "$o"
+  objects+=("$o")
 done
 arm-none-eabi-gcc "${cflags[@]}" -c tests/arm/startup.c -o "$out/startup.o"
 # the tests' printf family (newlib here has no %zu); not -Werror'd into newlib's prototypes
@@ -24,7 +29,7 @@ for t in $tests; do
   arm-none-eabi-gcc "${cflags[@]}" -Wno-error=format -Itests -c "tests/$t.c" -o "$out/$t.o"
   arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb --specs=rdimon.specs -nostartfiles \
     -T tests/arm/mps2-an386.ld -Wl,--gc-sections "$out/startup.o" "$out/printf.o" "$out/$t.o" \
-    $(for c in $core; do echo "$out/$c.o"; done) -o "$out/$t.elf"
+    "${objects[@]}" -o "$out/$t.elf"
   if timeout 300 qemu-system-arm -M mps2-an386 -nographic -monitor none \
        -semihosting-config enable=on,target=native -kernel "$out/$t.elf" >"$out/$t.log" 2>&1; then
     echo "cortex-m4: $(tail -1 "$out/$t.log")"

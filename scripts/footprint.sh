@@ -11,8 +11,12 @@ cd "$(dirname "$0")/.."
 out=build/footprint
 mkdir -p "$out/arm" "$out/host"
 
-core="accesslog addr auth body chars config conn errors httpdate parser pool request response router timer uri"
-shell="net server loop_epoll"
+# the portable layers and the POSIX shell, as CMakeLists.txt takes them
+shopt -s nullglob
+core=$(echo src/core/*.c src/engine/*.c src/proto/*.c)
+shell="$(printf '%s\n' src/shell/posix/*.c | grep -v '/loop_') src/shell/posix/loop_epoll.c"
+tls=src/tls/tls_mbedtls.c
+obj() { echo "$1/$(basename "$2" .c).o"; }
 warn=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -Isrc)
 
 # flash of objects: text (which holds rodata) + data, from size(1)'s Berkeley columns
@@ -26,8 +30,8 @@ bytes() { printf "%d B" "$1"; }
 
 # -- Cortex-M4
 arm=(-mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections "${warn[@]}")
-for c in $core; do arm-none-eabi-gcc "${arm[@]}" -c "src/$c.c" -o "$out/arm/$c.o"; done
-arm_flash=$(flash arm-none-eabi-size $(for c in $core; do echo "$out/arm/$c.o"; done))
+for c in $core; do arm-none-eabi-gcc "${arm[@]}" -c "$c" -o "$(obj "$out/arm" "$c")"; done
+arm_flash=$(flash arm-none-eabi-size $(for c in $core; do obj "$out/arm" "$c"; done))
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/startup.c -o "$out/arm/startup.o"
 arm-none-eabi-gcc "${arm[@]}" -Wno-error -c tests/arm/printf.c -o "$out/arm/printf.o"
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/footprint.c -o "$out/arm/footprint.o"
@@ -39,9 +43,9 @@ arm_value() { awk -v k="$1" '$1 == k { print $2 }' "$out/arm.txt"; }
 
 # -- x86-64
 host=(-Os "${warn[@]}" -I/usr/include)
-for c in $core $shell tls; do gcc "${host[@]}" -c "src/$c.c" -o "$out/host/$c.o"; done
-host_plain=$(flash size $(for c in $core $shell; do echo "$out/host/$c.o"; done))
-host_tls=$(flash size "$out/host/tls.o")
+for c in $core $shell $tls; do gcc "${host[@]}" -c "$c" -o "$(obj "$out/host" "$c")"; done
+host_plain=$(flash size $(for c in $core $shell; do obj "$out/host" "$c"; done))
+host_tls=$(flash size "$(obj "$out/host" "$tls")")
 mbedtls=$(flash size $(for l in mbedtls mbedx509 mbedcrypto; do
   readlink -f "$(gcc -print-file-name="lib$l.so")"; done))
 cat >"$out/host/memory.c" <<'C'
@@ -60,7 +64,7 @@ int main(void)
     return 0;
 }
 C
-sources=$(for c in $core $shell tls; do echo "src/$c.c"; done)
+sources="$core $shell $tls"
 # shellcheck disable=SC2086
 gcc "${host[@]}" "$out/host/memory.c" $sources -o "$out/host/memory" -lmbedtls -lmbedx509 \
   -lmbedcrypto -lpthread

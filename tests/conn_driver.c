@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "engine/conn.h"
 #include "mote.h"
-#include "router.h"
+#include "core/router.h"
 
 #define MAX_INPUT (1u << 20)
 #define MAX_OUTPUT (8u << 20)

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "engine/conn.h"
 #include "mote.h"
-#include "router.h"
+#include "core/router.h"
 
 #define H_SERVER_LINE "Server: mote\r\n"
 #define H_DATE_LINE "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "body.h"
+#include "core/body.h"
 #include "check.h"
 
 #define BUF_SIZE 65536

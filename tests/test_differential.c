@@ -35,8 +35,8 @@
 
 #include "check.h"
 #include "conn_harness.h"
-#include "body.h"
-#include "parser.h"
+#include "core/body.h"
+#include "core/parser.h"
 
 /* ---- deterministic randomness --------------------------------------------------------- */
 

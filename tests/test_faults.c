@@ -33,7 +33,7 @@
 #include "check.h"
 #include "loopback.h"
 #include "mote.h"
-#include "net.h"
+#include "shell/posix/net.h"
 #include "selfsigned.h"
 
 #define STREAM_BYTES (64 * 1024)

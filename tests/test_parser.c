@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "parser.h"
+#include "core/parser.h"
 
 #define MAX_SPANS 256
 #define WORK_SIZE 40000

@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "mote.h"
-#include "router.h"
+#include "core/router.h"
 
 /* ---- allocators ------------------------------------------------------------------------- */
 

@@ -21,7 +21,7 @@
 
 #include "mote.h"
 #include "selfsigned.h"
-#include "tls.h"
+#include "tls/tls.h"
 
 #define CHECK(cond)                                                                        \
     do {                                                                                   \
@@ -186,13 +186,31 @@ static void client_free(struct client *cl)
     mbedtls_entropy_free(&cl->entropy);
 }
 
+/* The server's end of the socket pair as a transport (core/io.h). */
+static long fd_recv(void *handle, void *buf, size_t len)
+{
+    ssize_t n = recv(*(int *)handle, buf, len, 0);
+    if (n > 0) return (long)n;
+    if (n == 0) return IO_CLOSED;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? IO_WANT_READ : IO_FAILED;
+}
+
+static long fd_send(void *handle, const void *buf, size_t len)
+{
+    ssize_t n = send(*(int *)handle, buf, len, MSG_NOSIGNAL);
+    if (n >= 0) return (long)n;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? IO_WANT_WRITE : IO_FAILED;
+}
+
 static void connect_pair(struct pair *p, tls_ctx *ctx, const char *cert_pem,
                          const struct client_opts *opts)
 {
+    io_transport t = {fd_recv, fd_send, NULL};
     p->ctx = ctx;
     p->owns_ctx = 0;
     make_socketpair(p->fds);
-    CHECK(tls_conn_create(ctx, p->fds[0], NULL, &p->server) == 0);
+    t.handle = &p->fds[0];
+    CHECK(tls_conn_create(ctx, &t, &p->server) == 0);
     client_init(&p->client, p->fds[1], cert_pem, opts);
 }
 
@@ -234,18 +252,18 @@ static int is_client_want(int ret)
 /* Steps both handshakes in turn until each has finished or failed. */
 static void run_handshakes(tls_conn *server, struct client *cl, int *server_ret, int *client_ret)
 {
-    int s = TLS_WANT_READ;
+    int s = IO_WANT_READ;
     int c = MBEDTLS_ERR_SSL_WANT_READ;
     int i;
     for (i = 0; i < HANDSHAKE_STEPS; i++) {
-        if (s == TLS_WANT_READ || s == TLS_WANT_WRITE)
+        if (s == IO_WANT_READ || s == IO_WANT_WRITE)
             s = tls_handshake(server);
         if (is_client_want(c))
             c = mbedtls_ssl_handshake(&cl->ssl);
-        if (!is_client_want(c) && s != TLS_WANT_READ && s != TLS_WANT_WRITE)
+        if (!is_client_want(c) && s != IO_WANT_READ && s != IO_WANT_WRITE)
             break;
         /* A failed side stops talking; the other then waits forever, so stop there too. */
-        if (s == TLS_FAILED && i > 4)
+        if (s == IO_FAILED && i > 4)
             break;
     }
     *server_ret = s;
@@ -260,12 +278,12 @@ static void handshake_ok(struct pair *p)
     CHECK(c == 0);
 }
 
-/* Reads on the server until it returns something other than TLS_WANT_READ. */
+/* Reads on the server until it returns something other than IO_WANT_READ. */
 static long server_read(tls_conn *server, void *buf, size_t len)
 {
-    long n = TLS_WANT_READ;
+    long n = IO_WANT_READ;
     int i;
-    for (i = 0; i < HANDSHAKE_STEPS && n == TLS_WANT_READ; i++)
+    for (i = 0; i < HANDSHAKE_STEPS && n == IO_WANT_READ; i++)
         n = tls_read(server, buf, len);
     return n;
 }
@@ -388,7 +406,7 @@ static void check_small_exchange(struct pair *p)
     long n;
 
     CHECK(tls_pending(p->server) == 0);
-    CHECK(tls_read(p->server, buf, sizeof buf) == TLS_WANT_READ);
+    CHECK(tls_read(p->server, buf, sizeof buf) == IO_WANT_READ);
     client_write_all(&p->client, request);
     n = server_read(p->server, buf, 10);
     CHECK(n == 10);
@@ -411,7 +429,7 @@ struct transfer {
     unsigned char *got;
     size_t sent;
     size_t received;
-    int retrying;       /* the last tls_write() returned TLS_WANT_WRITE */
+    int retrying;       /* the last tls_write() returned IO_WANT_WRITE */
     size_t max_chunk;   /* if set, fresh writes offer at most this much */
     unsigned wants;
     unsigned calls;
@@ -432,7 +450,7 @@ static void server_write_step(tls_conn *server, struct transfer *t)
     if (len > left)
         len = left;
     n = tls_write(server, t->data + t->sent, len);
-    if (n == TLS_WANT_WRITE) {
+    if (n == IO_WANT_WRITE) {
         t->retrying = 1;
         t->wants++;
         return;
@@ -477,7 +495,7 @@ static void transfer_finish(struct pair *p, struct transfer *t)
     CHECK(t->sent == BIG_SIZE && t->received == BIG_SIZE);
     CHECK(memcmp(t->data, t->got, BIG_SIZE) == 0);
     CHECK(t->wants > 0);
-    printf("  big transfer: %u TLS_WANT_WRITE retries in %ld steps\n", t->wants, steps);
+    printf("  big transfer: %u IO_WANT_WRITE retries in %ld steps\n", t->wants, steps);
     free((void *)t->data);
     free(t->got);
 }
@@ -501,7 +519,7 @@ static void check_client_close_notify(struct pair *p)
 {
     char buf[16];
     CHECK(mbedtls_ssl_close_notify(&p->client.ssl) == 0);
-    CHECK(server_read(p->server, buf, sizeof buf) == TLS_CLOSED);
+    CHECK(server_read(p->server, buf, sizeof buf) == IO_CLOSED);
 }
 
 static void test_session(const struct creds *cr)
@@ -538,9 +556,9 @@ static void test_peer_eof(const struct creds *cr)
     handshake_ok(&p);
     close(p.fds[1]);
     p.fds[1] = -1;
-    CHECK(server_read(p.server, buf, sizeof buf) == TLS_CLOSED);
+    CHECK(server_read(p.server, buf, sizeof buf) == IO_CLOSED);
     /* Writing to a vanished peer must fail, not raise SIGPIPE. */
-    CHECK(tls_write(p.server, "x", 1) == TLS_FAILED);
+    CHECK(tls_write(p.server, "x", 1) == IO_FAILED);
     pair_close(&p);
 }
 
@@ -550,7 +568,7 @@ static void expect_handshake_refused(const struct creds *cr, const struct client
     int s, c;
     pair_open(&p, cr, opts);
     run_handshakes(p.server, &p.client, &s, &c);
-    CHECK(s == TLS_FAILED);
+    CHECK(s == IO_FAILED);
     CHECK(c != 0);
     pair_close(&p);
 }
@@ -579,7 +597,7 @@ static void test_renegotiation_refused(const struct creds *cr)
     struct pair p;
     char buf[32];
     int c = MBEDTLS_ERR_SSL_WANT_READ;
-    long s = TLS_WANT_READ;
+    long s = IO_WANT_READ;
     int i;
 
     opts.renegotiation = 1;
@@ -587,14 +605,14 @@ static void test_renegotiation_refused(const struct creds *cr)
     handshake_ok(&p);
     for (i = 0; i < 20 && is_client_want(c); i++) {
         c = mbedtls_ssl_renegotiate(&p.client.ssl);
-        if (s == TLS_WANT_READ)
+        if (s == IO_WANT_READ)
             s = tls_read(p.server, buf, sizeof buf);
         CHECK(s <= 0);
     }
     printf("  renegotiation: client got -0x%04x, server tls_read %ld\n", (unsigned)-c, s);
     CHECK(c != 0);
-    CHECK(s == TLS_WANT_READ || s == TLS_FAILED);
-    if (s == TLS_WANT_READ) {
+    CHECK(s == IO_WANT_READ || s == IO_FAILED);
+    if (s == IO_WANT_READ) {
         /* Refused with a warning: the session carries on with its first keys. */
         CHECK(tls_write(p.server, after, sizeof after - 1) == (long)(sizeof after - 1));
     }
@@ -635,14 +653,14 @@ static void test_renegotiation_during_write(const struct creds *cr)
 
     s = tls_read(p.server, scratch, sizeof scratch); /* takes the ClientHello */
     printf("  renegotiation mid-write: server tls_read %ld\n", s);
-    CHECK(s == TLS_WANT_READ);
+    CHECK(s == IO_WANT_READ);
     t.max_chunk = 0;
     transfer_finish(&p, &t);
     pair_close(&p);
 }
 
 /* The other order: our last record went out whole, the socket is full, and then a ClientHello
- * arrives. Its no_renegotiation alert stays queued (tls_read says TLS_WANT_WRITE), and the next
+ * arrives. Its no_renegotiation alert stays queued (tls_read says IO_WANT_WRITE), and the next
  * tls_write() must push that alert out before it encrypts anything, or mbedTLS would report the
  * new bytes as written after sending only the alert. */
 static void test_alert_queued_before_write(const struct creds *cr)
@@ -666,7 +684,7 @@ static void test_alert_queued_before_write(const struct creds *cr)
         if (n == 1)
             t.sent++;
     }
-    CHECK(n == TLS_WANT_WRITE);
+    CHECK(n == IO_WANT_WRITE);
 
     /* The client sends its ClientHello and, waiting for an answer, takes one record. */
     c = mbedtls_ssl_renegotiate(&p.client.ssl);
@@ -676,7 +694,7 @@ static void test_alert_queued_before_write(const struct creds *cr)
 
     s = tls_read(p.server, scratch, sizeof scratch);
     printf("  alert queued: server tls_read %ld\n", s);
-    CHECK(s == TLS_WANT_WRITE);
+    CHECK(s == IO_WANT_WRITE);
     transfer_finish(&p, &t);
     pair_close(&p);
 }

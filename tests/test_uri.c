@@ -7,7 +7,7 @@
 
 #include "check.h"
 #include "mote.h"
-#include "uri.h"
+#include "core/uri.h"
 
 /* ---- uri_normalize_path ------------------------------------------------------------------ */
 

@@ -10,14 +10,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "accesslog.h"
-#include "addr.h"
+#include "core/accesslog.h"
+#include "core/addr.h"
 #include "check.h"
-#include "conn.h"
-#include "httpdate.h"
+#include "engine/conn.h"
+#include "core/httpdate.h"
 #include "mote.h"
-#include "pool.h"
-#include "timer.h"
+#include "core/pool.h"
+#include "core/timer.h"
 
 /* A fixed pseudo-random sequence (xorshift64*), so every run checks the same values. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;

@@ -4,7 +4,7 @@
  * Cortex-M4 (run under QEMU) and for the host. */
 #include <stdio.h>
 
-#include "conn.h"
+#include "engine/conn.h"
 #include "mote.h"
 
 static size_t block(size_t request_line, size_t header_bytes, size_t headers, size_t out)

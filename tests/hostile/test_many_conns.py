@@ -6,8 +6,8 @@ README promises.
 The README ("Memory") says an idle keep-alive connection costs 176 bytes, its slot in the
 connection array (allocated once at start, touched when first used), and that no buffer is held
 while idle: a connection's 46 KB block goes back to the pool as soon as its response is out,
-and the pool hands the most recently freed block out first (src/pool.c pool_get/pool_put,
-src/server.c conn_settle -> conn_detach -> pool_put). Blocks are never given back to the system
+and the pool hands the most recently freed block out first (src/core/pool.c pool_get/pool_put,
+src/shell/posix/server.c conn_settle -> conn_detach -> pool_put). Blocks are never given back to the system
 once allocated (the pool only grows, up to max_connections), so the resident cost of a burst is
 the pool's high-water mark: as many blocks as requests were in flight AT ONCE. Requests on
 different connections are served one after another by the one loop thread and each small
@@ -16,7 +16,7 @@ count; this test measures it rather than assuming it (see BLOCK_SLACK).
 
 Slack allowed over the README's figure, per connection:
   - the poll backend keeps a struct pollfd (8 bytes) and a data pointer (8 bytes) per watched
-    descriptor in arrays sized by the descriptor limit, touched as used (src/loop_poll.c);
+    descriptor in arrays sized by the descriptor limit, touched as used (src/shell/posix/loop_poll.c);
     epoll keeps its per-descriptor state in the kernel, outside RSS;
   - RSS counts whole 4 KiB pages: at most one partly used page at each end of each array.
   - BLOCK_SLACK pooled blocks in total (the high-water mark above), not per connection.

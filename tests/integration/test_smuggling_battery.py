@@ -152,7 +152,7 @@ CASES = [
     ("asterisk-form with GET", line(target=b"*"), 400, "RFC 9112 §3.2.4 (OPTIONS only)"),
     ("authority-form with GET", line(target=b"x:80"), 400, "RFC 9112 §3.2.3 (CONNECT only)"),
     # mote serves the next five today; the RFC's answer is kept (failing rows, reported as mote
-    # bugs: src/conn.c split_target() neither rejects '#' nor checks an absolute-form authority)
+    # bugs: split_target() neither rejects '#' nor checks an absolute-form authority)
     ("target with fragment", line(target=b"/index.html#frag"), 400,
      "RFC 9112 §3.2.1 (origin-form = absolute-path [ '?' query ]: no fragment), §3 SHOULD 400"),
     ("absolute-form with an empty host", line(target=b"http:///index.html"), 400,

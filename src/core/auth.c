@@ -1,0 +1,103 @@
+/* auth.c - HTTP Basic authentication (RFC 7617). Credentials are compared in constant time,
+ * and never copied anywhere that outlives the check. */
+#include <string.h>
+
+#include "core/chars.h"
+#include "mote.h"
+
+/* Longest "user:password" accepted; longer credentials simply do not match. */
+#define CREDENTIALS_MAX 512
+
+static int base64_value(int c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Decodes padded base64 (RFC 4648 §4); -1 if malformed or longer than out_size. */
+static long base64_decode(const char *s, size_t len, unsigned char *out, size_t out_size)
+{
+    size_t i, n = 0;
+    if (len == 0 || len % 4) return -1;
+    for (i = 0; i < len; i += 4) {
+        int v[4], pad = 0;
+        size_t k;
+        for (k = 0; k < 4; k++) {
+            if (s[i + k] == '=' && i + 4 == len && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad || (v[k] = base64_value((unsigned char)s[i + k])) < 0) {
+                return -1;
+            }
+        }
+        if (n + 3 - (size_t)pad > out_size) return -1;
+        out[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+        if (pad < 2) out[n++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+        if (pad < 1) out[n++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+    }
+    return (long)n;
+}
+
+/* Compares a[0..alen) with b[0..blen) touching every byte of the longer one, so the time
+ * taken says nothing about where they differ or how long the secret is. */
+static int equal_constant_time(const unsigned char *a, size_t alen, const unsigned char *b,
+                               size_t blen)
+{
+    size_t i, n = alen > blen ? alen : blen;
+    unsigned diff = (unsigned)(alen ^ blen);
+    for (i = 0; i < n; i++) {
+        unsigned char x = i < alen ? a[i] : 0, y = i < blen ? b[i] : 0;
+        diff |= (unsigned)(x ^ y);
+    }
+    return diff == 0;
+}
+
+int mote_basic_auth_check(const mote_request *req, const char *user, const char *password)
+{
+    unsigned char given[CREDENTIALS_MAX], want[CREDENTIALS_MAX];
+    const char *h;
+    size_t ul, pl, i = 6;
+    long n;
+    int ok;
+    if (!req || !user || !password) return 0;
+    h = mote_request_header(req, "Authorization");
+    ul = strlen(user);
+    pl = strlen(password);
+    if (!h || ul + 1 + pl > sizeof want) return 0;
+    /* auth-scheme is case-insensitive (RFC 9110 §11.1) */
+    if (strlen(h) < 6 || char_lower((unsigned char)h[0]) != 'b' ||
+        !(char_lower(h[1]) == 'a' && char_lower(h[2]) == 's' && char_lower(h[3]) == 'i' &&
+          char_lower(h[4]) == 'c' && h[5] == ' '))
+        return 0;
+    while (h[i] == ' ') i++;
+    n = base64_decode(h + i, strlen(h + i), given, sizeof given);
+    memcpy(want, user, ul);
+    want[ul] = ':';
+    memcpy(want + ul + 1, password, pl);
+    ok = n >= 0 && equal_constant_time(given, (size_t)n, want, ul + 1 + pl);
+    memset(given, 0, sizeof given);
+    memset(want, 0, sizeof want);
+    return ok;
+}
+
+int mote_respond_unauthorized(mote_response *res, const char *realm)
+{
+    char value[300];
+    size_t n;
+    int rc;
+    if (!res || !realm) return MOTE_EINVAL;
+    n = strlen(realm);
+    if (n > sizeof value - 40) return MOTE_EINVAL;
+    memcpy(value, "Basic realm=\"", 13);
+    memcpy(value + 13, realm, n);
+    memcpy(value + 13 + n, "\", charset=\"UTF-8\"", 19);
+    rc = mote_response_status(res, 401);
+    if (rc == MOTE_OK) rc = mote_response_header(res, "WWW-Authenticate", value);
+    if (rc == MOTE_OK) rc = mote_response_header(res, "Content-Type", "text/plain");
+    if (rc == MOTE_OK) rc = mote_response_send(res, "401 Unauthorized\n", 17);
+    return rc;
+}

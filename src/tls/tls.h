@@ -1,0 +1,50 @@
+/* tls.h - TLS as a byte filter between a transport and a connection, one interface for every
+ * backend (tls_mbedtls.c; tls_none.c for builds without TLS), chosen at build time.
+ *
+ * A tls_ctx holds one listener's credentials and settings; a tls_conn is one connection's
+ * session over a transport the caller owns (core/io.h: a socket, a pcb, a test's buffers).
+ * Every call is non-blocking: it returns IO_WANT_READ or IO_WANT_WRITE when the transport is
+ * not ready, and the caller calls again once it is. */
+#ifndef MOTE_TLS_H
+#define MOTE_TLS_H
+
+#include <stddef.h>
+
+#include "core/io.h"
+#include "mote.h"
+
+typedef struct tls_ctx tls_ctx;
+typedef struct tls_conn tls_conn;
+
+/* Loads credentials and builds the configuration; the context and its sessions' own structs
+ * come from `alloc` (NULL: malloc), the library's buffers from its own allocator. On failure
+ * returns MOTE_ETLS (or MOTE_ENOMEM) and writes one line saying why into err. */
+int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocator *alloc,
+                   char *err, size_t err_len);
+void tls_ctx_destroy(tls_ctx *ctx);
+
+/* Starts a server-side session over `transport` (copied), which must outlive the session. */
+int tls_conn_create(tls_ctx *ctx, const io_transport *transport, tls_conn **out);
+void tls_conn_destroy(tls_conn *c);
+
+/* Advances the handshake: 0 when complete, IO_WANT_READ/WRITE, or IO_FAILED. */
+int tls_handshake(tls_conn *c);
+
+/* Reads decrypted bytes: a count > 0, IO_CLOSED, IO_WANT_READ/WRITE, or IO_FAILED. */
+long tls_read(tls_conn *c, void *buf, size_t len);
+
+/* Encrypts and sends up to len bytes: a count > 0, IO_WANT_WRITE/READ, or IO_FAILED.
+ * After IO_WANT_*, call again with the same leading bytes (more may follow them). */
+long tls_write(tls_conn *c, const void *buf, size_t len);
+
+/* Bytes the session has taken from the transport and holds (decrypted, or read ahead), which
+ * tls_read() gets to without the transport: no readiness event announces them. */
+size_t tls_pending(const tls_conn *c);
+
+/* Sends close_notify, best effort (never blocks). */
+void tls_close_notify(tls_conn *c);
+
+/* The backend's name and version, for logs ("mbedTLS 2.28.3"; "none"). */
+const char *tls_backend(void);
+
+#endif
