@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     if (mote_server_create(&srv, NULL) < 0) return 1;
-    mote_route(srv, "/status", MOTE_ROUTE_EXACT, status, &ticks);
+    mote_route(srv, &(mote_route_def){.path = "/status", .handler = status, .user = &ticks});
     listener = mote_listen(srv, "127.0.0.1", (uint16_t)(argc > 1 ? atoi(argv[1]) : 8080));
     fd = mote_server_fd(srv);
     if (listener < 0 || fd < 0) {
@@ -67,10 +67,10 @@ int main(int argc, char **argv)
             if (n <= 0) fds[1].fd = -1;
             for (i = 0; i < n; i++) ticks += buf[i] == '\n';
         }
-        if (mote_server_step(srv, 0) < 0) break; /* also runs due timers */
+        if (mote_server_step(srv, 0) != MOTE_RUNNING) break; /* also runs due timers */
     }
     mote_server_stop(srv);
-    while (mote_server_step(srv, mote_server_timeout_ms(srv)) == 1) {
+    while (mote_server_step(srv, mote_server_timeout_ms(srv)) == MOTE_RUNNING) {
     }
     mote_server_destroy(srv);
     printf("embed: stopped after %lu ticks\n", ticks);

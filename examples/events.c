@@ -3,9 +3,9 @@
  * http://127.0.0.1:8080/ in a browser and watch it count; `curl -N .../events` shows the stream.
  *
  * Each stream is a response that never ends: its handler writes the head, defers the response
- * and returns; the timer writes an event to every open stream; on_close forgets a client that
- * has gone. Usage: events [port] (8080; 0 picks a free one). A line on stdout as each client
- * comes or goes. */
+ * and returns; the timer writes an event to every open stream; the request's release forgets a
+ * client that has gone. Usage: events [port] (8080; 0 picks a free one). A line on stdout as
+ * each client comes or goes. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +24,7 @@ static const char page[] =
 
 /* The open streams, in a ring around a head that is no stream. */
 typedef struct client {
-    mote_response *res;
+    mote_response *res;       /* NULL once ended: a response is not touched after its end */
     struct client *prev, *next;
 } client;
 
@@ -41,11 +41,11 @@ static void index_page(mote_request *req, mote_response *res, void *user)
     mote_respond(res, 200, "text/html; charset=utf-8", page);
 }
 
-/* on_close: the stream ended or its client left; `res` is invalid after this. */
-static void leave(mote_response *res, void *user)
+/* The request's release: the stream was ended and sent, or its client left. */
+static void leave(void *user, int completed)
 {
     client *c = user;
-    (void)res;
+    (void)completed;
     c->prev->next = c->next;
     c->next->prev = c->prev;
     free(c);
@@ -69,8 +69,9 @@ static void events(mote_request *req, mote_response *res, void *user)
     clients.prev = c;
     printf("client joined, %u watching\n", ++watching);
     /* a comment line sends the head now (chunked), so the browser's EventSource opens at once */
-    mote_response_write(res, ": counting\n\n", 12);
-    mote_response_defer(res, NULL, leave, c); /* open after we return, until leave() */
+    if (mote_response_write(res, ": counting\n\n", 12) < 0) c->res = NULL;
+    mote_request_set_user(req, c, leave); /* leave() runs once the request is over */
+    mote_response_defer(res, NULL);       /* open after we return */
 }
 
 static void tick(mote_server *srv, void *arg)
@@ -82,13 +83,15 @@ static void tick(mote_server *srv, void *arg)
     (void)arg;
     n = snprintf(event, sizeof event, "data: %lu\n\n", ++counter);
     for (c = clients.next; c != &clients; c = next) {
-        next = c->next; /* ending a stream runs leave(), which frees c */
-        if (stopping)
-            mote_response_end(c->res); /* streams never end by themselves: the stop would wait
-                                          shutdown_timeout_ms for them */
-        else
-            mote_response_write(c->res, event, (size_t)n); /* MOTE_EAGAIN: a slow client just
-                                                              misses this one */
+        next = c->next;
+        if (!c->res) continue; /* ended: leave() will come once its end is sent */
+        if (stopping) {
+            /* streams never end by themselves: the stop would wait shutdown_timeout_ms */
+            mote_response_end(c->res);
+            c->res = NULL;
+        } else if (mote_response_write(c->res, event, (size_t)n) < 0) {
+            /* MOTE_EAGAIN: a slow client just misses this one */
+        }
     }
 }
 
@@ -101,14 +104,13 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    const mote_route_options get_only = {.methods = MOTE_GET};
     struct sigaction sa;
     int listener, rc;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* a line at a time, also into a pipe */
     if (mote_server_create(&server, NULL) < 0) return 1;
-    mote_route_with(server, "/", MOTE_ROUTE_EXACT, &get_only, index_page, NULL);
-    mote_route_with(server, "/events", MOTE_ROUTE_EXACT, &get_only, events, NULL);
+    mote_route(server, &(mote_route_def){.path = "/", .methods = MOTE_GET, .handler = index_page});
+    mote_route(server, &(mote_route_def){.path = "/events", .methods = MOTE_GET, .handler = events});
     if (mote_timer_start(server, 200, 200, tick, NULL) < 0) return 1;
     listener = mote_listen(server, NULL, (uint16_t)(argc > 1 ? atoi(argv[1]) : 8080));
     if (listener < 0) {

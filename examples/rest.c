@@ -78,8 +78,7 @@ static void state(mote_request *req, mote_response *res, void *user)
 {
     device *d = user;
     device next;
-    mote_str body = mote_request_body(req);
-    char text[MAX_BODY + 1]; /* the route's limit guarantees the body fits */
+    mote_str body = mote_request_body(req); /* NUL-terminated, as cJSON wants it */
     cJSON *json;
     const char *error;
 
@@ -87,10 +86,8 @@ static void state(mote_request *req, mote_response *res, void *user)
         reply_state(res, d);
         return;
     }
-    /* cJSON wants a NUL-terminated text; a NUL inside the body would hide what follows it */
-    memcpy(text, body.ptr, body.len);
-    text[body.len] = '\0';
-    json = strlen(text) == body.len ? cJSON_ParseWithOpts(text, NULL, 1) : NULL;
+    /* a NUL inside the body would hide what follows it */
+    json = strlen(body.ptr) == body.len ? cJSON_ParseWithOpts(body.ptr, NULL, 1) : NULL;
     if (!json) {
         reply_error(res, 400, "the body is not valid JSON");
         return;
@@ -116,13 +113,14 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     static device dev = {"mote", 0, 50};
-    const mote_route_options options = {.methods = MOTE_GET | MOTE_PUT, .max_body_size = MAX_BODY};
+    const mote_route_def route = {.path = "/api/state", .handler = state, .user = &dev,
+                                  .methods = MOTE_GET | MOTE_PUT, .body = MOTE_BODY_COLLECT,
+                                  .max_body_size = MAX_BODY};
     struct sigaction sa;
     int listener, rc;
 
     if (mote_server_create(&server, NULL) < 0) return 1;
-    mote_route_with(server, "/api/state", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, &options,
-                    state, &dev);
+    mote_route(server, &route);
     listener = mote_listen(server, NULL, (uint16_t)(argc > 1 ? atoi(argv[1]) : 8080));
     if (listener < 0) {
         fprintf(stderr, "rest: %s\n", mote_strerror(listener));

@@ -1,6 +1,7 @@
 /* upload - files up and down, streamed: PUT /files/<name> writes the request body to disk as it
- * arrives, GET /files/<name> sends a file back as fast as the client takes it. Neither holds
- * more than one piece of a file in memory, whatever its size.
+ * arrives, GET /files/<name> sends a file back with mote_response_send_file() (sendfile(2): the
+ * kernel copies it, never the program). Neither holds more than one piece of a file in memory,
+ * whatever its size.
  *
  *     curl -T big.iso http://127.0.0.1:8080/files/big.iso
  *     curl -o copy.iso http://127.0.0.1:8080/files/big.iso
@@ -67,11 +68,11 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-/* on_close: the request is over, answered or cut off; whatever did not become the file goes. */
-static void upload_closed(mote_response *res, void *user)
+/* The request's release: it is over, answered or cut off; what did not become the file goes. */
+static void upload_closed(void *user, int completed)
 {
     upload *u = user;
-    (void)res;
+    (void)completed;
     if (u->fd >= 0) close(u->fd);
     if (!u->stored) unlinkat(dir_fd, u->temp, 0);
     printf("%s %s, %llu bytes%s\n", u->stored ? "stored" : "not stored", u->name, u->bytes,
@@ -94,8 +95,7 @@ static void upload_data(mote_request *req, const void *data, size_t len, void *u
         }
         err = errno;
         /* The disk refuses: answer now rather than after the whole body. Pausing stops further
-         * pieces, and "Connection: close" spares the client sending the rest. Answering runs
-         * upload_closed(), which frees u: nothing may touch it after. */
+         * pieces, and "Connection: close" spares the client sending the rest. */
         mote_request_pause(req);
         mote_response_header(res, "Connection", "close");
         if (err == ENOSPC || err == EDQUOT || err == EFBIG)
@@ -136,50 +136,17 @@ static void put_file(mote_request *req, mote_response *res, const char *name)
         return;
     }
     /* the response stays open past this handler, until the body has ended; upload_closed runs
-     * however the request ends, also when the client goes away in the middle */
-    mote_response_defer(res, NULL, upload_closed, u);
+     * once the request is over, however it ends, also when the client goes away in the middle */
+    mote_request_set_user(req, u, upload_closed);
     mote_request_read_body(req, upload_data, u);
 }
 
-/* ---- GET: as much of the file as the send buffer takes, the rest from on_ready ------------ */
+/* ---- GET: the file from the disk to the socket, by the kernel -------------------------------- */
 
-typedef struct download {
-    int fd;
-    off_t offset;       /* the next byte to send */
-    off_t left;         /* bytes still to send */
-} download;
-
-static void send_more(mote_response *res, void *user)
-{
-    download *d = user;
-    char buf[8192];     /* at most half the send buffer: a piece always fits once it drains */
-    while (d->left > 0) {
-        ssize_t n = pread(d->fd, buf, d->left < (off_t)sizeof buf ? (size_t)d->left : sizeof buf,
-                          d->offset);
-        int rc;
-        if (n <= 0) break; /* the file shrank, or a read error: the body ends short (below) */
-        rc = mote_response_write(res, buf, (size_t)n);
-        if (rc == MOTE_EAGAIN) return; /* full: on_ready calls again, and the piece is read again */
-        if (rc < 0) break;
-        d->offset += n;
-        d->left -= n;
-    }
-    /* all sent; or short of the Content-Length, which mote then tells by closing */
-    mote_response_end(res);
-}
-
-static void download_closed(mote_response *res, void *user)
-{
-    download *d = user;
-    (void)res;
-    close(d->fd);
-    free(d);
-}
-
-static void get_file(mote_request *req, mote_response *res, const char *name)
+static void get_file(mote_response *res, const char *name)
 {
     struct stat st;
-    download *d;
+    mote_file file;
     /* O_NONBLOCK: a FIFO left in the directory must not block the server (files ignore it) */
     int fd = openat(dir_fd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -187,25 +154,12 @@ static void get_file(mote_request *req, mote_response *res, const char *name)
         reply(res, 404, "no such file\n");
         return;
     }
-    d = malloc(sizeof *d);
-    if (!d) {
-        close(fd);
-        reply(res, 503, "out of memory\n");
-        return;
-    }
-    d->fd = fd;
-    d->offset = 0;
-    d->left = st.st_size;
+    file = mote_file_from_fd(fd); /* mote closes it once sent (HEAD: at once) */
     mote_response_header(res, "Content-Type", "application/octet-stream");
-    mote_response_length(res, (uint64_t)st.st_size); /* Content-Length, not chunked */
-    if (mote_request_method_id(req) == MOTE_HEAD || d->left == 0) {
+    if (mote_response_send_file(res, &file, 0, (uint64_t)st.st_size) < 0) {
         close(fd);
-        free(d);
-        mote_response_end(res); /* the head alone */
-        return;
+        reply(res, 503, "cannot send the file\n");
     }
-    mote_response_defer(res, send_more, download_closed, d);
-    send_more(res, d); /* write until the buffer is full; mote calls on_ready for the rest */
 }
 
 static void files(mote_request *req, mote_response *res, void *user)
@@ -214,7 +168,7 @@ static void files(mote_request *req, mote_response *res, void *user)
     (void)user;
     if (!name) reply(res, 400, "bad file name\n");
     else if (mote_request_method_id(req) == MOTE_PUT) put_file(req, res, name);
-    else get_file(req, res, name); /* GET or HEAD: the route takes no other method */
+    else get_file(res, name); /* GET or HEAD: the route takes no other method */
 }
 
 static mote_server *server;
@@ -227,8 +181,8 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    const mote_route_options options = {.methods = MOTE_GET | MOTE_PUT,
-                                        .max_body_size = MAX_FILE_SIZE};
+    const mote_route_def route = {.path = PREFIX, .match = MOTE_ROUTE_PREFIX, .handler = files,
+                                  .methods = MOTE_GET | MOTE_PUT, .max_body_size = MAX_FILE_SIZE};
     const char *dir = argc > 2 ? argv[2] : ".";
     struct sigaction sa;
     int listener, rc;
@@ -240,7 +194,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (mote_server_create(&server, NULL) < 0) return 1;
-    mote_route_with(server, PREFIX, MOTE_ROUTE_PREFIX, &options, files, NULL);
+    mote_route(server, &route);
     listener = mote_listen(server, NULL, (uint16_t)(argc > 1 ? atoi(argv[1]) : 8080));
     if (listener < 0) {
         fprintf(stderr, "upload: %s\n", mote_strerror(listener));

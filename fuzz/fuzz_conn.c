@@ -1,21 +1,22 @@
-/* fuzz_conn.c - the whole connection machine (src/conn.c with the router, request, response
- * and body code) fed arbitrary bytes in arbitrary pieces, with handlers that take every
- * response path: one-shot, streamed (chunked or of declared length, ended short), deferred and
- * written from on_ready or from "outside", collected and streamed request bodies with
- * pause/resume, method and body limits, Basic auth, a handler that answers nothing, and the
- * default handler.
+/* fuzz_conn.c - the whole connection machine (src/engine with HTTP/1.1, the router, request,
+ * response and body code) fed arbitrary bytes in arbitrary pieces, with handlers that take
+ * every response path: one-shot (copied, borrowed, a file), streamed (chunked or of declared
+ * length, ended short), deferred and written from on_ready or from "outside", collected and
+ * streamed request bodies with pause/resume, method and body limits, Basic auth, a handler that
+ * answers nothing, and the default route.
  *
  * Input: two config bytes, a split header (fuzz_split.h), then the bytes a client sends.
  *   byte 0: bits 0-1 how output is taken after each piece (all; a slow reader; not at all until
  *           the connection stops reading; all, in 1-byte conn_sent() calls), bit 2 small limits,
- *           bit 3 the peer's EOF at the end, bit 4 the flush hook writes, bits 5-7 sent-step.
+ *           bit 3 the peer's EOF at the end, bit 4 static-memory mode, bits 5-7 sent-step.
  *   byte 1: how much the slow reader takes per piece.
  *
  * Invariants, beyond ASan/UBSan: the output is a well-formed response stream
  * (http_validator.h) with nothing after a response that closes; no handler runs once the
  * connection is closing; no more final responses than dispatched requests plus one for a
- * malformed head; the connection never stalls with nothing to do; every deferred response hears
- * on_close exactly once; and every allocation is returned by conn_abort(). */
+ * malformed head; the connection never stalls with nothing to do; every request's release
+ * runs exactly once, never inside a callback of the application's; every file is closed once;
+ * and every allocation is returned by conn_abort(). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +28,18 @@
 
 #define MAX_REQS 8192
 
+enum { U_NONE, U_SET, U_RELEASED };
+
 typedef struct app {
     fenv f;
     req_info reqs[MAX_REQS];
+    uint8_t users[MAX_REQS];       /* each handled request's release: U_* */
     size_t begun;
-    unsigned handler_calls, defers, closes;
+    unsigned handler_calls, in_app, files_opened, files_closed;
     mote_request *paused;          /* a body consumer paused: resumed at the next tick */
+    uint8_t *paused_user;
     mote_response *manual;         /* a deferred response the "application" ends at a tick */
-    mote_response *open;           /* any deferred response not yet closed */
+    uint8_t *manual_user;
     /* the streamed response in progress */
     uint64_t stream_left;
     size_t piece;
@@ -53,11 +58,39 @@ static void fail(const char *what)
 
 /* ---- handlers --------------------------------------------------------------------------- */
 
+static void on_release(void *user, int completed)
+{
+    uint8_t *u = user;
+    (void)completed;
+    if (A.in_app) fail("a release inside a callback of the application's");
+    if (*u != U_SET) fail("a release twice, or for a request that set none");
+    *u = U_RELEASED;
+    if (A.manual_user == u) {
+        A.manual = NULL;
+        A.manual_user = NULL;
+    }
+    if (A.paused_user == u) {
+        A.paused = NULL;
+        A.paused_user = NULL;
+    }
+}
+
 static void enter(mote_request *req)
 {
+    uint8_t *u = A.handler_calls < MAX_REQS ? &A.users[A.handler_calls] : NULL;
     A.handler_calls++;
     if (A.f.conn.closing) fail("a handler was called on a closing connection");
     if (!req || mote_request_response(req) == NULL) fail("no response for the request");
+    if (u) {
+        *u = U_SET;
+        if (mote_request_set_user(req, u, on_release) != MOTE_OK) fail("set_user");
+    }
+}
+
+/* The release token of the request being handled, or NULL. */
+static uint8_t *token_of(mote_request *req)
+{
+    return mote_request_user(req);
 }
 
 static uint64_t query_num(mote_request *req, const char *key, uint64_t dflt, uint64_t max)
@@ -84,7 +117,35 @@ static void h_send(mote_request *req, mote_response *res, void *user)
     enter(req);
     memset(body, 'b', n);
     mote_response_header(res, "X-Test", "send");
-    mote_response_send(res, body, n); /* too big for the buffer: the handler's 500 */
+    if (query_num(req, "static", 0, 1)) mote_response_send_static(res, body, n);
+    else mote_response_send(res, body, n); /* past the buffer: from a copy, or (static) 500 */
+}
+
+/* A file of `n` bytes of 'f', read through its callback; closed once whatever happens. */
+static long file_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    uint64_t size = (uint64_t)(uintptr_t)ctx;
+    if (off >= size) return 0;
+    if (len > size - off) len = (size_t)(size - off);
+    memset(buf, 'f', len);
+    return (long)len;
+}
+
+static void file_close(void *ctx)
+{
+    (void)ctx;
+    A.files_closed++;
+    if (A.files_closed > A.files_opened + 1) fail("a file closed more often than it was sent");
+}
+
+static void h_file(mote_request *req, mote_response *res, void *user)
+{
+    uint64_t n = query_num(req, "n", 100, 100000);
+    mote_file f = {-1, file_read, file_close, (void *)(uintptr_t)n};
+    (void)user;
+    enter(req);
+    A.files_opened++;
+    if (mote_response_send_file(res, &f, 0, n) < 0) A.files_opened--;
 }
 
 static void h_status(mote_request *req, mote_response *res, void *user)
@@ -93,24 +154,6 @@ static void h_status(mote_request *req, mote_response *res, void *user)
     enter(req);
     mote_response_status(res, atoi(mote_request_path(req).ptr + 8));
     mote_response_send(res, "status body\n", 12);
-}
-
-static void on_close(mote_response *res, void *user)
-{
-    (void)user;
-    A.closes++;
-    if (A.closes > A.defers) fail("on_close more often than mote_response_defer");
-    if (A.open != res) fail("on_close for a response not deferred");
-    A.open = A.manual = NULL;
-}
-
-static void defer(mote_response *res, mote_response_fn on_ready)
-{
-    if (mote_response_defer(res, on_ready, on_close, NULL) == MOTE_OK) {
-        A.defers++;
-        A.open = res;
-        if (!on_ready) A.manual = res;
-    }
 }
 
 /* Writes pieces until the stream is done (and ends it) or the buffer is full (returns 0). */
@@ -134,14 +177,16 @@ static void stream_ready(mote_response *res, void *user)
 {
     (void)user;
     A.ready_calls++;
+    A.in_app++;
     stream_more(res);
+    A.in_app--;
 }
 
 static void start_stream(mote_request *req, mote_response *res)
 {
     A.piece = (size_t)query_num(req, "s", 100, 4096);
     if (A.piece == 0) A.piece = 1;
-    if (!stream_more(res)) defer(res, stream_ready);
+    if (!stream_more(res)) mote_response_defer(res, stream_ready);
 }
 
 static void h_stream(mote_request *req, mote_response *res, void *user)
@@ -163,12 +208,16 @@ static void h_length(mote_request *req, mote_response *res, void *user)
 
 static void h_defer(mote_request *req, mote_response *res, void *user)
 {
+    int manual = (int)query_num(req, "manual", 0, 1);
     (void)user;
     enter(req);
-    mote_response_write(res, "deferred\n", 9);
+    if (mote_response_write(res, "deferred\n", 9) < 0) return; /* the library ends it */
     A.stream_left = 3;
     A.piece = 4;
-    defer(res, query_num(req, "manual", 0, 1) ? NULL : stream_ready);
+    if (mote_response_defer(res, manual ? NULL : stream_ready) == MOTE_OK && manual) {
+        A.manual = res;
+        A.manual_user = token_of(req);
+    }
 }
 
 static void h_collect(mote_request *req, mote_response *res, void *user)
@@ -188,11 +237,16 @@ static void on_body(mote_request *req, const void *data, size_t len, void *user)
         char msg[40];
         const char *t = mote_request_trailer(req, "x-t");
         snprintf(msg, sizeof msg, "%llu%s\n", (unsigned long long)A.body_bytes, t ? "+t" : "");
+        A.in_app++;
         mote_respond(mote_request_response(req), 200, "text/plain", msg);
+        A.in_app--;
         return;
     }
     A.body_bytes += len;
-    if (A.pause_body && mote_request_pause(req) == MOTE_OK) A.paused = req;
+    if (A.pause_body && mote_request_pause(req) == MOTE_OK) {
+        A.paused = req;
+        A.paused_user = token_of(req);
+    }
 }
 
 static void h_echo(mote_request *req, mote_response *res, void *user)
@@ -251,39 +305,42 @@ static void h_info(mote_request *req, mote_response *res, void *user)
 
 /* ---- set-up ----------------------------------------------------------------------------- */
 
-static void on_request_begin(mote_conn *c)
+static void on_exchange_begin(mote_exchange *x)
 {
     if (A.begun < MAX_REQS) {
-        A.reqs[A.begun].is_head = c->a->req.method == MOTE_HEAD;
-        A.reqs[A.begun].version = c->a->req.version;
+        A.reqs[A.begun].is_head = x->req.method == MOTE_HEAD;
+        A.reqs[A.begun].version = x->req.version;
     }
     A.begun++;
 }
 
-static void add(const char *path, unsigned flags, const mote_route_options *o, mote_handler fn)
+static void add(const char *path, mote_match match, mote_body_policy body, unsigned methods,
+                uint64_t max_body, const mote_basic_auth *auth, mote_handler fn)
 {
-    if (router_add(&A.f.routes, path, flags, o, fn, NULL) != MOTE_OK) fail("router_add");
+    mote_route_def def = {path, match, fn, NULL, methods, body, max_body, auth};
+    if (router_add(&A.f.routes, &def) != MOTE_OK) fail("router_add");
 }
 
 static void add_routes(void)
 {
     static const mote_basic_auth auth = {"fuzz", "user", "pass"};
-    mote_route_options get_only = {MOTE_GET, 0, NULL}, small = {0, 8, NULL},
-                       authed = {MOTE_GET | MOTE_POST, 0, &auth};
-    add("/", MOTE_ROUTE_EXACT, NULL, h_hello);
-    add("/send", MOTE_ROUTE_EXACT, NULL, h_send);
-    add("/status", MOTE_ROUTE_PREFIX, NULL, h_status);
-    add("/stream", MOTE_ROUTE_EXACT, NULL, h_stream);
-    add("/length", MOTE_ROUTE_EXACT, NULL, h_length);
-    add("/defer", MOTE_ROUTE_EXACT, NULL, h_defer);
-    add("/collect", MOTE_ROUTE_PREFIX | MOTE_ROUTE_COLLECT_BODY, NULL, h_collect);
-    add("/small", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, &small, h_collect);
-    add("/echo", MOTE_ROUTE_EXACT, NULL, h_echo);
-    add("/silent", MOTE_ROUTE_EXACT, NULL, h_silent);
-    add("/get", MOTE_ROUTE_EXACT, &get_only, h_hello);
-    add("/auth", MOTE_ROUTE_PREFIX, &authed, h_auth);
-    add("/info", MOTE_ROUTE_PREFIX, NULL, h_info);
-    A.f.routes.fallback.handler = h_info;
+    const mote_match exact = MOTE_ROUTE_EXACT, prefix = MOTE_ROUTE_PREFIX;
+    const mote_body_policy stream = MOTE_BODY_STREAM, collect = MOTE_BODY_COLLECT;
+    add("/", exact, stream, 0, 0, NULL, h_hello);
+    add("/send", exact, stream, 0, 0, NULL, h_send);
+    add("/file", exact, stream, 0, 0, NULL, h_file);
+    add("/status", prefix, stream, 0, 0, NULL, h_status);
+    add("/stream", exact, stream, 0, 0, NULL, h_stream);
+    add("/length", exact, stream, 0, 0, NULL, h_length);
+    add("/defer", exact, stream, 0, 0, NULL, h_defer);
+    add("/collect", prefix, collect, 0, 0, NULL, h_collect);
+    add("/small", exact, collect, 0, 8, NULL, h_collect);
+    add("/echo", exact, stream, 0, 0, NULL, h_echo);
+    add("/silent", exact, stream, 0, 0, NULL, h_silent);
+    add("/get", exact, stream, MOTE_GET, 0, NULL, h_hello);
+    add("/auth", prefix, stream, MOTE_GET | MOTE_POST, 0, &auth, h_auth);
+    add("/info", prefix, stream, 0, 0, NULL, h_info);
+    add(NULL, MOTE_ROUTE_DEFAULT, stream, 0, 0, NULL, h_info);
 }
 
 /* ---- driving ---------------------------------------------------------------------------- */
@@ -306,7 +363,10 @@ static int tick(void)
     if (A.manual) {
         mote_response *res = A.manual;
         A.manual = NULL;
-        mote_response_write(res, "manual\n", 7);
+        A.manual_user = NULL;
+        if (mote_response_write(res, "manual\n", 7) < 0) {
+            /* refused (no room): the end below still ends it */
+        }
         mote_response_end(res);
         return 1;
     }
@@ -330,10 +390,11 @@ static int unstick(const drive *d)
     if (fenv_drain(&A.f, SIZE_MAX, d->step) || tick()) return 1;
     if (!A.f.conn.closing && !A.f.conn.peer_eof) {
         const mote_conn *c = &A.f.conn;
-        fprintf(stderr, "phase %d in %u..%u of %u, out %u..%u, res state %d deferred %d, "
-                "busy %d, paused %d, begun %zu, handlers %u\n", c->phase, c->in_start,
-                c->in_len, c->env->in_size, c->out_sent, c->out_len, c->a->res.state,
-                c->a->res.deferred, c->busy, c->a->body.paused, A.begun, A.handler_calls);
+        if (c->b)
+            fprintf(stderr, "in %u..%u of %u, out %u (%u live), %u segments, timer %d, busy %d, "
+                    "begun %zu, handlers %u\n", c->b->in_start, c->b->in_len, c->env->in_size,
+                    c->b->out_len, c->b->out_live, c->b->seg_count, (int)conn_timer(c), c->busy,
+                    A.begun, A.handler_calls);
         fail("stalled: reads nothing, writes nothing");
     }
     return 0;
@@ -380,9 +441,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     d.mode = data[0] & 3;
     d.step = steps[data[0] >> 5];
     d.slow = ((size_t)data[1] + 1) * 8;
-    fenv_init(&A.f, (data[0] >> 2) & 1);
-    A.f.flush_drains = (data[0] >> 4) & 1;
-    A.f.env.request_begin = on_request_begin;
+    fenv_init(&A.f, (data[0] >> 2) & 1, (data[0] >> 4) & 1);
+    A.f.env.exchange_begin = on_exchange_begin;
     add_routes();
     A.f.router_live = A.f.live;
     fenv_start(&A.f, NULL);
@@ -393,6 +453,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     settle(&d);
     check_output();
     fenv_finish(&A.f);
-    if (A.closes != A.defers) fail("a deferred response never heard on_close");
+    {
+        size_t i;
+        for (i = 0; i < A.handler_calls && i < MAX_REQS; i++)
+            if (A.users[i] == U_SET) fail("a request never released");
+    }
+    if (A.files_closed != A.files_opened) fail("a file sent and never closed");
     return 0;
 }

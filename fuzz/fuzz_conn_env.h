@@ -1,7 +1,7 @@
-/* fuzz_conn_env.h - a mote_conn driven in-process as src/server.c's shell drives it, for the
- * harnesses: an env with the defaults of mote_config_init() (or small limits), allocations
- * counted through the env allocator, input fed through conn_read_space()/conn_received(), and
- * output taken with conn_pending()/conn_sent() into one growing buffer. */
+/* fuzz_conn_env.h - a mote_conn driven in-process as the engine drives it, for the harnesses: an
+ * env with the defaults of mote_config_init() (or small limits), allocations counted through
+ * the env allocator, input fed through conn_read_space()/conn_received(), and output taken with
+ * conn_pending()/conn_sent() into one growing buffer (files through their read callback). */
 #ifndef MOTE_FUZZ_CONN_ENV_H
 #define MOTE_FUZZ_CONN_ENV_H
 
@@ -10,21 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/conn.h"
-#include "mote.h"
+#include "core/pool.h"
 #include "core/router.h"
+#include "engine/conn.h"
+#include "engine/exchange.h"
+#include "mote.h"
+#include "proto/h1.h"
 
 typedef struct fenv {
     router routes;
     conn_env env;
+    pool exchanges;            /* exchange blocks, from malloc: not counted */
     mote_conn conn;
-    char *block;
     long live;                 /* allocations through env.alloc or the router not yet freed */
     long router_live;          /* of them, the routes' (set once they are added) */
     char *out;                 /* every byte the connection wrote */
     size_t out_len, out_cap;
-    int flush_drains;          /* env.flush takes pending output (a socket with room) */
-    size_t flush_limit;        /* at most this much per flush (0: all) */
 } fenv;
 
 static void *fenv_alloc(void *ctx, size_t n)
@@ -42,72 +43,98 @@ static void fenv_free(void *ctx, void *p)
     free(p);
 }
 
-/* Takes up to `max` bytes of pending output, `step` bytes per conn_sent() (0: all at once). */
+static void *fenv_plain_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+
+static void fenv_plain_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+static void fenv_take(fenv *f, const char *data, size_t n)
+{
+    if (f->out_len + n > f->out_cap) {
+        size_t cap = f->out_cap ? f->out_cap : 4096;
+        while (cap < f->out_len + n) cap *= 2;
+        f->out = realloc(f->out, cap);
+        if (!f->out) abort();
+        f->out_cap = cap;
+    }
+    memcpy(f->out + f->out_len, data, n);
+    f->out_len += n;
+}
+
+/* Takes up to `max` bytes of pending output, `step` bytes per conn_sent() (0: a segment at a
+ * time), file segments through their read callback. */
 static size_t fenv_drain(fenv *f, size_t max, size_t step)
 {
     size_t taken = 0, rounds = 0;
     while (taken < max && rounds++ < 1000000) {
-        const char *data;
-        size_t n = conn_pending(&f->conn, &data);
+        const out_seg *segs;
+        size_t n = conn_pending(&f->conn, &segs);
         if (n == 0) break;
+        n = segs[0].len;
         if (step && n > step) n = step;
         if (n > max - taken) n = max - taken;
-        if (f->out_len + n > f->out_cap) {
-            size_t cap = f->out_cap ? f->out_cap : 4096;
-            while (cap < f->out_len + n) cap *= 2;
-            f->out = realloc(f->out, cap);
-            if (!f->out) abort();
-            f->out_cap = cap;
+        if (segs[0].kind == OUT_FILE) {
+            char buf[4096];
+            long got;
+            if (n > sizeof buf) n = sizeof buf;
+            got = segs[0].u.file.file.read(segs[0].u.file.file.ctx, buf, n, segs[0].u.file.off);
+            if (got <= 0) abort();
+            n = (size_t)got;
+            fenv_take(f, buf, n);
+        } else {
+            fenv_take(f, segs[0].data, n);
         }
-        memcpy(f->out + f->out_len, data, n);
-        f->out_len += n;
         taken += n;
         conn_sent(&f->conn, n);
     }
     return taken;
 }
 
-static void fenv_flush_hook(mote_conn *c)
+/* The env the engine makes from mote_config_init()'s defaults, or a small one that puts every
+ * limit within a short input's reach; `fixed`: static-memory mode. */
+static void fenv_init(fenv *f, int small, int fixed)
 {
-    fenv *f = c->env->owner;
-    if (f->flush_drains) fenv_drain(f, f->flush_limit ? f->flush_limit : SIZE_MAX, 0);
-}
-
-/* The env server.c's env_init() makes from mote_config_init()'s defaults, or a small one
- * that puts every limit within a short input's reach. */
-static void fenv_init(fenv *f, int small)
-{
-    mote_allocator al;
+    mote_allocator al, plain = {fenv_plain_alloc, fenv_plain_free, NULL};
+    mote_config cfg;
     memset(f, 0, sizeof *f);
     al.alloc = fenv_alloc;
     al.free = fenv_free;
     al.ctx = f;
+    mote_config_init(&cfg);
+    if (small) {
+        cfg.max_request_line = 64;
+        cfg.max_header_bytes = 256;
+        cfg.max_headers = 4;
+        cfg.response_buffer_size = 1024;
+        cfg.max_response_header_bytes = 64;
+        cfg.max_body_size = 64;
+        cfg.max_drain_size = 32;
+    }
     router_init(&f->routes, al);
-    f->env.routes = &f->routes;
-    f->env.max_request_line = small ? 64 : 8192;
-    f->env.max_header_bytes = small ? 256 : 8192;
-    f->env.max_headers = small ? 4 : 64;
-    f->env.out_size = small ? 1024 : 16384;
-    f->env.max_body_size = small ? 64 : 1024 * 1024;
-    f->env.max_drain_size = small ? 32 : 65536;
-    f->env.alloc = al;
-    memcpy(f->env.server_line, "Server: mote\r\n", 15);
-    f->env.server_line_len = 14;
+    conn_env_init(&f->env, &cfg, &f->routes, al, fixed);
     memcpy(f->env.date_line, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", 38);
     f->env.date_line_len = 37;
     f->env.owner = f;
-    f->env.flush = fenv_flush_hook;
-    f->env.in_size = conn_input_size(f->env.max_request_line, f->env.max_header_bytes);
+    f->env.first_proto = &h1_proto;
+    f->env.exchanges = &f->exchanges;
+    pool_init(&f->exchanges, plain, exchange_block_size(&f->env), 1);
 }
 
 static void fenv_start(fenv *f, void *user)
 {
     size_t size = conn_block_size(&f->env);
+    char *block = malloc(size);
     conn_init(&f->conn, &f->env, user);
-    f->block = malloc(size);
-    if (!f->block) abort();
-    memset(f->block, 0xa5, size);
-    conn_attach(&f->conn, f->block);
+    if (!block) abort();
+    memset(block, 0xa5, size);
+    if (conn_attach(&f->conn, block) < 0) abort();
 }
 
 /* Copies up to n bytes in; returns how many the connection took (0: it offers no room). */
@@ -122,11 +149,11 @@ static size_t fenv_feed(fenv *f, const char *data, size_t n)
     return n;
 }
 
-/* Closes the connection as the shell does, frees everything, and checks that every
+/* Closes the connection as the engine does, frees everything, and checks that every
  * allocation made through the env came back. */
 static void fenv_finish(fenv *f)
 {
-    conn_abort(&f->conn);
+    free(conn_abort(&f->conn));
     if (f->live != f->router_live) {
         fprintf(stderr, "fuzz: %ld allocation(s) not freed after conn_abort\n",
                 f->live - f->router_live);
@@ -137,9 +164,9 @@ static void fenv_finish(fenv *f)
         fprintf(stderr, "fuzz: %ld router allocation(s) not freed\n", f->live);
         abort();
     }
-    free(f->block);
+    pool_free(&f->exchanges);
     free(f->out);
-    f->block = f->out = NULL;
+    f->out = NULL;
 }
 
 #endif

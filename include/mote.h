@@ -12,11 +12,10 @@
  *
  *     int main(void)
  *     {
- *         mote_config cfg;
  *         mote_server *srv;
- *         mote_config_init(&cfg);
- *         if (mote_server_create(&srv, &cfg) < 0) return 1;
- *         mote_route(srv, "/", MOTE_ROUTE_PREFIX, hello, NULL);
+ *         if (mote_server_create(&srv, NULL) < 0) return 1;
+ *         mote_route(srv, &(mote_route_def){.path = "/", .match = MOTE_ROUTE_PREFIX,
+ *                                           .handler = hello});
  *         if (mote_listen(srv, NULL, 8080) < 0) return 1;
  *         mote_server_run(srv);
  *         mote_server_destroy(srv);
@@ -24,12 +23,22 @@
  *     }
  *
  * Threading: a server and everything reached through it belong to the thread that runs its loop.
- * The only calls that may come from another thread are mote_server_stop(), mote_post() and
- * mote_strerror(); from a signal handler, mote_server_stop() and mote_strerror().
+ * The only calls that may come from another thread are mote_server_stop(), mote_post(),
+ * mote_response_post() and mote_strerror(); from a signal handler, mote_server_stop() and
+ * mote_strerror().
  *
- * Strings: every `const char *` the API returns is NUL-terminated and valid until the handler's
- * response is finished, unless its documentation says otherwise. mote_str views carry a length
- * and are NOT NUL-terminated unless stated.
+ * Callbacks: the library never frees an application's state inside the application's own call.
+ * A request's release callback (mote_request_set_user()) runs exactly once, after whatever
+ * callback of the application is running has returned.
+ *
+ * Strings: every `const char *` and every mote_str the request API returns is NUL-terminated
+ * (ptr[len] is '\0') and valid until the request's release, unless its documentation says
+ * otherwise.
+ *
+ * Results: calls return 0 (or a count, an index) on success and a negative MOTE_E* code on
+ * failure. Where ignoring the result would lose data silently (mote_response_write()), the
+ * compiler is asked to warn when it is ignored. When a handler's response call fails and the
+ * handler answers nothing else, the client gets 500 and the log says why.
  */
 #ifndef MOTE_H
 #define MOTE_H
@@ -47,6 +56,13 @@ extern "C" {
 #define MOTE_VERSION_MINOR 1     /**< compatible additions */
 #define MOTE_VERSION_PATCH 0     /**< fixes */
 #define MOTE_VERSION "0.1.0"     /**< the three, as text */
+
+/** Asks the compiler to warn when a call's result is ignored (GCC and Clang); nothing elsewhere. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MOTE_NODISCARD __attribute__((warn_unused_result))
+#else
+#define MOTE_NODISCARD
+#endif
 
 /* ---------------------------------------------------------------------------------------------
  * Errors: every call that can fail returns a negative MOTE_E* value; 0 (or a count) on success.
@@ -96,11 +112,27 @@ typedef struct mote_header {
     size_t value_len;     /**< bytes in value */
 } mote_header;
 
-/** A request handler. It answers through `res`: mote_respond(), mote_response_send(), or
- * mote_response_write()...mote_response_end(). When it returns without having answered, the
- * client gets 500; a streamed response it left open is ended for it, unless it was deferred
- * with mote_response_defer(). */
+/** A request handler. It answers through `res`: mote_respond(), mote_response_send() (or
+ * _send_static(), _send_file()), or mote_response_write()...mote_response_end(). When it
+ * returns without having answered, the client gets 500 (and the log says why); a streamed
+ * response it left open is ended for it, unless it was deferred with mote_response_defer(). */
 typedef void (*mote_handler)(mote_request *req, mote_response *res, void *user_data);
+
+/** Called once when a request is over (see mote_request_set_user()): `completed` is 1 when its
+ * whole response was sent, 0 when it was cut off (the client went away, the server stopped). */
+typedef void (*mote_release_fn)(void *user, int completed);
+
+/** A file for mote_response_send_file(): a descriptor the transport can send from directly
+ * (sendfile(2) on plain TCP), or fd -1 and a `read` callback; mote calls `close` (when not NULL)
+ * exactly once, when it is done with the file, sent or not. */
+typedef struct mote_file {
+    int fd;                     /**< an open descriptor to read from, or -1 to use `read` */
+    /** Reads up to len bytes at offset into buf: a count (0 at the end), or -1 on error.
+     * Needed when fd is -1; with a descriptor, mote reads it itself where it must (TLS). */
+    long (*read)(void *ctx, void *buf, size_t len, uint64_t offset);
+    void (*close)(void *ctx);   /**< releases the file; NULL: nothing to release */
+    void *ctx;                  /**< passed to `read` and `close` */
+} mote_file;
 
 /** How much a log line matters; mote_config.log_level passes this level and the ones above. */
 enum mote_log_level {
@@ -144,9 +176,14 @@ typedef struct mote_config {
     uint64_t max_body_size;       /**< request body bytes a route takes (1 MiB); more: 413 */
     uint64_t max_drain_size;      /**< body bytes read and thrown away when a handler answers
                                      without reading them (65536); more: the connection closes */
-    size_t response_buffer_size;  /**< per-connection send buffer (16384); a one-shot response
-                                     whose added header fields and body fit in half of it
-                                     always fits */
+    size_t response_buffer_size;  /**< per-connection send buffer (16384): response heads,
+                                     and bodies copied into it; a larger one-shot body goes
+                                     out from a copy of its own (or, in static-memory mode,
+                                     must fit in half of this buffer) */
+    size_t max_response_header_bytes; /**< the header fields a handler adds to a response,
+                                     names and values (1024); they share an area with the
+                                     request's decoded path, so a short path leaves them up to
+                                     max_request_line more. Beyond: MOTE_ETOOBIG */
     uint32_t idle_timeout_ms;     /**< keep-alive connection with no request (30000) */
     uint32_t head_timeout_ms;     /**< from a request's first byte to its full head (10000): 408 */
     uint32_t body_timeout_ms;     /**< a request body with no byte arriving for this long (30000):
@@ -155,21 +192,23 @@ typedef struct mote_config {
     uint32_t handshake_timeout_ms;/**< TLS handshake from accept (10000) */
     uint32_t shutdown_timeout_ms; /**< mote_server_stop() waits this long for open responses (5000) */
     const char *server_name;      /**< value of the Server header ("mote"); NULL or "" omits it */
-    int send_date;                /**< send a Date header (1) */
+    int send_date;                /**< send a Date header (1), where the platform has a wall
+                                     clock */
     size_t max_posts;             /**< mote_post() calls waiting for the loop (1024) */
     mote_log_fn log;              /**< NULL: the library logs nothing */
     void *log_user;               /**< passed to `log` */
-    int log_level;                /**< the most detailed level passed to `log` (MOTE_LOG_INFO) */
-    int access_log;               /**< MOTE_ACCESS_LOG_* (MOTE_ACCESS_LOG_MOTE) */
+    enum mote_log_level log_level; /**< the most detailed level passed to `log` (MOTE_LOG_INFO) */
+    enum mote_access_log access_log; /**< the access line's format (MOTE_ACCESS_LOG_MOTE) */
     mote_allocator allocator;     /**< malloc/free when left zeroed */
     size_t max_timers;            /**< application timers at once (16); more: MOTE_ELIMIT */
     void *arena;                  /**< static-memory mode: when set, every byte the server uses
                                      comes from these arena_size bytes (one array, e.g.
                                      `static char a[MOTE_ARENA_SIZE]`), all of it taken at
                                      creation: every buffer block up front, no allocation after
-                                     start. A body a MOTE_ROUTE_COLLECT_BODY route cannot hold
-                                     in the connection's buffer gets 413; TLS listeners are not
-                                     available (mbedTLS allocates per session). */
+                                     start. A body a MOTE_BODY_COLLECT route cannot hold in
+                                     the connection's buffer gets 413, a one-shot response
+                                     body must fit in half the send buffer; TLS listeners are
+                                     not available (mbedTLS allocates per session). */
     size_t arena_size;            /**< bytes at `arena` (MOTE_ARENA_SIZE for mote_config.h's
                                      limits); too few: mote_server_create() gives MOTE_ENOMEM */
     unsigned workers;             /**< event-loop threads (1). Above 1, mote_server_run() runs
@@ -228,15 +267,22 @@ int mote_listener_port(const mote_server *srv, int listener);
  * suffice). Returns 0 or a MOTE_E* code. */
 int mote_listener_address(const mote_server *srv, int listener, char *buf, size_t buf_len);
 
-/** Route flags. */
-enum {
-    MOTE_ROUTE_EXACT = 0,     /**< the path must equal the route */
-    MOTE_ROUTE_PREFIX = 1,    /**< the route and everything below it: "/a" takes "/a", "/a/",
-                                 "/a/b", never "/ab"; a route ending in "/" takes all below it */
-    MOTE_ROUTE_COLLECT_BODY = 2 /**< call the handler once the whole body is in memory
-                                 (mote_request_body); without it, the handler is called when
-                                 the head is complete and may stream the body */
-};
+/** What part of the path a route matches. */
+typedef enum mote_match {
+    MOTE_ROUTE_EXACT = 0,     /**< the path must equal the route's */
+    MOTE_ROUTE_PREFIX = 1,    /**< the route's path and everything below it: "/a" takes "/a",
+                                 "/a/", "/a/b", never "/ab"; a path ending in "/" takes all below */
+    MOTE_ROUTE_DEFAULT = 2    /**< every path no other route matches (no `path`); without such
+                                 a route they get 404 */
+} mote_match;
+
+/** When the handler runs, and what becomes of the request body. */
+typedef enum mote_body_policy {
+    MOTE_BODY_STREAM = 0,     /**< the handler runs once the head is in; it may take the body
+                                 with mote_request_read_body(), else the body is drained */
+    MOTE_BODY_COLLECT = 1     /**< the handler runs once the whole body is in memory
+                                 (mote_request_body()) */
+} mote_body_policy;
 
 /** The methods mote implements, as bits of a route's method mask. Other methods get 501. */
 enum {
@@ -257,28 +303,26 @@ typedef struct mote_basic_auth {
     const char *password;    /**< and its password */
 } mote_basic_auth;
 
-/** What a route accepts; zeroed fields take the defaults. Strings are copied. */
-typedef struct mote_route_options {
-    unsigned methods;             /**< MOTE_GET | MOTE_POST ...; 0: all. GET allows HEAD too.
-                                     Others get 405 with Allow; OPTIONS is answered with Allow
-                                     unless listed */
+/** A route: what it matches, what it accepts, and its handler. Zeroed fields take the defaults;
+ * strings are copied. A request the route refuses (method: 405, or OPTIONS answered with Allow;
+ * body too long: 413; no credentials: 401) is answered before the handler runs and before any
+ * 100 Continue. */
+typedef struct mote_route_def {
+    const char *path;             /**< starting with '/'; NULL for MOTE_ROUTE_DEFAULT */
+    mote_match match;             /**< MOTE_ROUTE_EXACT (0), MOTE_ROUTE_PREFIX, MOTE_ROUTE_DEFAULT */
+    mote_handler handler;         /**< required */
+    void *user;                   /**< passed to the handler */
+    unsigned methods;             /**< MOTE_GET | MOTE_POST ...; 0: all. GET allows HEAD too */
+    mote_body_policy body;        /**< MOTE_BODY_STREAM (0) or MOTE_BODY_COLLECT */
     uint64_t max_body_size;       /**< 0: the server's max_body_size */
-    const mote_basic_auth *auth;  /**< NULL: no credentials needed; else 401 without them */
-} mote_route_options;
+    const mote_basic_auth *auth;  /**< NULL: no credentials needed */
+} mote_route_def;
 
-/** Registers `handler` for `path` (starting with '/'). The longest matching route wins, an
- * exact route before a prefix route of the same path; the query string takes no part. Paths are
- * matched after percent-decoding and removing dot-segments. */
-int mote_route(mote_server *srv, const char *path, unsigned flags, mote_handler handler,
-               void *user_data);
-
-/** mote_route() with the methods, body limit and credentials the route accepts. A request the
- * route refuses is answered before the handler is called and before any 100 Continue. */
-int mote_route_with(mote_server *srv, const char *path, unsigned flags,
-                    const mote_route_options *options, mote_handler handler, void *user_data);
-
-/** The handler for paths no route matches. Without one they get 404 Not Found. */
-int mote_default_handler(mote_server *srv, mote_handler handler, void *user_data);
+/** Registers a route. The longest matching path wins, an exact route before a prefix route of
+ * the same path; the query string takes no part; paths are matched after percent-decoding and
+ * removing dot-segments. Returns 0, MOTE_EINVAL (a bad path, field or credentials), MOTE_EEXIST
+ * (the same path and match again, or a second default route) or MOTE_ENOMEM. */
+int mote_route(mote_server *srv, const mote_route_def *def);
 
 /** The memory a connection costs this server: `idle` bytes for each connection slot (taken at
  * creation, touched when first used), and `active` bytes more, borrowed from a pool, while a
@@ -298,9 +342,15 @@ void mote_server_stop(mote_server *srv);
  * mote_server_fd() returns MOTE_ENOTSUP on a build with the poll(2) backend. */
 int mote_server_fd(const mote_server *srv);
 
+/** What mote_server_step() says of the server. */
+enum mote_run_state {
+    MOTE_RUNNING = 0,   /**< it goes on: call again */
+    MOTE_STOPPED = 1    /**< it has stopped completely (after mote_server_stop()) */
+};
+
 /** Waits up to `timeout_ms` (0: not at all, -1: until an event) and handles what is ready.
- * Returns 1 while the server runs, 0 once it has stopped completely, or a MOTE_E* code
- * (MOTE_ESTATE for a server with several workers, which only mote_server_run() runs). */
+ * Returns MOTE_RUNNING, MOTE_STOPPED, or a MOTE_E* code (MOTE_ESTATE for a server with several
+ * workers, which only mote_server_run() runs). */
 int mote_server_step(mote_server *srv, int timeout_ms);
 
 /** Milliseconds until the next timer is due (0 if one is due now), or -1 if none is set. */
@@ -333,12 +383,22 @@ int mote_timer_start(mote_server *srv, uint32_t delay_ms, uint32_t repeat_ms, mo
 int mote_timer_stop(mote_server *srv, int timer_id);
 
 /* ---------------------------------------------------------------------------------------------
- * Request (valid during the handler call, and until the response is finished)
+ * Request (valid from its handler until its release; see mote_request_set_user())
  * ------------------------------------------------------------------------------------------- */
 
 /** The event loop serving the request: the server itself, or with workers > 1 the worker that
  * owns its connection. Timers and tasks that write to its response belong on this loop. */
 mote_server *mote_request_server(const mote_request *req);
+
+/** Gives the request a pointer of the application's and a callback that releases it: `release`
+ * (which may be NULL) is called exactly once, when the request is over, its response sent or
+ * cut off and its body read or dropped, and always after the application's callback that is
+ * running has returned, never inside a call of its own. Setting it again replaces both.
+ * Returns 0 or MOTE_EINVAL. */
+int mote_request_set_user(mote_request *req, void *user, mote_release_fn release);
+
+/** The pointer given by mote_request_set_user(), or NULL. */
+void *mote_request_user(const mote_request *req);
 
 /** The method token as sent, e.g. "GET". */
 const char *mote_request_method(const mote_request *req);
@@ -350,7 +410,7 @@ unsigned mote_request_method_id(const mote_request *req);
 const char *mote_request_target(const mote_request *req);
 
 /** The path of the target, percent-decoded and with dot-segments removed ("/a/./b/../c%20d"
- * gives "/a/c d"); also NUL-terminated. For an absolute-form target, its path; for "*", "*". */
+ * gives "/a/c d"). For an absolute-form target, its path; for "*", "*". */
 mote_str mote_request_path(const mote_request *req);
 
 /** The query part of the target after '?' (empty when there is none), not decoded. */
@@ -397,22 +457,22 @@ int64_t mote_request_content_length(const mote_request *req);
  * or data NULL and len 0 once the body has ended. */
 typedef void (*mote_body_fn)(mote_request *req, const void *data, size_t len, void *user);
 
-/** Receives the body as it arrives, in pieces, on a route without MOTE_ROUTE_COLLECT_BODY.
- * Called from the handler; `fn` then gets each piece, and finally data NULL, len 0 at the end
- * of the body (trailer fields are readable from then on). The response stays open until the
- * body has ended; it is usually sent from that last call. A response finished earlier ends
- * the delivery: the rest of the body is read and dropped (up to max_drain_size, else the
- * connection closes), and `fn` is not called again. Sends 100 Continue if the client asked for
- * it. Returns 0 or MOTE_ESTATE (not in a handler, or the body was taken already). */
+/** Receives the body as it arrives, in pieces, on a MOTE_BODY_STREAM route. Called from the
+ * handler; `fn` then gets each piece, and finally data NULL, len 0 at the end of the body
+ * (trailer fields are readable from then on). The response stays open until the body has
+ * ended; it is usually sent from that last call. A response finished earlier ends the
+ * delivery: the rest of the body is read and dropped (up to max_drain_size, else the connection
+ * closes), and `fn` is not called again. Sends 100 Continue if the client asked for it.
+ * Returns 0 or MOTE_ESTATE (not in a handler, or the body was taken already). */
 int mote_request_read_body(mote_request *req, mote_body_fn fn, void *user);
 
 /** Back-pressure for a slow consumer: after mote_request_pause() no more pieces arrive (and the
- * socket is not read) until mote_request_resume(). */
+ * connection is not read) until mote_request_resume(). */
 int mote_request_pause(mote_request *req);
 /** Lets body pieces arrive again after mote_request_pause(). */
 int mote_request_resume(mote_request *req);
 
-/** The whole body, on a MOTE_ROUTE_COLLECT_BODY route; empty elsewhere. Not NUL-terminated. */
+/** The whole body, on a MOTE_BODY_COLLECT route; empty elsewhere. */
 mote_str mote_request_body(const mote_request *req);
 
 /** The value of the first trailer field called `name`, once the body has ended, or NULL. */
@@ -431,13 +491,32 @@ int mote_basic_auth_check(const mote_request *req, const char *user, const char 
 int mote_response_status(mote_response *res, int status);
 
 /** Adds a header field. The name must be a token; the value may not hold CR, LF or NUL.
- * Content-Length and Transfer-Encoding are the library's to write and give MOTE_EINVAL;
- * "Connection: close" closes the connection after the response; a Server or Date field
- * replaces the default one. Only before the head is sent. */
+ * One rule for the fields the library writes itself: those that frame the message or manage
+ * the connection are its own and give MOTE_EINVAL (Content-Length, Transfer-Encoding,
+ * Connection, Keep-Alive, Upgrade, Proxy-Connection, TE, Trailer), with one exception: a
+ * Connection field that lists "close" asks for the connection to end after this response. A Server or Date
+ * field replaces the library's. Before the head is sent (else MOTE_ESTATE); MOTE_ETOOBIG past
+ * max_response_header_bytes. */
 int mote_response_header(mote_response *res, const char *name, const char *value);
 
-/** Sends the whole body at once with Content-Length and finishes the response. */
+/** Sends the whole body at once, copied, with Content-Length, and finishes the response. A
+ * body larger than the send buffer goes out from a copy of its own (in static-memory mode it
+ * must fit in half of the send buffer: MOTE_ETOOBIG). */
 int mote_response_send(mote_response *res, const void *body, size_t len);
+
+/** mote_response_send() without a copy: the body is sent from where it is, so its bytes must
+ * stay unchanged until the request's release (mote_request_set_user()); for bytes that never
+ * change (pages compiled into the program) that is always so. */
+int mote_response_send_static(mote_response *res, const void *body, size_t len);
+
+/** Sends `len` bytes of a file from `offset` as the whole body, with Content-Length, and
+ * finishes the response: with sendfile(2) on plain TCP, through the send buffer over TLS. On
+ * success mote owns the file and closes it once done; on failure the caller still does. */
+int mote_response_send_file(mote_response *res, const mote_file *file, uint64_t offset,
+                            uint64_t len);
+
+/** A file for mote_response_send_file() from an open descriptor, closed (close(2)) when done. */
+mote_file mote_file_from_fd(int fd);
 
 /** status + Content-Type (may be NULL) + NUL-terminated body, in one call. */
 int mote_respond(mote_response *res, int status, const char *content_type, const char *body);
@@ -447,8 +526,9 @@ int mote_respond_unauthorized(mote_response *res, const char *realm);
 
 /** Streams a piece of body: the first call sends the head, with chunked framing for HTTP/1.1
  * and close-delimited for HTTP/1.0. Each call queues all of `len` or nothing: MOTE_EAGAIN
- * when the send buffer is full now, MOTE_ETOOBIG when a piece can never fit it. */
-int mote_response_write(mote_response *res, const void *data, size_t len);
+ * when the send buffer has no room now (write the same piece again from on_ready),
+ * MOTE_ETOOBIG when a piece can never fit it. */
+MOTE_NODISCARD int mote_response_write(mote_response *res, const void *data, size_t len);
 
 /** Declares the length of a body about to be streamed: the head then carries Content-Length
  * instead of chunked framing, and the writes may total at most `length` bytes. A response ended
@@ -458,20 +538,35 @@ int mote_response_length(mote_response *res, uint64_t length);
 /** Finishes a streamed response (sends the head first if nothing was written). */
 int mote_response_end(mote_response *res);
 
-/** Called on the loop's thread for a response kept open by mote_response_defer(). */
+/** Called on the loop's thread with a response: on_ready for a deferred one, or a task posted
+ * with mote_response_post(). `user` is the request's user pointer (on_ready) or the task's. */
 typedef void (*mote_response_fn)(mote_response *res, void *user);
 
-/** Keeps a streamed response open after its handler returns, to be written later: from
- * `on_ready`, called once as soon as the handler (or body callback) that deferred it has
- * returned, if the send buffer has room, and then each time bytes have gone out and it has
- * room again (so a handler defers and writes from there, or writes until MOTE_EAGAIN, defers,
- * and continues there), or from the application's own
- * events on the loop's thread. `on_close` is called exactly once, when the response has ended
- * or its connection is gone; `res` and its request are invalid once it returns. Either callback
- * may be NULL. The connection answers no further request until the response ends.
- * Returns 0, or MOTE_ESTATE when the response is already finished. */
-int mote_response_defer(mote_response *res, mote_response_fn on_ready, mote_response_fn on_close,
-                        void *user);
+/** Keeps the response open after its handler returns (only that: its state goes with the
+ * request's user pointer and release, mote_request_set_user()), to be written later: from
+ * `on_ready` (may be NULL), called once as soon as the callback that deferred it has returned
+ * if the send buffer has room, then each time bytes have gone out and it has room again (a
+ * handler writes until MOTE_EAGAIN, defers, and continues there); or from the application's
+ * own events on the loop's thread (timers, mote_response_post()). The connection answers no
+ * further request until the response ends. Returns 0, or MOTE_ESTATE once it has ended. */
+int mote_response_defer(mote_response *res, mote_response_fn on_ready);
+
+/** A response's name that other threads may hold: it never dangles. */
+typedef struct mote_handle {
+    mote_server *loop;        /**< the loop serving the response */
+    uint32_t conn;            /**< its connection's slot */
+    uint32_t gen;             /**< the slot's generation: a slot used again is another */
+    uint32_t id;              /**< the exchange on that connection */
+} mote_handle;
+
+/** The handle of a response, taken on its loop's thread (in its handler, say). */
+mote_handle mote_response_handle(mote_response *res);
+
+/** From any thread: has fn(res, arg) run on the response's loop, soon; if the response is gone
+ * by then (its request released), fn(NULL, arg) runs instead, so that `arg` can still be
+ * freed. Returns 0, MOTE_EAGAIN when max_posts are already waiting, MOTE_ESTATE once the server
+ * has stopped, or MOTE_EINVAL. */
+int mote_response_post(mote_handle handle, mote_response_fn fn, void *arg);
 
 /** The request this response answers, and the response of a request. */
 mote_request *mote_response_request(mote_response *res);

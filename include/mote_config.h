@@ -35,6 +35,9 @@
 #ifndef MOTE_CONFIG_RESPONSE_BUFFER_SIZE
 #define MOTE_CONFIG_RESPONSE_BUFFER_SIZE 16384 /**< per-connection send buffer */
 #endif
+#ifndef MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES
+#define MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES 1024 /**< response header fields a handler adds */
+#endif
 #ifndef MOTE_CONFIG_IDLE_TIMEOUT_MS
 #define MOTE_CONFIG_IDLE_TIMEOUT_MS 30000 /**< keep-alive connection with no request */
 #endif
@@ -91,15 +94,16 @@
 
 /**
  * Bytes of arena (mote_config.arena) a server with the compile-time limits above needs, for
- * a build that gives it one static array: connection slots, every buffer block, the send
- * buffers, the header index, posts and timers, with room for routes and listeners. An upper
- * bound, for 32- and 64-bit targets.
+ * a build that gives it one static array: connection slots, every connection and exchange
+ * block (buffers, header index, path and response fields), posts and timers, with room for
+ * routes and listeners. An upper bound, for 32- and 64-bit targets.
  */
 #define MOTE_ARENA_SIZE                                                                        \
     (65536u + (size_t)MOTE_CONFIG_MAX_CONNECTIONS *                                            \
-                  (640u + 64u + 4096u + 2u * (size_t)MOTE_CONFIG_MAX_REQUEST_LINE + 16u +      \
+                  (1536u + 64u + 4096u + 2u * (size_t)MOTE_CONFIG_MAX_REQUEST_LINE + 16u +     \
                    (size_t)MOTE_CONFIG_MAX_HEADER_BYTES + 16u * (size_t)MOTE_CONFIG_MAX_HEADERS + \
+                   (size_t)MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES +                             \
                    (size_t)MOTE_CONFIG_RESPONSE_BUFFER_SIZE) +                                 \
-     32u * (size_t)MOTE_CONFIG_MAX_POSTS + 64u * (size_t)MOTE_CONFIG_MAX_TIMERS)
+     48u * (size_t)MOTE_CONFIG_MAX_POSTS + 64u * (size_t)MOTE_CONFIG_MAX_TIMERS)
 
 #endif

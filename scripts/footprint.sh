@@ -83,7 +83,7 @@ table() {
        "the same + mbedTLS's session (record buffers alone $(bytes "$(host_value records)")) |"
   echo "| the same, limits of a small device¹ | $(bytes "$(arm_value block_small)") | | |"
   echo
-  echo "¹ a 512-byte request line, 1 KiB of header fields, 16 fields, a 1 KiB send buffer."
+  echo "¹ a 512-byte request line, 1 KiB of header fields, 16 fields, a 1 KiB send buffer, 256 bytes of response header fields."
 }
 
 begin="<!-- footprint: made by scripts/footprint.sh, do not edit -->"

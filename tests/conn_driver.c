@@ -18,9 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/conn.h"
-#include "mote.h"
+#include "core/pool.h"
 #include "core/router.h"
+#include "engine/conn.h"
+#include "engine/exchange.h"
+#include "mote.h"
+#include "proto/h1.h"
 
 #define MAX_INPUT (1u << 20)
 #define MAX_OUTPUT (8u << 20)
@@ -80,9 +83,9 @@ static void handler(mote_request *req, mote_response *res, void *user)
 
 static int responses_ended;
 
-static void on_request_end(mote_conn *c)
+static void on_exchange_end(mote_exchange *x)
 {
-    (void)c;
+    (void)x;
     responses_ended++;
 }
 
@@ -106,11 +109,12 @@ static int drain(mote_conn *c)
 {
     size_t rounds;
     for (rounds = 0; rounds < 1000000; rounds++) {
-        const char *data;
-        size_t n = conn_pending(c, &data);
+        const out_seg *segs;
+        size_t n = conn_pending(c, &segs);
         if (n == 0) return 0;
+        n = segs[0].len; /* the handler sends from memory only */
         if (output_len + n > MAX_OUTPUT) return -1;
-        memcpy(output + output_len, data, n);
+        memcpy(output + output_len, segs[0].data, n);
         output_len += n;
         conn_sent(c, n);
     }
@@ -153,6 +157,8 @@ int main(int argc, char **argv)
     mote_allocator alloc = {std_alloc, std_free, NULL};
     router routes;
     conn_env env;
+    mote_config cfg;
+    pool exchanges;
     mote_conn conn;
     char *block;
     int dispatched = 0, closing_before_eof, partial_head_at_eof, stalled = 0;
@@ -170,28 +176,29 @@ int main(int argc, char **argv)
     }
 
     router_init(&routes, alloc);
-    routes.fallback.handler = handler;
-    routes.fallback.user_data = &dispatched;
+    {
+        mote_route_def def = {NULL, MOTE_ROUTE_DEFAULT, handler, &dispatched, 0, 0, 0, NULL};
+        if (router_add(&routes, &def) < 0) return 2;
+    }
 
-    /* as src/server.c's env_init does with the default configuration, minus Server and Date */
-    memset(&env, 0, sizeof env);
-    env.routes = &routes;
-    env.max_request_line = 8192;
-    env.max_header_bytes = 8192;
-    env.max_headers = 64;
+    /* as the engine makes it from the default configuration, minus Server and Date, and
+     * without the room to read a body through */
+    mote_config_init(&cfg);
+    cfg.server_name = NULL;
+    conn_env_init(&env, &cfg, &routes, alloc, 0);
     env.in_size = (uint32_t)((8192 + 2 + 8192 + 7) & ~(size_t)7);
-    env.out_size = 16384;
-    env.max_body_size = 1u << 20;
-    env.max_drain_size = 65536;
     env.alloc.alloc = driver_alloc;
     env.alloc.free = driver_free;
-    env.request_end = on_request_end;
+    env.first_proto = &h1_proto;
+    env.exchanges = &exchanges;
+    env.exchange_end = on_exchange_end;
+    pool_init(&exchanges, alloc, exchange_block_size(&env), 1);
 
     output = malloc(MAX_OUTPUT);
     block = malloc(conn_block_size(&env));
     if (!output || !block) return 2;
     conn_init(&conn, &env, NULL);
-    conn_attach(&conn, block);
+    if (conn_attach(&conn, block) < 0) return 2;
 
     for (feeds = 0; fed < input_len && feeds <= MAX_INPUT; feeds++) {
         char *at;
@@ -209,8 +216,9 @@ int main(int argc, char **argv)
     }
     closing_before_eof = conn.closing;
     /* a head still being waited for: only when the connection had not already given up */
-    partial_head_at_eof = !conn.closing && conn_has_partial_head(&conn);
-    unconsumed_at_eof = conn.in_len - conn.in_start;
+    partial_head_at_eof = !conn.closing && conn.b->in_len > conn.b->in_start &&
+                          conn_timer(&conn) == CT_HEAD;
+    unconsumed_at_eof = conn.b->in_len - conn.b->in_start;
     conn_peer_eof(&conn);
     if (drain(&conn) < 0) return 2;
 
@@ -224,7 +232,8 @@ int main(int argc, char **argv)
            unconsumed_at_eof, stalled ? "true" : "false", conn.closing ? "true" : "false",
            conn_is_done(&conn) ? "true" : "false");
 
-    free(block);
+    free(conn_abort(&conn));
+    pool_free(&exchanges);
     free(output);
     router_free(&routes);
     return 0;

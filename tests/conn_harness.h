@@ -1,7 +1,8 @@
-/* conn_harness.h - drives a real mote_conn in-process, the way server.c's shell does: an env
- * like env_init()'s (with a fixed Date line so that output is deterministic), a malloc'd block,
- * input copied through conn_read_space()/conn_received() in pieces of any size, and output
- * taken with conn_pending()/conn_sent() all at once, a few bytes at a time, or not at all.
+/* conn_harness.h - drives a real mote_conn in-process, the way the engine and the POSIX shell
+ * drive it: an env from mote_config's defaults (with a fixed Date line so that output is
+ * deterministic), malloc'd connection and exchange blocks, input copied through
+ * conn_read_space()/conn_received() in pieces of any size, and output taken with
+ * conn_pending()/conn_sent() all at once, a few bytes at a time, or not at all.
  *
  * Include after check.h. Only static functions, shared by the tests of the connection machine
  * (test_conn.c, test_response.c, test_defer.c, test_semantics.c). */
@@ -14,8 +15,11 @@
 #include <string.h>
 
 #include "engine/conn.h"
+#include "engine/exchange.h"
 #include "mote.h"
+#include "core/pool.h"
 #include "core/router.h"
+#include "proto/h1.h"
 
 #define H_SERVER_LINE "Server: mote\r\n"
 #define H_DATE_LINE "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
@@ -24,15 +28,20 @@
 #define H_LOG_MAX 512
 #define H_LOG_LEN 96
 
-enum {
-    FLUSH_NONE,   /* the hook writes nothing: a reader that never reads */
-    FLUSH_ALL,    /* the hook writes everything pending */
-    FLUSH_SOME    /* the hook writes at most flush_some bytes per call: a slow socket */
-};
+/* A route's flag of the tests' own: the body is collected (MOTE_BODY_COLLECT). */
+#define H_COLLECT 0x100u
+
+/* What a route accepts besides its path, match and body policy. */
+typedef struct h_options {
+    unsigned methods;
+    uint64_t max_body_size;
+    const mote_basic_auth *auth;
+} h_options;
 
 typedef struct harness {
     router routes;
     conn_env env;
+    pool exchanges;
     mote_conn conn;
     char *block;
     size_t block_size;
@@ -42,9 +51,6 @@ typedef struct harness {
     size_t out_len, out_cap;
     int drain;               /* h_feed() and h_eof() take all pending output afterwards */
     size_t drain_step;       /* conn_sent() in pieces of this many bytes (0: all at once) */
-    int flush_mode;          /* what env.flush does: FLUSH_* */
-    size_t flush_some;
-    unsigned flush_calls;
 
     /* what handlers saw: the request targets in dispatch order */
     char log[H_LOG_MAX][H_LOG_LEN];
@@ -64,110 +70,146 @@ static inline void h_mfree(void *ctx, void *p)
     free(p);
 }
 
+static inline void h_take(harness *h, const char *data, size_t n)
+{
+    if (h->out_len + n + 1 > h->out_cap) {
+        size_t cap = h->out_cap ? h->out_cap : 4096;
+        while (cap < h->out_len + n + 1) cap *= 2;
+        h->out = realloc(h->out, cap);
+        if (!h->out) abort();
+        h->out_cap = cap;
+    }
+    memcpy(h->out + h->out_len, data, n);
+    h->out_len += n;
+    h->out[h->out_len] = '\0';
+}
+
+/* Takes up to `max` bytes of the first pending segment into h->out (a file segment through its
+ * read callback); 0 when nothing is pending. */
+static inline size_t h_take_once(harness *h, size_t max)
+{
+    const out_seg *segs;
+    size_t n = conn_pending(&h->conn, &segs);
+    if (n == 0 || max == 0) return 0;
+    n = segs[0].len < max ? segs[0].len : max;
+    if (segs[0].kind == OUT_FILE) {
+        char buf[4096];
+        long got;
+        if (n > sizeof buf) n = sizeof buf;
+        got = segs[0].u.file.file.read(segs[0].u.file.file.ctx, buf, n, segs[0].u.file.off);
+        if (got <= 0) abort();
+        n = (size_t)got;
+        h_take(h, buf, n);
+    } else {
+        h_take(h, segs[0].data, n);
+    }
+    conn_sent(&h->conn, n);
+    return n;
+}
+
 /* Takes up to `max` bytes of pending output into h->out, in drain_step pieces; each
  * conn_sent() may let the connection dispatch more, whose output is taken too. */
 static inline size_t h_drain(harness *h, size_t max)
 {
     size_t taken = 0, guard = 0;
     while (taken < max && guard++ < 100000000u) {
-        const char *data;
-        size_t n = conn_pending(&h->conn, &data);
+        size_t step = h->drain_step ? h->drain_step : SIZE_MAX;
+        size_t n = h_take_once(h, step < max - taken ? step : max - taken);
         if (n == 0) break;
-        if (h->drain_step && n > h->drain_step) n = h->drain_step;
-        if (n > max - taken) n = max - taken;
-        if (h->out_len + n + 1 > h->out_cap) {
-            size_t cap = h->out_cap ? h->out_cap : 4096;
-            while (cap < h->out_len + n + 1) cap *= 2;
-            h->out = realloc(h->out, cap);
-            if (!h->out) abort();
-            h->out_cap = cap;
-        }
-        memcpy(h->out + h->out_len, data, n);
-        h->out_len += n;
-        h->out[h->out_len] = '\0';
         taken += n;
-        conn_sent(&h->conn, n);
     }
     return taken;
 }
 
-static inline void h_flush_hook(mote_conn *c)
-{
-    harness *h = c->user;
-    h->flush_calls++;
-    if (h->flush_mode == FLUSH_ALL) h_drain(h, SIZE_MAX);
-    else if (h->flush_mode == FLUSH_SOME) h_drain(h, h->flush_some);
-}
-
-/* An env as env_init() makes it from mote_config's defaults; tests change what they need
+/* An env as the engine makes it from mote_config's defaults; tests change what they need
  * before h_start(). */
 static inline void h_init(harness *h)
 {
     mote_allocator al;
+    mote_config cfg;
     memset(h, 0, sizeof *h);
     al.alloc = h_malloc;
     al.free = h_mfree;
     al.ctx = NULL;
+    mote_config_init(&cfg);
     router_init(&h->routes, al);
-    h->env.routes = &h->routes;
-    h->env.max_request_line = 8192;
-    h->env.max_header_bytes = 8192;
-    h->env.max_headers = 64;
-    h->env.out_size = 16384;
-    h->env.max_body_size = 1024 * 1024;
-    h->env.max_drain_size = 65536;
-    h->env.alloc.alloc = h_malloc;
-    h->env.alloc.free = h_mfree;
+    conn_env_init(&h->env, &cfg, &h->routes, al, 0);
     memcpy(h->env.server_line, H_SERVER_LINE, sizeof H_SERVER_LINE);
     h->env.server_line_len = sizeof H_SERVER_LINE - 1;
     memcpy(h->env.date_line, H_DATE_LINE, sizeof H_DATE_LINE);
     h->env.date_line_len = sizeof H_DATE_LINE - 1;
     h->env.owner = h;
-    h->env.flush = h_flush_hook;
+    h->env.first_proto = &h1_proto;
+    h->env.exchanges = &h->exchanges;
     h->drain = 1;
-    h->flush_mode = FLUSH_ALL;
 }
 
-/* conn_init and conn_attach, with in_size derived as env_init() derives it. */
+/* conn_init and conn_attach, with in_size derived from the limits as the engine derives it
+ * (without the room to read a body through, so that tests reach the buffer's end sooner). */
 static inline void h_start(harness *h)
 {
+    mote_allocator blocks = {h_malloc, h_mfree, NULL}; /* not the env's, which tests count */
     h->env.in_size =
         (uint32_t)((h->env.max_request_line + 2 + h->env.max_header_bytes + 7) & ~(size_t)7);
+    pool_init(&h->exchanges, blocks, exchange_block_size(&h->env), 1);
     conn_init(&h->conn, &h->env, h);
     h->block_size = conn_block_size(&h->env);
     h->block = malloc(h->block_size);
     if (!h->block) abort();
     memset(h->block, 0xa5, h->block_size);
-    conn_attach(&h->conn, h->block);
+    if (conn_attach(&h->conn, h->block) < 0) abort();
 }
 
 static inline void h_free(harness *h)
 {
+    (void)conn_abort(&h->conn); /* what it gives back is h->block, or nothing when detached */
     free(h->block);
+    pool_free(&h->exchanges);
     free(h->out);
     router_free(&h->routes);
     h->block = NULL;
     h->out = NULL;
 }
 
-static inline void h_route(harness *h, const char *path, unsigned flags, mote_handler fn)
+/* router_add() of a route as the tests describe it: its result. */
+static inline int h_route_rc(harness *h, const char *path, unsigned flags,
+                             const h_options *options, mote_handler fn)
 {
-    int rc = router_add(&h->routes, path, flags, NULL, fn, h);
+    mote_route_def def;
+    memset(&def, 0, sizeof def);
+    def.path = path;
+    def.match = (flags & MOTE_ROUTE_PREFIX) ? MOTE_ROUTE_PREFIX : MOTE_ROUTE_EXACT;
+    def.body = (flags & H_COLLECT) ? MOTE_BODY_COLLECT : MOTE_BODY_STREAM;
+    def.handler = fn;
+    def.user = h;
+    if (options) {
+        def.methods = options->methods;
+        def.max_body_size = options->max_body_size;
+        def.auth = options->auth;
+    }
+    return router_add(&h->routes, &def);
+}
+
+static inline void h_route_with(harness *h, const char *path, unsigned flags,
+                                const h_options *options, mote_handler fn)
+{
+    int rc = h_route_rc(h, path, flags, options, fn);
     CHECK_EQ_INT(rc, MOTE_OK);
 }
 
-/* A route with options (methods, body limit, credentials), as mote_route_with() adds it. */
-static inline void h_route_with(harness *h, const char *path, unsigned flags,
-                                const mote_route_options *options, mote_handler fn)
+static inline void h_route(harness *h, const char *path, unsigned flags, mote_handler fn)
 {
-    int rc = router_add(&h->routes, path, flags, options, fn, h);
-    CHECK_EQ_INT(rc, MOTE_OK);
+    h_route_with(h, path, flags, NULL, fn);
 }
 
 static inline void h_default(harness *h, mote_handler fn)
 {
-    h->routes.fallback.handler = fn;
-    h->routes.fallback.user_data = h;
+    mote_route_def def;
+    memset(&def, 0, sizeof def);
+    def.match = MOTE_ROUTE_DEFAULT;
+    def.handler = fn;
+    def.user = h;
+    CHECK_EQ_INT(router_add(&h->routes, &def), MOTE_OK);
 }
 
 /* Copies data in through conn_read_space()/conn_received() in pieces of `split` bytes (0: as
@@ -213,10 +255,50 @@ static inline const char *h_out(harness *h)
     return h->out ? h->out : "";
 }
 
+/* Bytes pending in all queued segments. */
 static inline size_t h_pending(const harness *h)
 {
-    const char *data;
-    return conn_pending(&h->conn, &data);
+    const conn_block *b = h->conn.b;
+    size_t i, total = 0;
+    for (i = 0; b && i < b->seg_count; i++) total += b->segs[b->seg_first + i].len;
+    return total;
+}
+
+/* The first pending segment's bytes (a memory segment), and how many. */
+static inline size_t h_pending_data(harness *h, const char **data)
+{
+    const out_seg *segs;
+    size_t n = conn_pending(&h->conn, &segs);
+    *data = n && segs[0].kind != OUT_FILE ? segs[0].data : NULL;
+    return n && segs[0].kind != OUT_FILE ? segs[0].len : 0;
+}
+
+/* Whether the connection waits for body bytes from the peer (under the body timeout). */
+static inline int h_awaits_body(const harness *h)
+{
+    return conn_timer(&h->conn) == CT_BODY;
+}
+
+/* Whether a request head has begun arriving (and waits for its end). */
+static inline int h_partial_head(const harness *h)
+{
+    return h->conn.b && h->conn.b->in_len > h->conn.b->in_start &&
+           conn_timer(&h->conn) == CT_HEAD;
+}
+
+/* The most bytes a head takes beyond the fields a handler adds (as the HTTP/1.1 writer counts
+ * it): a status line, Server, Date, framing and Connection. */
+static inline size_t h_head_reserve(const harness *h)
+{
+    return 48 + h->env.server_line_len + h->env.date_line_len + 64;
+}
+
+/* The HTTP/1.1 writer's rule for room to start a response, or offer on_ready: the output
+ * buffer empty, or what it holds and the most a head takes within half of it. */
+static inline int h_has_room(const harness *h)
+{
+    uint32_t used = h->conn.b ? h->conn.b->out_len : 0;
+    return used == 0 || used + h_head_reserve(h) <= h->env.out_size / 2;
 }
 
 /* Handlers call this to record the request they were given. */

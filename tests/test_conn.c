@@ -133,14 +133,14 @@ static void h_ignore_body(mote_request *req, mote_response *res, void *user)
 }
 
 static unsigned begins, ends;
-static void hook_begin(mote_conn *c)
+static void hook_begin(mote_exchange *x)
 {
-    (void)c;
+    (void)x;
     begins++;
 }
-static void hook_end(mote_conn *c)
+static void hook_end(mote_exchange *x)
 {
-    (void)c;
+    (void)x;
     ends++;
 }
 
@@ -697,7 +697,7 @@ static void test_peer_eof(void)
     h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
     h_start(&h);
     h_feed_str(&h, "GET /a HTTP/1.1\r\nHo", 0);
-    CHECK(conn_has_partial_head(&h.conn));
+    CHECK(h_partial_head(&h));
     h_eof(&h);
     CHECK(conn_is_done(&h.conn));
     CHECK_EQ_INT(h.out_len, 0);
@@ -724,7 +724,6 @@ static void test_peer_eof(void)
         h_init(&h);
         h.env.out_size = 1024;
         h.drain = 0;
-        h.flush_mode = FLUSH_NONE;
         h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
         h_start(&h);
         for (i = 0; i < 30; i++) {
@@ -753,8 +752,8 @@ static void test_peer_eof(void)
     h_feed_str(&h, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345", 0);
     CHECK_EQ_INT(h.log_count, 1);
     h_eof(&h);
-    CHECK_MSG(conn_is_done(&h.conn), "peer EOF inside a request body: closing=%d phase=%d",
-              h.conn.closing, h.conn.phase);
+    CHECK_MSG(conn_is_done(&h.conn), "peer EOF inside a request body: closing=%d",
+              h.conn.closing);
     h_free(&h);
 }
 
@@ -779,7 +778,6 @@ static void test_back_pressure(void)
     h.env.max_header_bytes = 256; /* a 520-byte input buffer */
     h.env.out_size = 1024;
     h.drain = 0;
-    h.flush_mode = FLUSH_NONE;
     h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
     h_start(&h);
     CHECK_EQ_INT(h.env.in_size, 520);
@@ -790,9 +788,9 @@ static void test_back_pressure(void)
     CHECK(h.log_count > 0 && h.log_count < (size_t)n);
     /* dispatching stopped once the output and a head's reserve passed half the buffer, and
      * never overflowed it */
-    CHECK(h_pending(&h) + response_head_reserve(&h.conn) > h.env.out_size / 2);
+    CHECK(h_pending(&h) + h_head_reserve(&h) > h.env.out_size / 2);
     CHECK(h_pending(&h) <= h.env.out_size);
-    CHECK(h.conn.in_len <= h.env.in_size);
+    CHECK(h.conn.b->in_len <= h.env.in_size);
     {
         size_t before = h.log_count;
         CHECK_EQ_INT(h_feed(&h, in.p + fed, in.len - fed, 0), 0);
@@ -844,13 +842,13 @@ static void test_detach(void)
 
     /* a partial head keeps it */
     h_feed_str(&h, "GET /x HTTP/1.1\r\n", 0);
-    CHECK(conn_has_partial_head(&h.conn));
+    CHECK(h_partial_head(&h));
     CHECK(!conn_is_idle(&h.conn));
     CHECK(conn_detach(&h.conn) == NULL);
     h_feed_str(&h, "Host: x\r\n\r\n", 0);
     want_echo(&want, "/x", "", 0);
     CHECK_OUT(&h, want.p);
-    CHECK(!conn_has_partial_head(&h.conn));
+    CHECK(!h_partial_head(&h));
     CHECK(conn_is_idle(&h.conn));
     b = conn_detach(&h.conn);
     CHECK(b == h.block);
@@ -862,7 +860,6 @@ static void test_detach(void)
 
     /* pending output keeps it */
     h.drain = 0;
-    h.flush_mode = FLUSH_NONE;
     h_feed_str(&h, "GET /y HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CHECK(h_pending(&h) > 0);
     CHECK(!conn_is_idle(&h.conn));
@@ -879,7 +876,7 @@ static void test_detach(void)
     h_feed_str(&h, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345", 0);
     CHECK(!conn_is_idle(&h.conn));
     CHECK(conn_detach(&h.conn) == NULL);
-    CHECK(!conn_has_partial_head(&h.conn));
+    CHECK(!h_partial_head(&h));
     h_feed_str(&h, "67890", 0);
     CHECK(conn_is_idle(&h.conn));
     b = conn_detach(&h.conn);
@@ -1068,15 +1065,15 @@ static void test_routing_by_path(void)
     h_free(&h);
 }
 
-/* ---- the shell's hooks and conn_fail ---------------------------------------------------- */
+/* ---- the engine's hooks and conn_expire ------------------------------------------------- */
 
-static void test_hooks_and_fail(void)
+static void test_hooks_and_expire(void)
 {
     harness h;
     strbuf want = {0};
     h_init(&h);
-    h.env.request_begin = hook_begin;
-    h.env.request_end = hook_end;
+    h.env.exchange_begin = hook_begin;
+    h.env.exchange_end = hook_end;
     h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
     h_start(&h);
     begins = ends = 0;
@@ -1087,9 +1084,22 @@ static void test_hooks_and_fail(void)
     want_echo(&want, "/2", "", 0);
     CHECK_OUT(&h, want.p);
 
-    /* between requests the shell may answer for itself (a timeout) */
-    CHECK_EQ_INT(conn_fail(&h.conn, 408), MOTE_OK);
+    /* a timeout between requests: the connection just ends */
+    conn_expire(&h.conn);
     h_drain(&h, SIZE_MAX);
+    CHECK_OUT(&h, want.p);
+    CHECK(conn_is_done(&h.conn));
+    h_free(&h);
+
+    /* a timeout in the middle of a head: 408, and the connection ends */
+    h_init(&h);
+    h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
+    h_start(&h);
+    h_feed_str(&h, "GET /3 HTTP/1.1\r\nHo", 0);
+    CHECK_EQ_INT(conn_timer(&h.conn), CT_HEAD);
+    conn_expire(&h.conn);
+    h_drain(&h, SIZE_MAX);
+    sb_free(&want);
     sb_error(&want, 408);
     CHECK_OUT(&h, want.p);
     CHECK(conn_is_done(&h.conn));
@@ -1112,6 +1122,6 @@ int main(void)
     test_detach();
     test_request_api();
     test_routing_by_path();
-    test_hooks_and_fail();
+    test_hooks_and_expire();
     return check_report("test_conn");
 }

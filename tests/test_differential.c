@@ -9,7 +9,7 @@
  * whole and in random splits, to
  *   - http_parser, whose callbacks are collected;
  *   - mote's parser.c + body.c, driven the way conn.c drives them (the buffer only grows);
- *   - mote's whole connection machine (tests/conn_harness.h), with a request_begin hook that
+ *   - mote's whole connection machine (tests/conn_harness.h), with an exchange_begin hook that
  *     records the head through the public mote_request_* API and a collecting handler that
  *     records the body and trailers.
  * Each side must give back exactly what the generator wrote: method, target, version, field
@@ -690,11 +690,11 @@ typedef struct cm_rec {
     int overflow;
 } cm_rec;
 
-static void cm_begin(mote_conn *c)
+static void cm_begin(mote_exchange *x)
 {
-    harness *h = c->user;
+    harness *h = x->conn->user;
     cm_rec *rec = h->ctx;
-    const mote_request *req = &c->a->req;
+    const mote_request *req = &x->req;
     request *r;
     size_t i, n;
     if (rec->count == MAX_REQS) {
@@ -749,8 +749,8 @@ static void cm_setup(harness *h, cm_rec *rec)
     h_init(h);
     memset(rec, 0, sizeof *rec);
     h->ctx = rec;
-    h->env.request_begin = cm_begin;
-    h_route(h, "/", MOTE_ROUTE_PREFIX | MOTE_ROUTE_COLLECT_BODY, cm_handler);
+    h->env.exchange_begin = cm_begin;
+    h_route(h, "/", MOTE_ROUTE_PREFIX | H_COLLECT, cm_handler);
     h_start(h);
 }
 

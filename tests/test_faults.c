@@ -1,7 +1,8 @@
 /* test_faults.c - the I/O shell under injected faults, in-process over loopback.
  *
- * Socket faults: a scripted exchange (three pipelined-in-turn requests on one connection: a
- * one-shot page, a collected POST body echoed back, a streamed 64 KiB reply with close) runs
+ * Socket faults: a scripted exchange (four requests in turn on one connection: a one-shot
+ * page, a collected POST body echoed back, a file (sendfile(2) on plain TCP, through the output
+ * buffer over TLS), a streamed 64 KiB reply with close) runs
  * once cleanly to count the socket calls the server makes for it. Then, for every step k of it
  * and every fault (EAGAIN, EINTR, a one-byte transfer, ECONNRESET, EPIPE), the server's k-th
  * socket call fails that way. The exchange must either complete byte for byte or stop short
@@ -10,9 +11,13 @@
  * Allocation failures: start-up (server, routes, a plain and a TLS listener) and the first
  * exchange run with the n-th allocation failing, for every n until none fails. A failed start-up
  * call reports MOTE_ENOMEM (or its own error) and returns every byte; a failure while serving
- * closes that one connection, and the next is served. */
+ * closes that one connection, and the next is served.
+ *
+ * Large bodies: a one-shot body of 1 MiB (far past the send buffer) and a file of the same
+ * size arrive whole and exact, over plain TCP and TLS. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -22,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -91,6 +97,12 @@ static long faulty_send(void *ctx, int fd, const void *buf, size_t len, int last
 {
     if (apply(next_call(ctx), &len, ECONNRESET) < 0) return -1;
     return net_io_system.send(NULL, fd, buf, len, last);
+}
+
+static long faulty_sendfile(void *ctx, int fd, int file_fd, uint64_t off, size_t len)
+{
+    if (apply(next_call(ctx), &len, ECONNRESET) < 0) return -1;
+    return net_io_system.sendfile(NULL, fd, file_fd, off, len);
 }
 
 static int faulty_accept(void *ctx, int listen_fd, mote_addr *peer)
@@ -183,10 +195,46 @@ static void stream_more(mote_response *res, void *user)
 static void h_stream(mote_request *req, mote_response *res, void *user)
 {
     (void)req;
+    (void)user;
     mote_response_header(res, "Content-Type", "text/plain");
     stream_sent = 0;
-    mote_response_defer(res, stream_more, NULL, user);
-    stream_more(res, user);
+    mote_response_defer(res, stream_more); /* offered at once, and whenever there is room */
+}
+
+/* A file of FILE_BYTES (a pattern), sent with mote_response_send_file(); and BIG_BYTES sent
+ * one-shot, copied, from memory. The pattern of byte i is pattern(i). */
+#define FILE_BYTES (20 * 1024 + 7)
+#define BIG_BYTES (1024 * 1024)
+static char file_path[64];
+
+static char pattern(size_t i)
+{
+    return (char)('a' + (i * 7 + i / 251) % 26);
+}
+
+static void h_file(mote_request *req, mote_response *res, void *user)
+{
+    int fd = open(file_path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    mote_file f;
+    (void)req;
+    (void)user;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0) close(fd);
+        mote_respond(res, 500, "text/plain", "no file\n");
+        return;
+    }
+    f = mote_file_from_fd(fd);
+    if (mote_response_send_file(res, &f, 0, (uint64_t)st.st_size) < 0) close(fd);
+}
+
+static char *big_body;
+
+static void h_big(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    CHECK_EQ_INT(mote_response_send(res, big_body, BIG_BYTES), MOTE_OK);
 }
 
 /* ---- a server on its own thread -------------------------------------------------------- */
@@ -206,10 +254,17 @@ static void *loop_thread(void *arg)
 
 static int add_routes(mote_server *srv)
 {
-    int rc = mote_route(srv, "/hello", MOTE_ROUTE_EXACT, h_hello, NULL);
-    if (rc == MOTE_OK) rc = mote_route(srv, "/echo", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY,
-                                       h_echo, NULL);
-    if (rc == MOTE_OK) rc = mote_route(srv, "/stream", MOTE_ROUTE_EXACT, h_stream, NULL);
+    const mote_route_def routes[] = {
+        {.path = "/hello", .handler = h_hello},
+        {.path = "/echo", .handler = h_echo, .body = MOTE_BODY_COLLECT},
+        {.path = "/file", .handler = h_file},
+        {.path = "/big", .handler = h_big},
+        {.path = "/stream", .handler = h_stream},
+    };
+    size_t i;
+    int rc = MOTE_OK;
+    for (i = 0; i < sizeof routes / sizeof routes[0] && rc == MOTE_OK; i++)
+        rc = mote_route(srv, &routes[i]);
     return rc;
 }
 
@@ -226,8 +281,10 @@ static void stop(running *r)
 static const char *const script[] = {
     "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n",
     "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world",
+    "GET /file HTTP/1.1\r\nHost: t\r\n\r\n",
     "GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
 };
+#define SCRIPT_STEPS (sizeof script / sizeof script[0])
 
 typedef struct reply {
     char bytes[REPLY_MAX];
@@ -400,12 +457,12 @@ static void exchange(int port, const tls_client_config *tls, reply *r)
     r->len = 0;
     r->closed = rc == -1;
     r->timeout = rc == -2;
-    for (i = 0; i < 3 && !r->closed && !r->timeout; i++) {
+    for (i = 0; i < SCRIPT_STEPS && !r->closed && !r->timeout; i++) {
         if (client_send(&c, script[i], strlen(script[i])) < 0) {
             r->closed = 1;
             break;
         }
-        if (i < 2) from = read_response(&c, r, from);
+        if (i + 1 < SCRIPT_STEPS) from = read_response(&c, r, from);
     }
     while (!r->closed && !r->timeout && read_more(&c, r) == 0) {
     }
@@ -434,7 +491,7 @@ static void check_like_clean(const reply *got, const reply *clean, const char *w
 static void test_socket_faults(const mote_tls_config *creds, const tls_client_config *tls)
 {
     faults f;
-    net_io io = {faulty_recv, faulty_send, faulty_accept, &f};
+    net_io io = {faulty_recv, faulty_send, faulty_accept, faulty_sendfile, &f};
     static reply clean, got, after;
     running r;
     unsigned steps, k, kind, completed = 0, cut = 0;
@@ -459,6 +516,7 @@ static void test_socket_faults(const mote_tls_config *creds, const tls_client_co
     CHECK(clean.closed && !clean.timeout);
     CHECK(clean.len > STREAM_BYTES);
     CHECK(find(clean.bytes, clean.len, "hello world") != NULL);
+    CHECK(find(clean.bytes, clean.len, "Content-Length: 20487\r\n") != NULL);
     CHECK(steps >= 5);
 
     for (kind = F_EAGAIN; kind < F_COUNT; kind++) {
@@ -489,6 +547,80 @@ static void test_socket_faults(const mote_tls_config *creds, const tls_client_co
     CHECK(cut > 0); /* resets do cut exchanges: the test sees both outcomes */
     stop(&r);
     pthread_mutex_destroy(&f.lock);
+}
+
+/* ---- large bodies --------------------------------------------------------------------------- */
+
+/* GET `path` on a new connection; the body must be `len` bytes of pattern(). */
+static void check_large(int port, const tls_client_config *tls, const char *path, size_t len)
+{
+    char req[128], buf[65536], head[1024];
+    size_t head_len = 0, got = 0, bad = 0, i, want_len = 0;
+    int body = 0, rounds = 0;
+    client c;
+    long n;
+    CHECK(client_open(&c, port, tls) == 0);
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    CHECK(client_send(&c, req, strlen(req)) == 0);
+    while (rounds++ < 100000 && (!body || got < want_len) && (n = client_recv(&c, buf, sizeof buf)) > 0) {
+        size_t at = 0;
+        if (!body) {
+            char *end;
+            size_t take = (size_t)n < sizeof head - 1 - head_len ? (size_t)n : sizeof head - 1 - head_len;
+            memcpy(head + head_len, buf, take);
+            head_len += take;
+            head[head_len] = '\0';
+            end = strstr(head, "\r\n\r\n");
+            if (!end) continue;
+            at = (size_t)(end + 4 - head) - (head_len - take);
+            body = 1;
+            want_len = strstr(head, "Content-Length: ") ? strtoul(strstr(head, "Content-Length: ") + 16, NULL, 10) : 0;
+            CHECK_MSG(strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s: %s", path, head);
+        }
+        for (i = at; i < (size_t)n; i++, got++) {
+            if (got < len && buf[i] != pattern(got)) bad++;
+        }
+    }
+    CHECK_MSG(want_len == len && got == len && bad == 0,
+              "%s over %s: Content-Length %zu, %zu body bytes of %zu, %zu wrong", path,
+              tls ? "TLS" : "TCP", want_len, got, len, bad);
+    client_close(&c);
+}
+
+/* B3: a one-shot body far larger than the send buffer is sent whole (it was a silent 500); a
+ * file too, by sendfile(2) on plain TCP and through the output buffer over TLS. */
+static void test_large_bodies(const mote_tls_config *creds, const tls_client_config *tls)
+{
+    running r;
+    int plain, secure;
+    size_t i;
+    FILE *f;
+
+    big_body = malloc(BIG_BYTES);
+    CHECK(big_body != NULL);
+    if (!big_body) return;
+    for (i = 0; i < BIG_BYTES; i++) big_body[i] = pattern(i);
+    f = fopen(file_path, "wb");
+    CHECK(f && fwrite(big_body, 1, BIG_BYTES, f) == BIG_BYTES);
+    if (f) fclose(f);
+
+    memset(&r, 0, sizeof r);
+    CHECK(mote_server_create(&r.srv, NULL) == MOTE_OK);
+    CHECK(add_routes(r.srv) == MOTE_OK);
+    plain = mote_listener_port(r.srv, mote_listen(r.srv, "127.0.0.1", 0));
+    secure = mote_listener_port(r.srv, mote_listen_tls(r.srv, "127.0.0.1", 0, creds));
+    CHECK(plain > 0 && secure > 0);
+    CHECK(pthread_create(&r.thread, NULL, loop_thread, &r) == 0);
+    check_large(plain, NULL, "/big", BIG_BYTES);
+    check_large(secure, tls, "/big", BIG_BYTES);
+    check_large(plain, NULL, "/file", BIG_BYTES);
+    check_large(secure, tls, "/file", BIG_BYTES);
+    stop(&r);
+
+    /* the script's file again */
+    f = fopen(file_path, "wb");
+    CHECK(f && fwrite(big_body, 1, FILE_BYTES, f) == FILE_BYTES);
+    if (f) fclose(f);
 }
 
 /* ---- allocation failures ------------------------------------------------------------------- */
@@ -592,12 +724,16 @@ int main(void)
     creds.cert_pem = cert;
     creds.key_pem = key;
     tls_client_config_init(&tls);
+    snprintf(file_path, sizeof file_path, "/tmp/mote-test-faults.%ld", (long)getpid());
 
+    test_large_bodies(&creds, &tls);
     test_socket_faults(&creds, NULL);
     test_socket_faults(&creds, &tls);
     test_allocation_failures(&creds, &tls);
 
     tls_client_config_free(&tls);
+    unlink(file_path);
+    free(big_body);
     free(cert);
     free(key);
     return check_report("test_faults");

@@ -77,6 +77,20 @@ static const route *match(const router *r, const char *path)
     return router_match(r, path, strlen(path));
 }
 
+/* A route as mote_route() registers it: `match` one of MOTE_ROUTE_*, anything else invalid. */
+static int add(router *rt, const char *path, unsigned match, const void *unused,
+               mote_handler handler, void *user)
+{
+    mote_route_def def;
+    (void)unused;
+    memset(&def, 0, sizeof def);
+    def.path = path;
+    def.match = (mote_match)match;
+    def.handler = handler;
+    def.user = user;
+    return router_add(rt, &def);
+}
+
 /* The tag of the route matching `path`, or NULL when nothing (not even a default) matches. */
 static void *match_tag(const router *r, const char *path)
 {
@@ -101,7 +115,7 @@ static void test_prefix_segments(void)
     counting a;
     router r;
     router_init(&r, counting_allocator(&a));
-    CHECK_EQ_INT(router_add(&r, "/images", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(1)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/images", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(1)), MOTE_OK);
 
     CHECK_MATCH(&r, "/images", TAG(1));
     CHECK_MATCH(&r, "/images/", TAG(1));
@@ -116,7 +130,7 @@ static void test_prefix_segments(void)
     CHECK_MATCH(&r, "images", NULL);
 
     /* a prefix route ending in '/' takes everything below it */
-    CHECK_EQ_INT(router_add(&r, "/docs/", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(2)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/docs/", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(2)), MOTE_OK);
     CHECK_MATCH(&r, "/docs/", TAG(2));
     CHECK_MATCH(&r, "/docs/a", TAG(2));
     CHECK_MATCH(&r, "/docs/a/b/c", TAG(2));
@@ -129,7 +143,7 @@ static void test_prefix_segments(void)
 
     /* "/" as a prefix takes every path */
     router_init(&r, counting_allocator(&a));
-    CHECK_EQ_INT(router_add(&r, "/", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(3)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(3)), MOTE_OK);
     CHECK_MATCH(&r, "/", TAG(3));
     CHECK_MATCH(&r, "/a", TAG(3));
     CHECK_MATCH(&r, "/a/b/c", TAG(3));
@@ -143,9 +157,9 @@ static void test_exact(void)
     counting a;
     router r;
     router_init(&r, counting_allocator(&a));
-    CHECK_EQ_INT(router_add(&r, "/a", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(1)), MOTE_OK);
-    CHECK_EQ_INT(router_add(&r, "/b/", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(2)), MOTE_OK);
-    CHECK_EQ_INT(router_add(&r, "/", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(3)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/a", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(1)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/b/", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(2)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(3)), MOTE_OK);
 
     CHECK_MATCH(&r, "/a", TAG(1));
     CHECK_MATCH(&r, "/a/", NULL);
@@ -212,7 +226,7 @@ static void check_order(const size_t *order)
     router_init(&r, counting_allocator(&a));
     for (i = 0; i < NESTED_N; i++) {
         size_t k = order[i];
-        int rc = router_add(&r, nested[k].path, nested[k].flags, NULL, handler_a, TAG(k));
+        int rc = add(&r, nested[k].path, nested[k].flags, NULL, handler_a, TAG(k));
         if (rc != MOTE_OK) permutation_failures++;
     }
     for (i = 0; i < sizeof probes / sizeof probes[0]; i++) {
@@ -272,7 +286,7 @@ static void test_many_routes(void)
     for (i = 0; i < 200; i++) {
         unsigned k = (i * 37u) % 200u; /* 37 is prime to 200: a permutation */
         snprintf(path, sizeof path, "/r%u", k);
-        if (router_add(&r, path, k % 2 ? MOTE_ROUTE_PREFIX : MOTE_ROUTE_EXACT, NULL, handler_a,
+        if (add(&r, path, k % 2 ? MOTE_ROUTE_PREFIX : MOTE_ROUTE_EXACT, NULL, handler_a,
                        (void *)(uintptr_t)(k + 1)) != MOTE_OK)
             bad++;
     }
@@ -310,11 +324,11 @@ static void test_exact_and_prefix_same_path(void)
         router r;
         router_init(&r, counting_allocator(&a));
         if (order == 0) {
-            CHECK_EQ_INT(router_add(&r, "/s", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(1)), MOTE_OK);
-            CHECK_EQ_INT(router_add(&r, "/s", MOTE_ROUTE_PREFIX, NULL, handler_b, TAG(2)), MOTE_OK);
+            CHECK_EQ_INT(add(&r, "/s", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(1)), MOTE_OK);
+            CHECK_EQ_INT(add(&r, "/s", MOTE_ROUTE_PREFIX, NULL, handler_b, TAG(2)), MOTE_OK);
         } else {
-            CHECK_EQ_INT(router_add(&r, "/s", MOTE_ROUTE_PREFIX, NULL, handler_b, TAG(2)), MOTE_OK);
-            CHECK_EQ_INT(router_add(&r, "/s", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(1)), MOTE_OK);
+            CHECK_EQ_INT(add(&r, "/s", MOTE_ROUTE_PREFIX, NULL, handler_b, TAG(2)), MOTE_OK);
+            CHECK_EQ_INT(add(&r, "/s", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(1)), MOTE_OK);
         }
         CHECK_MATCH(&r, "/s", TAG(1));
         CHECK(match(&r, "/s") && match(&r, "/s")->handler == handler_a);
@@ -334,25 +348,25 @@ static void test_errors(void)
     counting a;
     router r;
     router_init(&r, counting_allocator(&a));
-    CHECK_EQ_INT(router_add(&r, "/d", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(1)), MOTE_OK);
-    CHECK_EQ_INT(router_add(&r, "/d", MOTE_ROUTE_PREFIX, NULL, handler_b, TAG(2)), MOTE_EEXIST);
-    CHECK_EQ_INT(router_add(&r, "/e", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(3)), MOTE_OK);
-    CHECK_EQ_INT(router_add(&r, "/e", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(3)), MOTE_EEXIST);
-    CHECK_EQ_INT(router_add(&r, "/", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(4)), MOTE_OK);
-    CHECK_EQ_INT(router_add(&r, "/", MOTE_ROUTE_EXACT, NULL, handler_b, TAG(5)), MOTE_EEXIST);
+    CHECK_EQ_INT(add(&r, "/d", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(1)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/d", MOTE_ROUTE_PREFIX, NULL, handler_b, TAG(2)), MOTE_EEXIST);
+    CHECK_EQ_INT(add(&r, "/e", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(3)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/e", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(3)), MOTE_EEXIST);
+    CHECK_EQ_INT(add(&r, "/", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(4)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/", MOTE_ROUTE_EXACT, NULL, handler_b, TAG(5)), MOTE_EEXIST);
     /* a duplicate changes nothing: the first registration still answers */
     CHECK_MATCH(&r, "/d/x", TAG(1));
     CHECK_MATCH(&r, "/e", TAG(3));
     CHECK_MATCH(&r, "/", TAG(4));
     CHECK_EQ_INT(r.count, 3);
 
-    CHECK_EQ_INT(router_add(&r, NULL, MOTE_ROUTE_EXACT, NULL, handler_a, NULL), MOTE_EINVAL);
-    CHECK_EQ_INT(router_add(&r, "", MOTE_ROUTE_EXACT, NULL, handler_a, NULL), MOTE_EINVAL);
-    CHECK_EQ_INT(router_add(&r, "x", MOTE_ROUTE_EXACT, NULL, handler_a, NULL), MOTE_EINVAL);
-    CHECK_EQ_INT(router_add(&r, "", MOTE_ROUTE_PREFIX, NULL, handler_a, NULL), MOTE_EINVAL);
-    CHECK_EQ_INT(router_add(&r, "x/", MOTE_ROUTE_PREFIX, NULL, handler_a, NULL), MOTE_EINVAL);
-    CHECK_EQ_INT(router_add(&r, "/ok", MOTE_ROUTE_EXACT, NULL, NULL, NULL), MOTE_EINVAL);
-    CHECK_EQ_INT(router_add(&r, "/ok", 4u, NULL, handler_a, NULL), MOTE_EINVAL);
+    CHECK_EQ_INT(add(&r, NULL, MOTE_ROUTE_EXACT, NULL, handler_a, NULL), MOTE_EINVAL);
+    CHECK_EQ_INT(add(&r, "", MOTE_ROUTE_EXACT, NULL, handler_a, NULL), MOTE_EINVAL);
+    CHECK_EQ_INT(add(&r, "x", MOTE_ROUTE_EXACT, NULL, handler_a, NULL), MOTE_EINVAL);
+    CHECK_EQ_INT(add(&r, "", MOTE_ROUTE_PREFIX, NULL, handler_a, NULL), MOTE_EINVAL);
+    CHECK_EQ_INT(add(&r, "x/", MOTE_ROUTE_PREFIX, NULL, handler_a, NULL), MOTE_EINVAL);
+    CHECK_EQ_INT(add(&r, "/ok", MOTE_ROUTE_EXACT, NULL, NULL, NULL), MOTE_EINVAL);
+    CHECK_EQ_INT(add(&r, "/ok", 4u, NULL, handler_a, NULL), MOTE_EINVAL);
     CHECK_EQ_INT(r.count, 3);
     CHECK_MATCH(&r, "x", NULL);
     router_free(&r);
@@ -368,12 +382,13 @@ static void test_default(void)
     const route *rt;
     router_init(&r, counting_allocator(&a));
     CHECK(match(&r, "/") == NULL); /* empty table, no default */
-    CHECK_EQ_INT(router_add(&r, "/a", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(1)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/a", MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(1)), MOTE_OK);
     CHECK(match(&r, "/b") == NULL);
     CHECK(match(&r, "/ab") == NULL);
 
-    r.fallback.handler = handler_b; /* as mote_default_handler() sets it */
-    r.fallback.user_data = TAG(9);
+    CHECK_EQ_INT(add(&r, "/x", MOTE_ROUTE_DEFAULT, NULL, handler_b, TAG(9)), MOTE_EINVAL);
+    CHECK_EQ_INT(add(&r, NULL, MOTE_ROUTE_DEFAULT, NULL, handler_b, TAG(9)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, NULL, MOTE_ROUTE_DEFAULT, NULL, handler_a, TAG(8)), MOTE_EEXIST);
     rt = match(&r, "/b");
     CHECK(rt && rt->handler == handler_b && rt->user_data == TAG(9));
     CHECK_MATCH(&r, "/ab", TAG(9));
@@ -400,14 +415,14 @@ static void test_free_all(void)
     router_init(&r, counting_allocator(&a));
     for (i = 0; i < 50; i++) {
         snprintf(path, sizeof path, "/free/%d", i);
-        CHECK_EQ_INT(router_add(&r, path, (unsigned)(i & 1), NULL, handler_a, NULL), MOTE_OK);
+        CHECK_EQ_INT(add(&r, path, (unsigned)(i & 1), NULL, handler_a, NULL), MOTE_OK);
     }
     CHECK(a.live > 50); /* 50 paths and a table */
     router_free(&r);
     CHECK_EQ_INT(a.live, 0);
     CHECK_EQ_INT(r.count, 0);
     /* the router is reusable after router_free */
-    CHECK_EQ_INT(router_add(&r, "/again", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(1)), MOTE_OK);
+    CHECK_EQ_INT(add(&r, "/again", MOTE_ROUTE_EXACT, NULL, handler_a, TAG(1)), MOTE_OK);
     CHECK_MATCH(&r, "/again", TAG(1));
     router_free(&r);
     CHECK_EQ_INT(a.live, 0);
@@ -429,7 +444,7 @@ static void test_alloc_failure(void)
         for (i = 0; i < 20; i++) {
             int rc;
             snprintf(path, sizeof path, "/n%d", i);
-            rc = router_add(&r, path, MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(i));
+            rc = add(&r, path, MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(i));
             if (rc == MOTE_ENOMEM) {
                 if (failed_at >= 0) bad++; /* only one call fails */
                 failed_at = i;
@@ -447,7 +462,7 @@ static void test_alloc_failure(void)
                     if (match(&r, path) != NULL) bad++;
                 }
                 /* and the same call now succeeds */
-                rc = router_add(&r, path, MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(i));
+                rc = add(&r, path, MOTE_ROUTE_PREFIX, NULL, handler_a, TAG(i));
             }
             if (rc != MOTE_OK) bad++;
         }

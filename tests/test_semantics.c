@@ -161,9 +161,9 @@ static void h_stream(mote_request *req, mote_response *res, void *user)
     S.calls++;
     S.req = req;
     S.content_length = mote_request_content_length(req);
-    S.pending_before_read = conn_pending(&h->conn, &data);
+    S.pending_before_read = h_pending_data(h, &data);
     S.read_rc = mote_request_read_body(req, on_piece, NULL);
-    n = conn_pending(&h->conn, &data);
+    n = h_pending_data(h, &data);
     S.pending_after_read = n;
     if (n > S.pending_before_read && n - S.pending_before_read < sizeof S.after_read)
         memcpy(S.after_read, data + S.pending_before_read, n - S.pending_before_read);
@@ -362,10 +362,10 @@ static void test_stream_misuse(void)
  * is drained, never delivered (found by examples/upload.c: on_close frees the consumer). */
 static int early_pieces, early_closes;
 
-static void early_close(mote_response *res, void *user)
+static void early_release(void *user, int completed)
 {
-    (void)res;
     (void)user;
+    (void)completed;
     early_closes++;
 }
 
@@ -380,8 +380,9 @@ static void early_piece(mote_request *req, const void *data, size_t len, void *u
 
 static void h_answer_early(mote_request *req, mote_response *res, void *user)
 {
+    (void)res;
     h_log(user, req);
-    mote_response_defer(res, NULL, early_close, NULL);
+    mote_request_set_user(req, NULL, early_release);
     mote_request_read_body(req, early_piece, NULL);
 }
 
@@ -429,7 +430,7 @@ static void test_pause_resume(void)
     CHECK(S.got.len == 3 && memcmp(S.got.p, "abc", 3) == 0);
     CHECK_EQ_INT(S.ends, 0);
     CHECK_EQ_INT(conn_read_space(&h.conn, &at), 0);
-    CHECK(!conn_awaits_body(&h.conn));
+    CHECK(!h_awaits_body(&h));
     CHECK_EQ_INT(h.out_len, 0);
     CHECK_EQ_INT(h.log_count, 1);
     conn_received(&h.conn, 0); /* a spurious wake-up delivers nothing */
@@ -456,12 +457,12 @@ static void test_pause_resume(void)
     S.pause_first = 1;
     h_feed_str(&h, "POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123", 0);
     CHECK_EQ_INT(S.pieces, 1);
-    CHECK(conn_awaits_body(&h.conn) == 0);
+    CHECK(h_awaits_body(&h) == 0);
     CHECK_EQ_INT(conn_read_space(&h.conn, &at), 0);
     CHECK_EQ_INT(h_feed_str(&h, "456789" REQ_B, 0), 0);
     CHECK_EQ_INT(S.got.len, 4);
     CHECK_EQ_INT(mote_request_resume(S.req), MOTE_OK);
-    CHECK(conn_awaits_body(&h.conn));
+    CHECK(h_awaits_body(&h));
     CHECK(conn_read_space(&h.conn, &at) > 0);
     CHECK_EQ_INT(h_feed_str(&h, "456789" REQ_B, 0), strlen("456789" REQ_B));
     CHECK(S.got.len == 10 && memcmp(S.got.p, "0123456789", 10) == 0);
@@ -509,7 +510,7 @@ static void test_pause_then_answer(void)
     CHECK_EQ_INT(S.pause_rc, MOTE_OK);
     CHECK_EQ_INT(S.pieces, 1);
     CHECK(conn_read_space(&h.conn, &at) > 0); /* the rest of the body is still to be read */
-    CHECK(conn_awaits_body(&h.conn));          /* and timed: the client may stop sending it */
+    CHECK(h_awaits_body(&h));          /* and timed: the client may stop sending it */
     CHECK_EQ_INT(h_feed_str(&h, "456789" REQ_B, 0), strlen("456789" REQ_B));
     CHECK_EQ_INT(S.pieces, 1);                 /* drained, not delivered */
     sb_response(&want, 200, "Content-Type: text/plain\r\n", "", "paused\n");
@@ -541,7 +542,7 @@ static void test_collect(void)
             seen_reset();
             h_init(&h);
             use_counting(&h);
-            h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+            h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
             h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
             h_start(&h);
             h_feed(&h, req, len, split);
@@ -565,7 +566,7 @@ static void test_collect(void)
     seen_reset();
     h_init(&h);
     use_counting(&h);
-    h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+    h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
     h_start(&h);
     h_feed_str(&h, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
                    "GET /c HTTP/1.1\r\nHost: x\r\n\r\n", 0);
@@ -589,7 +590,7 @@ static void test_collect(void)
         seen_reset();
         h_init(&h);
         use_counting(&h);
-        h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+        h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
         h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
         h_start(&h);
         CHECK_EQ_INT(h_feed(&h, in.p, in.len, splits[k]), in.len);
@@ -615,7 +616,7 @@ static void test_collect(void)
         seen_reset();
         h_init(&h);
         use_counting(&h);
-        h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+        h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
         h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
         h_start(&h);
         CHECK_EQ_INT(h_feed(&h, in.p, in.len, splits[k]), in.len);
@@ -654,7 +655,7 @@ static void test_collect(void)
         seen_reset();
         h_init(&h);
         use_counting(&h);
-        h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+        h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
         h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
         h_start(&h);
         CHECK_EQ_INT(h_feed(&h, in.p, in.len, splits[k]), in.len);
@@ -684,7 +685,7 @@ static void test_collect_abort(void)
     seen_reset();
     h_init(&h);
     use_counting(&h);
-    h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+    h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
     h_start(&h);
     sb_printf(&in, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
     for (i = 0; i < 30000; i++) sb_add(&in, "q", 1);
@@ -703,7 +704,7 @@ static void test_collect_abort(void)
     /* chunked, after it has grown */
     h_init(&h);
     use_counting(&h);
-    h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+    h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
     h_start(&h);
     sb_printf(&in, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
     for (i = 0; i < 10; i++) {
@@ -728,7 +729,7 @@ static void test_collect_abort(void)
  * and for a chunked body when it crosses the limit. */
 static void test_collect_limit(void)
 {
-    mote_route_options o;
+    h_options o;
     harness h;
     strbuf want = {0}, in = {0};
     size_t split;
@@ -740,7 +741,7 @@ static void test_collect_limit(void)
     seen_reset();
     h_init(&h);
     use_counting(&h);
-    h_route_with(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, &o, h_collect);
+    h_route_with(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, &o, h_collect);
     h_start(&h);
     sb_printf(&in, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
                    "0123456789012345678901234567890123456789012345678901234567890123456789"
@@ -763,7 +764,7 @@ static void test_collect_limit(void)
         seen_reset();
         h_init(&h);
         use_counting(&h);
-        h_route_with(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, &o, h_collect);
+        h_route_with(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, &o, h_collect);
         h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
         h_start(&h);
         h_feed(&h, in.p, in.len, split);
@@ -785,7 +786,7 @@ static void test_collect_limit(void)
     h_init(&h);
     use_counting(&h);
     h.env.max_body_size = 10;
-    h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+    h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
     h_start(&h);
     h_feed_str(&h, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n01234567890" REQ_B, 0);
     sb_error(&want, 413);
@@ -805,7 +806,7 @@ static void test_collect_limit(void)
         seen_reset();
         h_init(&h);
         use_counting(&h);
-        h_route_with(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, &o, h_collect);
+        h_route_with(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, &o, h_collect);
         h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
         h_start(&h);
         h_feed(&h, in.p, in.len, split);
@@ -827,7 +828,7 @@ static void test_collect_limit(void)
     seen_reset();
     h_init(&h);
     use_counting(&h);
-    h_route_with(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, &o, h_collect);
+    h_route_with(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, &o, h_collect);
     h_start(&h);
     h_feed_str(&h, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                    "3c\r\n012345678901234567890123456789012345678901234567890123456789\r\n"
@@ -851,7 +852,7 @@ static void test_collect_enomem(void)
     h_init(&h);
     use_counting(&h);
     K.fail = 1;
-    h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+    h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
     h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
     h_start(&h);
     sb_printf(&in, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
@@ -874,7 +875,7 @@ static void test_collect_enomem(void)
     h_init(&h);
     use_counting(&h);
     K.fail = 1;
-    h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+    h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
     h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
     h_start(&h);
     h_feed_str(&h, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -890,7 +891,7 @@ static void test_collect_enomem(void)
     seen_reset();
     h_init(&h);
     use_counting(&h);
-    h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+    h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
     h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
     h_start(&h);
     h_feed_str(&h, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 0);
@@ -971,7 +972,7 @@ static void test_framing_refused(void)
                 seen_reset();
                 h_init(&h);
                 use_counting(&h);
-                h_route(&h, "/s", MOTE_ROUTE_EXACT | (collecting ? MOTE_ROUTE_COLLECT_BODY : 0),
+                h_route(&h, "/s", MOTE_ROUTE_EXACT | (collecting ? H_COLLECT : 0),
                         collecting ? h_collect : h_stream);
                 h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);
                 h_start(&h);
@@ -1096,7 +1097,7 @@ static void test_expect_collect(void)
     seen_reset();
     h_init(&h);
     use_counting(&h);
-    h_route(&h, "/c", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_collect);
+    h_route(&h, "/c", MOTE_ROUTE_EXACT | H_COLLECT, h_collect);
     h_start(&h);
     h_feed_str(&h, "POST /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 0);
     CHECK_OUT(&h, CONTINUE_LINE);
@@ -1114,7 +1115,7 @@ static void test_expect_collect(void)
 static void test_expect_refused(void)
 {
     static const mote_basic_auth auth = {"dev", "admin", "s3cret"};
-    mote_route_options post_only, small, secret;
+    h_options post_only, small, secret;
     struct {
         const char *request;
         int status;
@@ -1260,7 +1261,7 @@ static void test_methods(void)
         unsigned effective = masks[i].mask | ((masks[i].mask & MOTE_GET) ? MOTE_HEAD : 0);
         for (m = 0; m < sizeof methods / sizeof methods[0]; m++) {
             harness h;
-            mote_route_options o;
+            h_options o;
             strbuf in = {0}, want = {0}, allow = {0};
             memset(&o, 0, sizeof o);
             o.methods = masks[i].mask;
@@ -1306,7 +1307,7 @@ static void test_methods(void)
     /* a refused method's body is drained, and the next request is served */
     {
         harness h;
-        mote_route_options o;
+        h_options o;
         strbuf want = {0};
         memset(&o, 0, sizeof o);
         o.methods = MOTE_GET;
@@ -1329,11 +1330,11 @@ static void test_methods(void)
     /* mask bits the library does not know are refused at registration */
     {
         harness h;
-        mote_route_options o;
+        h_options o;
         h_init(&h);
         memset(&o, 0, sizeof o);
         o.methods = 1u << 7;
-        CHECK_EQ_INT(router_add(&h.routes, "/x", MOTE_ROUTE_EXACT, &o, h_method, &h), MOTE_EINVAL);
+        CHECK_EQ_INT(h_route_rc(&h, "/x", MOTE_ROUTE_EXACT, &o, h_method), MOTE_EINVAL);
         h_free(&h);
     }
 }
@@ -1344,7 +1345,7 @@ static void h_stream_out(mote_request *req, mote_response *res, void *user)
     h_log(user, req);
     S.calls++;
     S.read_rc = mote_response_write(res, "abc", 3);
-    mote_response_write(res, "defg", 4);
+    S.read_again_rc = mote_response_write(res, "defg", 4);
     mote_response_end(res);
 }
 
@@ -1352,7 +1353,7 @@ static void test_head(void)
 {
     harness h;
     strbuf want = {0};
-    mote_route_options o;
+    h_options o;
     memset(&o, 0, sizeof o);
     o.methods = MOTE_GET;
     seen_reset();
@@ -1570,6 +1571,15 @@ static void h_check_auth(mote_request *req, mote_response *res, void *user)
     mote_respond(res, 200, "text/plain", "checked\n");
 }
 
+static void h_unauthorized_args(mote_request *req, mote_response *res, void *user)
+{
+    (void)req;
+    (void)user;
+    S.auth_results[0] = mote_respond_unauthorized(NULL, "r");
+    S.auth_results[1] = mote_respond_unauthorized(res, NULL);
+    S.auth_results[2] = mote_respond_unauthorized(res, "r");
+}
+
 static void test_auth(void)
 {
     static const mote_basic_auth auth = {"dev area", "admin", "s3cret"};
@@ -1597,7 +1607,7 @@ static void test_auth(void)
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         harness h;
-        mote_route_options o;
+        h_options o;
         strbuf in = {0}, want = {0};
         memset(&o, 0, sizeof o);
         o.auth = &auth;
@@ -1636,7 +1646,7 @@ static void test_auth(void)
     /* a protected route's sibling path is not protected; a refused body is drained */
     {
         harness h;
-        mote_route_options o;
+        h_options o;
         strbuf want = {0};
         memset(&o, 0, sizeof o);
         o.auth = &auth;
@@ -1697,25 +1707,28 @@ static void test_auth(void)
     {
         harness h;
         h_init(&h);
+        h_route(&h, "/u", MOTE_ROUTE_EXACT, h_unauthorized_args);
         h_start(&h);
-        CHECK_EQ_INT(mote_respond_unauthorized(NULL, "r"), MOTE_EINVAL);
-        CHECK_EQ_INT(mote_respond_unauthorized(&h.conn.a->res, NULL), MOTE_EINVAL);
+        h_feed_str(&h, "GET /u HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+        CHECK_EQ_INT(S.auth_results[0], MOTE_EINVAL);
+        CHECK_EQ_INT(S.auth_results[1], MOTE_EINVAL);
+        CHECK_EQ_INT(S.auth_results[2], MOTE_OK);
         h_free(&h);
     }
 
     /* invalid credentials at registration */
     {
         harness h;
-        mote_route_options o;
+        h_options o;
         mote_basic_auth a = {"r", "us:er", "p"}, q = {"quote\"d", "u", "p"}, n = {NULL, "u", "p"};
         memset(&o, 0, sizeof o);
         h_init(&h);
         o.auth = &a;
-        CHECK_EQ_INT(router_add(&h.routes, "/x", 0, &o, h_authed, &h), MOTE_EINVAL);
+        CHECK_EQ_INT(h_route_rc(&h, "/x", 0, &o, h_authed), MOTE_EINVAL);
         o.auth = &q;
-        CHECK_EQ_INT(router_add(&h.routes, "/x", 0, &o, h_authed, &h), MOTE_EINVAL);
+        CHECK_EQ_INT(h_route_rc(&h, "/x", 0, &o, h_authed), MOTE_EINVAL);
         o.auth = &n;
-        CHECK_EQ_INT(router_add(&h.routes, "/x", 0, &o, h_authed, &h), MOTE_EINVAL);
+        CHECK_EQ_INT(h_route_rc(&h, "/x", 0, &o, h_authed), MOTE_EINVAL);
         h_free(&h);
     }
 }
@@ -1777,7 +1790,7 @@ static void h_length_eagain(mote_request *req, mote_response *res, void *user)
     lw_sent = 0;
     lw_eagain = 0;
     CHECK_EQ_INT(mote_response_length(res, LW_TOTAL), MOTE_OK);
-    CHECK_EQ_INT(mote_response_defer(res, lw_more, NULL, NULL), MOTE_OK);
+    CHECK_EQ_INT(mote_response_defer(res, lw_more), MOTE_OK);
     lw_more(res, NULL);
 }
 
@@ -1793,7 +1806,6 @@ static void test_response_length_eagain(void)
     body[LW_TOTAL] = '\0';
     seen_reset();
     h_init(&h);
-    h.flush_mode = FLUSH_NONE;
     h.drain = 0;
     h_route(&h, "/lw", MOTE_ROUTE_EXACT, h_length_eagain);
     h_route(&h, "/", MOTE_ROUTE_PREFIX, h_echo);

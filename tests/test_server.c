@@ -1,6 +1,7 @@
-/* test_server.c - the I/O shell in-process, over loopback: mote_post() from other threads,
- * application timers, a deferred response finished from another thread, and two servers in
- * one process. Every wait is on an event (a socket read, a condition, a thread's end). */
+/* test_server.c - the server in-process, over loopback: mote_post() from other threads,
+ * application timers, a deferred response finished from another thread (and one whose client
+ * left first), two servers in one process, and workers. Every wait is on an event (a socket
+ * read, a condition, a thread's end). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -116,53 +117,83 @@ static void finish(running *r)
     mote_server_destroy(r->srv);
 }
 
-/* ---- a deferred response finished by a task another thread posts ----------------------- */
+/* ---- a deferred response finished from another thread ------------------------------------ */
 
+/* The handler defers its response and hands its handle (mote_response_handle()) to a worker
+ * thread, which posts the rest of the response back to the loop (mote_response_post()). If the
+ * client has gone by then, the task gets no response, and the request's release told of it. */
 typedef struct handoff {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    mote_response *res;      /* set by the handler, on the loop thread */
-    mote_server *srv;
-    int closed;
-    int post_rc;             /* the worker's mote_post() result, checked after it ends */
+    int ready;               /* the handler ran and took the handle */
+    mote_handle handle;
+    int disconnect;          /* the worker waits for the release before it posts */
+    int released, completed; /* the request's release: how often, and what it said */
+    int finished, gone_seen; /* the posted task ran, with a response or without */
+    int post_rc;
 } handoff;
 
-static void finish_from_loop(mote_server *srv, void *arg)
+static void signal_locked(handoff *h)
 {
-    handoff *h = arg;
-    (void)srv;
-    CHECK(!h->closed);
-    CHECK_EQ_INT(mote_response_write(h->res, "posted ", 7), MOTE_OK);
-    CHECK_EQ_INT(mote_response_write(h->res, "from a thread\n", 14), MOTE_OK);
-    CHECK_EQ_INT(mote_response_end(h->res), MOTE_OK);
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
 }
 
-static void on_close(mote_response *res, void *user)
+static void release_handoff(void *user, int completed)
 {
     handoff *h = user;
-    (void)res;
-    h->closed = 1;
+    pthread_mutex_lock(&h->lock);
+    h->released++;
+    h->completed = completed;
+    signal_locked(h);
+}
+
+static void finish_from_loop(mote_response *res, void *arg)
+{
+    handoff *h = arg;
+    if (res) {
+        CHECK_EQ_INT(mote_response_write(res, "posted ", 7), MOTE_OK);
+        CHECK_EQ_INT(mote_response_write(res, "from a thread\n", 14), MOTE_OK);
+        CHECK_EQ_INT(mote_response_end(res), MOTE_OK);
+    }
+    pthread_mutex_lock(&h->lock);
+    if (res) h->finished = 1;
+    else h->gone_seen = 1;
+    signal_locked(h);
 }
 
 static void deferred_handler(mote_request *req, mote_response *res, void *user)
 {
     handoff *h = user;
-    (void)req;
-    mote_response_defer(res, NULL, on_close, h);
+    mote_request_set_user(req, h, release_handoff);
+    mote_response_defer(res, NULL);
     pthread_mutex_lock(&h->lock);
-    h->res = res;
-    pthread_cond_signal(&h->cond);
-    pthread_mutex_unlock(&h->lock);
+    h->handle = mote_response_handle(res);
+    h->ready = 1;
+    signal_locked(h);
 }
 
 static void *worker(void *arg)
 {
     handoff *h = arg;
     pthread_mutex_lock(&h->lock);
-    while (!h->res) pthread_cond_wait(&h->cond, &h->lock);
+    while (!h->ready || (h->disconnect && !h->released)) pthread_cond_wait(&h->cond, &h->lock);
     pthread_mutex_unlock(&h->lock);
-    h->post_rc = mote_post(h->srv, finish_from_loop, h);
+    h->post_rc = mote_response_post(h->handle, finish_from_loop, h);
     return NULL;
+}
+
+static void handoff_init(handoff *h)
+{
+    memset(h, 0, sizeof *h);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->cond, NULL);
+}
+
+static void handoff_free(handoff *h)
+{
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->cond);
 }
 
 static void test_post_finishes_deferred_response(void)
@@ -171,12 +202,9 @@ static void test_post_finishes_deferred_response(void)
     handoff h;
     pthread_t w;
     char *reply;
-    memset(&h, 0, sizeof h);
-    pthread_mutex_init(&h.lock, NULL);
-    pthread_cond_init(&h.cond, NULL);
+    handoff_init(&h);
     CHECK(start(&r, NULL) == 0);
-    h.srv = r.srv;
-    mote_route(r.srv, "/slow", MOTE_ROUTE_EXACT, deferred_handler, &h);
+    mote_route(r.srv, &(mote_route_def){.path = "/slow", .handler = deferred_handler, .user = &h});
     run(&r);
     pthread_create(&w, NULL, worker, &h);
     reply = fetch(r.port, "GET", "/slow");
@@ -185,11 +213,58 @@ static void test_post_finishes_deferred_response(void)
     CHECK_MSG(reply && strstr(reply, "Transfer-Encoding: chunked"), "%s", reply ? reply : "(none)");
     CHECK_MSG(reply && strstr(reply, "7\r\nposted \r\ne\r\nfrom a thread\n\r\n0\r\n\r\n"), "%s",
               reply ? reply : "(none)");
-    CHECK(h.closed);
     free(reply);
     finish(&r);
-    pthread_mutex_destroy(&h.lock);
-    pthread_cond_destroy(&h.cond);
+    CHECK_EQ_INT(h.finished, 1);
+    CHECK_EQ_INT(h.released, 1);   /* once, after the response went, before the close */
+    CHECK_EQ_INT(h.completed, 1);
+    handoff_free(&h);
+}
+
+/* The client goes away (a reset) before the worker posts: the release says the request was cut
+ * off, and the posted task runs without a response, its argument still its to free. (A client
+ * that only half-closes still gets its response: the server cannot tell it from one that has
+ * gone until a write fails.) */
+static void test_post_to_gone_response(void)
+{
+    struct sockaddr_in sa;
+    running r;
+    handoff h;
+    pthread_t w;
+    const char req[] = "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd;
+    handoff_init(&h);
+    h.disconnect = 1;
+    CHECK(start(&r, NULL) == 0);
+    mote_route(r.srv, &(mote_route_def){.path = "/slow", .handler = deferred_handler, .user = &h});
+    run(&r);
+    pthread_create(&w, NULL, worker, &h);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)r.port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    CHECK(send(fd, req, sizeof req - 1, 0) == (ssize_t)(sizeof req - 1));
+    pthread_mutex_lock(&h.lock);
+    while (!h.ready) pthread_cond_wait(&h.cond, &h.lock);
+    pthread_mutex_unlock(&h.lock);
+    {
+        struct linger reset = {1, 0};
+        CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+    }
+    close(fd);
+    pthread_join(w, NULL);
+    CHECK_EQ_INT(h.post_rc, MOTE_OK);
+    pthread_mutex_lock(&h.lock);
+    while (!h.gone_seen && !h.finished) pthread_cond_wait(&h.cond, &h.lock);
+    pthread_mutex_unlock(&h.lock);
+    CHECK_EQ_INT(h.gone_seen, 1);
+    CHECK_EQ_INT(h.finished, 0);
+    CHECK_EQ_INT(h.released, 1);
+    CHECK_EQ_INT(h.completed, 0);
+    finish(&r);
+    handoff_free(&h);
 }
 
 /* ---- many threads posting at once ------------------------------------------------------- */
@@ -340,8 +415,10 @@ static void test_two_servers(void)
     char *ra, *rb;
     CHECK(start(&a, NULL) == 0);
     CHECK(start(&b, NULL) == 0);
-    mote_route(a.srv, "/", MOTE_ROUTE_PREFIX, say, "server a\n");
-    mote_route(b.srv, "/", MOTE_ROUTE_PREFIX, say, "server b\n");
+    mote_route(a.srv, &(mote_route_def){.path = "/", .match = MOTE_ROUTE_PREFIX, .handler = say,
+                                        .user = "server a\n"});
+    mote_route(b.srv, &(mote_route_def){.path = "/", .match = MOTE_ROUTE_PREFIX, .handler = say,
+                                        .user = "server b\n"});
     run(&a);
     run(&b);
     ra = fetch(a.port, "GET", "/x");
@@ -394,7 +471,8 @@ static void test_workers(void)
     cfg.workers = 2;
     memset(&r, 0, sizeof r);
     CHECK(mote_server_create(&r.srv, &cfg) == MOTE_OK);
-    CHECK(mote_route(r.srv, "/", MOTE_ROUTE_PREFIX, h_which_thread, &seen) == MOTE_OK);
+    CHECK(mote_route(r.srv, &(mote_route_def){.path = "/", .match = MOTE_ROUTE_PREFIX,
+                                              .handler = h_which_thread, .user = &seen}) == MOTE_OK);
     r.port = mote_listener_port(r.srv, mote_listen(r.srv, "127.0.0.1", 0));
     CHECK(r.port > 0);
     CHECK(mote_server_step(r.srv, 0) == MOTE_ESTATE);
@@ -419,6 +497,7 @@ static void test_workers(void)
 int main(void)
 {
     test_post_finishes_deferred_response();
+    test_post_to_gone_response();
     test_many_posters();
     test_timers();
     test_two_servers();

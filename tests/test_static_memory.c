@@ -88,9 +88,9 @@ static void h_stream(mote_request *req, mote_response *res, void *user)
 {
     (void)req;
     (void)user;
-    mote_response_write(res, "streamed ", 9);
-    mote_response_write(res, "reply\n", 6);
-    mote_response_end(res);
+    int rc = mote_response_write(res, "streamed ", 9);
+    if (rc == MOTE_OK) rc = mote_response_write(res, "reply\n", 6);
+    if (rc == MOTE_OK) mote_response_end(res);
 }
 
 static void tick(mote_server *srv, void *arg)
@@ -228,10 +228,10 @@ int main(void)
     cfg.arena = arena;
     cfg.arena_size = sizeof arena;
     CHECK_EQ_INT(mote_server_create(&srv, &cfg), MOTE_OK);
-    CHECK(mote_route(srv, "/page", MOTE_ROUTE_EXACT, h_page, NULL) == MOTE_OK);
-    CHECK(mote_route(srv, "/stream", MOTE_ROUTE_EXACT, h_stream, NULL) == MOTE_OK);
-    CHECK(mote_route(srv, "/echo", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, h_echo, NULL) ==
-          MOTE_OK);
+    CHECK(mote_route(srv, &(mote_route_def){.path = "/page", .handler = h_page}) == MOTE_OK);
+    CHECK(mote_route(srv, &(mote_route_def){.path = "/stream", .handler = h_stream}) == MOTE_OK);
+    CHECK(mote_route(srv, &(mote_route_def){.path = "/echo", .handler = h_echo,
+                                            .body = MOTE_BODY_COLLECT}) == MOTE_OK);
     port = mote_listener_port(srv, mote_listen(srv, "127.0.0.1", 0));
     CHECK(port > 0);
     tls.cert_pem = tls.key_pem = "unused";

@@ -54,9 +54,9 @@ static void h_stream(mote_request *req, mote_response *res, void *user)
     (void)req;
     (void)user;
     mote_response_header(res, "Content-Type", "text/plain");
-    mote_response_write(res, "streamed ", 9);
-    mote_response_write(res, "reply\n", 6);
-    mote_response_end(res);
+    int rc = mote_response_write(res, "streamed ", 9);
+    if (rc == MOTE_OK) rc = mote_response_write(res, "reply\n", 6);
+    if (rc == MOTE_OK) mote_response_end(res);
 }
 
 static void *loop_thread(void *arg)
@@ -126,8 +126,8 @@ int main(void)
     cfg.allocator.free = count_free;
     cfg.allocator.ctx = &counts;
     CHECK(mote_server_create(&srv, &cfg) == MOTE_OK);
-    CHECK(mote_route(srv, "/index.html", MOTE_ROUTE_EXACT, h_page, NULL) == MOTE_OK);
-    CHECK(mote_route(srv, "/stream", MOTE_ROUTE_EXACT, h_stream, NULL) == MOTE_OK);
+    CHECK(mote_route(srv, &(mote_route_def){.path = "/index.html", .handler = h_page}) == MOTE_OK);
+    CHECK(mote_route(srv, &(mote_route_def){.path = "/stream", .handler = h_stream}) == MOTE_OK);
     port = mote_listener_port(srv, mote_listen(srv, "127.0.0.1", 0));
     CHECK(port > 0);
     CHECK(pthread_create(&thread, NULL, loop_thread, srv) == 0);

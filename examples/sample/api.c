@@ -40,12 +40,14 @@ static void echo_continue(mote_response *res, void *user)
     mote_response_end(res);
 }
 
-static void echo_free(mote_response *res, void *user)
+static void echo_free(void *user, int completed)
 {
-    (void)res;
+    (void)completed;
     free(user);
 }
 
+/* Streamed with its length declared, from on_ready: offered as this handler returns, and each
+ * time the socket has taken some. */
 void page_echo(mote_request *req, mote_response *res, void *user)
 {
     mote_str body = mote_request_body(req);
@@ -62,8 +64,8 @@ void page_echo(mote_request *req, mote_response *res, void *user)
     mote_response_header(res, "Content-Type", type ? type : "application/octet-stream");
     mote_response_header(res, "X-Body-Length", length);
     mote_response_length(res, body.len);
-    mote_response_defer(res, echo_continue, echo_free, e);
-    echo_continue(res, e);
+    mote_request_set_user(req, e, echo_free);
+    mote_response_defer(res, echo_continue);
 }
 
 /* ---- /upload: any size, streamed through SHA-256 in constant memory ---------------------- */
@@ -92,10 +94,10 @@ static void upload_data(mote_request *req, const void *data, size_t len, void *u
     mote_respond(res, 200, "application/json", reply);
 }
 
-static void upload_free(mote_response *res, void *user)
+static void upload_free(void *user, int completed)
 {
     upload *u = user;
-    (void)res;
+    (void)completed;
     mbedtls_sha256_free(&u->sha);
     free(u);
 }
@@ -111,17 +113,17 @@ void page_upload(mote_request *req, mote_response *res, void *user)
     mbedtls_sha256_init(&u->sha);
     mbedtls_sha256_starts_ret(&u->sha, 0);
     u->bytes = 0;
-    /* on_close frees the state however the request ends: answered, or cut off mid-body */
-    mote_response_defer(res, NULL, upload_free, u);
+    /* the release frees the state however the request ends: answered, or cut off mid-body */
+    mote_request_set_user(req, u, upload_free);
     mote_request_read_body(req, upload_data, u);
 }
 
 /* ---- /events: a clock tick each second, to every open stream ---------------------------- */
 
-static void unsubscribe(mote_response *res, void *user)
+static void unsubscribe(void *user, int completed)
 {
     subscriber *s = user;
-    (void)res;
+    (void)completed;
     s->prev->next = s->next;
     s->next->prev = s->prev;
     free(s);
@@ -163,8 +165,12 @@ void page_events(mote_request *req, mote_response *res, void *user)
     s->prev = ev->head.prev;
     ev->head.prev->next = s;
     ev->head.prev = s;
-    mote_response_write(res, ": mote clock\n\n", 14); /* the head goes out now */
-    mote_response_defer(res, NULL, unsubscribe, s);
+    if (mote_response_write(res, ": mote clock\n\n", 14) < 0) { /* the head goes out now */
+        mote_response_end(res); /* (a fresh response has room: this does not happen) */
+        s->res = NULL;
+    }
+    mote_request_set_user(req, s, unsubscribe);
+    mote_response_defer(res, NULL);
 }
 
 static void events_tick(mote_server *srv, void *arg)
@@ -180,6 +186,9 @@ static void events_tick(mote_server *srv, void *arg)
     ev->ticks++;
     n = snprintf(line, sizeof line, "id: %lu\ndata: %04d-%02d-%02dT%02d:%02d:%02dZ\n\n", ev->ticks,
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    /* a client too slow to take a tick just misses it */
-    for (s = ev->head.next; s != &ev->head; s = s->next) mote_response_write(s->res, line, (size_t)n);
+    for (s = ev->head.next; s != &ev->head; s = s->next) {
+        if (s->res && mote_response_write(s->res, line, (size_t)n) < 0) {
+            /* a client too slow to take a tick just misses it */
+        }
+    }
 }

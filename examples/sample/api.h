@@ -18,7 +18,7 @@ void page_upload(mote_request *req, mote_response *res, void *user);
  * the loop that serves it (user: events[], one per loop, indexed by mote_server_loop_index). */
 typedef struct subscriber {
     struct subscriber *prev, *next;
-    mote_response *res;
+    mote_response *res;       /* NULL once ended */
 } subscriber;
 
 typedef struct events {

@@ -229,36 +229,33 @@ static void handle_signals(void)
 /* Returns 0, or a MOTE_E* code for a route the options make invalid. */
 static int register_routes(mote_server *srv, const char *machine, const options *o, events *ev)
 {
-    mote_route_options echo, upload, events_only, auth;
-    mote_basic_auth credentials;
+    const mote_basic_auth credentials = {o->auth_realm, o->auth_user, o->auth_password};
+    const mote_route_def routes[] = {
+        /* as the seed registers them: a soft 404 for unknown URLs, two prefix routes */
+        {.match = MOTE_ROUTE_DEFAULT, .handler = page_soft_404},
+        {.path = "/headers", .match = MOTE_ROUTE_PREFIX, .handler = page_header_fields,
+         .user = (void *)machine},
+        {.path = "/index.html", .match = MOTE_ROUTE_PREFIX, .handler = page_it_works},
+        /* and the two other statuses the seed lists */
+        {.path = "/forbidden", .match = MOTE_ROUTE_PREFIX, .handler = page_forbidden},
+        {.path = "/missing", .match = MOTE_ROUTE_PREFIX, .handler = page_missing},
+        /* beyond the seed: bodies both ways (an upload of any size: streamed, never held),
+         * events, and credentials */
+        {.path = "/echo", .handler = page_echo, .methods = MOTE_POST | MOTE_PUT,
+         .body = MOTE_BODY_COLLECT},
+        {.path = "/upload", .handler = page_upload, .methods = MOTE_POST | MOTE_PUT,
+         .max_body_size = UINT64_MAX},
+        {.path = "/events", .handler = page_events, .user = ev, .methods = MOTE_GET},
+    };
+    const mote_route_def auth = {.path = "/auth", .match = MOTE_ROUTE_PREFIX,
+                                 .handler = page_auth, .methods = MOTE_GET,
+                                 .auth = &credentials};
+    size_t i;
     int rc = 0;
 
-    /* as the seed registers them: a soft 404 for unknown URLs, two prefix routes */
-    mote_default_handler(srv, page_soft_404, NULL);
-    mote_route(srv, "/headers", MOTE_ROUTE_PREFIX, page_header_fields, (void *)machine);
-    mote_route(srv, "/index.html", MOTE_ROUTE_PREFIX, page_it_works, NULL);
-    /* and the two other statuses the seed lists */
-    mote_route(srv, "/forbidden", MOTE_ROUTE_PREFIX, page_forbidden, NULL);
-    mote_route(srv, "/missing", MOTE_ROUTE_PREFIX, page_missing, NULL);
-
-    /* beyond the seed: bodies both ways, events, and credentials */
-    memset(&echo, 0, sizeof echo);
-    echo.methods = MOTE_POST | MOTE_PUT;
-    mote_route_with(srv, "/echo", MOTE_ROUTE_EXACT | MOTE_ROUTE_COLLECT_BODY, &echo, page_echo, NULL);
-    upload = echo;
-    upload.max_body_size = UINT64_MAX; /* any size: it is streamed, never held */
-    mote_route_with(srv, "/upload", MOTE_ROUTE_EXACT, &upload, page_upload, NULL);
-    memset(&events_only, 0, sizeof events_only);
-    events_only.methods = MOTE_GET;
-    mote_route_with(srv, "/events", MOTE_ROUTE_EXACT, &events_only, page_events, ev);
-    credentials.realm = o->auth_realm;
-    credentials.user = o->auth_user;
-    credentials.password = o->auth_password;
-    memset(&auth, 0, sizeof auth);
-    auth.methods = MOTE_GET;
-    auth.auth = &credentials;
-    rc = mote_route_with(srv, "/auth", MOTE_ROUTE_PREFIX, &auth, page_auth, NULL);
-    if (rc < 0) fprintf(stderr, "mote-sample: bad --auth-realm or --auth-user (no '\"' or ':')\n");
+    for (i = 0; i < sizeof routes / sizeof routes[0] && rc == 0; i++) rc = mote_route(srv, &routes[i]);
+    if (rc == 0 && (rc = mote_route(srv, &auth)) < 0)
+        fprintf(stderr, "mote-sample: bad --auth-realm or --auth-user (no '\"' or ':')\n");
     if (rc == 0) rc = events_start(srv, ev);
     return rc;
 }
@@ -342,8 +339,8 @@ int main(int argc, char **argv)
     cfg.body_timeout_ms = (uint32_t)o.body_timeout_ms;
     cfg.write_timeout_ms = (uint32_t)o.write_timeout_ms;
     cfg.log = print_log;
-    cfg.log_level = o.log_level;
-    cfg.access_log = o.access_log;
+    cfg.log_level = (enum mote_log_level)o.log_level;
+    cfg.access_log = (enum mote_access_log)o.access_log;
     rc = mote_server_create(&srv, &cfg);
     if (rc < 0) {
         fprintf(stderr, "mote-sample: cannot create the server: %s\n", mote_strerror(rc));

@@ -28,15 +28,17 @@ void page_missing(mote_request *req, mote_response *res, void *user)
     mote_respond(res, 404, "text/html", CENTERED_PAGE("404 Not Found"));
 }
 
+/* Streamed in two pieces, chunked, as the seed sends it. A fresh response always has room for
+ * them; were a write refused, mote would end the response for the handler. */
 void page_soft_404(mote_request *req, mote_response *res, void *user)
 {
+    static const char body[] = "<body><h1><center>404 Not Found</center></h1></body>\n</html>\n";
     (void)req;
     (void)user;
     mote_response_header(res, "Content-Type", "text/html");
-    mote_response_write(res, PAGE_HEAD, strlen(PAGE_HEAD));
-    mote_response_write(res, "<body><h1><center>404 Not Found</center></h1></body>\n</html>\n",
-                        strlen("<body><h1><center>404 Not Found</center></h1></body>\n</html>\n"));
-    mote_response_end(res);
+    if (mote_response_write(res, PAGE_HEAD, strlen(PAGE_HEAD)) == MOTE_OK &&
+        mote_response_write(res, body, sizeof body - 1) == MOTE_OK)
+        mote_response_end(res);
 }
 
 /* The header page can outgrow the send buffer (every header the client sent, escaped), so it
@@ -147,16 +149,17 @@ static void header_page_continue(mote_response *res, void *user)
     /* MOTE_EAGAIN: on_ready brings us back when the socket has taken some of it */
 }
 
-static void header_page_free(mote_response *res, void *user)
+static void header_page_free(void *user, int completed)
 {
-    (void)res;
+    (void)completed;
     free(user);
 }
 
+/* The page is written from on_ready, offered as soon as this handler returns, and again each
+ * time the socket has taken some of it. */
 void page_header_fields(mote_request *req, mote_response *res, void *user)
 {
     header_page *page = malloc(sizeof *page);
-    (void)req;
     if (!page) {
         mote_respond(res, 503, "text/plain", "503 Service Unavailable\n");
         return;
@@ -164,6 +167,6 @@ void page_header_fields(mote_request *req, mote_response *res, void *user)
     page->machine = user;
     page->sent = 0;
     mote_response_header(res, "Content-Type", "text/html");
-    mote_response_defer(res, header_page_continue, header_page_free, page);
-    header_page_continue(res, page);
+    mote_request_set_user(req, page, header_page_free);
+    mote_response_defer(res, header_page_continue);
 }

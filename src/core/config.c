@@ -13,6 +13,7 @@ void mote_config_init(mote_config *cfg)
     cfg->max_body_size = MOTE_CONFIG_MAX_BODY_SIZE;
     cfg->max_drain_size = MOTE_CONFIG_MAX_DRAIN_SIZE;
     cfg->response_buffer_size = MOTE_CONFIG_RESPONSE_BUFFER_SIZE;
+    cfg->max_response_header_bytes = MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES;
     cfg->idle_timeout_ms = MOTE_CONFIG_IDLE_TIMEOUT_MS;
     cfg->head_timeout_ms = MOTE_CONFIG_HEAD_TIMEOUT_MS;
     cfg->body_timeout_ms = MOTE_CONFIG_BODY_TIMEOUT_MS;
@@ -25,6 +26,6 @@ void mote_config_init(mote_config *cfg)
     cfg->defer_accept = MOTE_CONFIG_DEFER_ACCEPT;
     cfg->server_name = MOTE_CONFIG_SERVER_NAME;
     cfg->send_date = MOTE_CONFIG_SEND_DATE;
-    cfg->log_level = MOTE_CONFIG_LOG_LEVEL;
-    cfg->access_log = MOTE_CONFIG_ACCESS_LOG;
+    cfg->log_level = (enum mote_log_level)MOTE_CONFIG_LOG_LEVEL;
+    cfg->access_log = (enum mote_access_log)MOTE_CONFIG_ACCESS_LOG;
 }

@@ -20,6 +20,9 @@ void router_free(router *r)
         r->alloc.free(r->alloc.ctx, r->routes[i].path);
         r->alloc.free(r->alloc.ctx, r->routes[i].auth);
     }
+    r->alloc.free(r->alloc.ctx, r->fallback.auth);
+    memset(&r->fallback, 0, sizeof r->fallback);
+    r->fallback.methods = MOTE_METHODS_ALL;
     r->alloc.free(r->alloc.ctx, r->routes);
     r->routes = NULL;
     r->count = r->capacity = 0;
@@ -29,7 +32,7 @@ void router_free(router *r)
 static int route_precedes(const route *a, const route *b)
 {
     if (a->len != b->len) return a->len > b->len;
-    return (a->flags & MOTE_ROUTE_PREFIX) < (b->flags & MOTE_ROUTE_PREFIX);
+    return (a->flags & ROUTE_PREFIX) < (b->flags & ROUTE_PREFIX);
 }
 
 static int router_grow(router *r)
@@ -74,51 +77,73 @@ const char *route_password(const route *rt)
     return user + strlen(user) + 1;
 }
 
-static int options_are_valid(const mote_route_options *o)
+static int auth_is_valid(const mote_basic_auth *a)
 {
-    if (!o) return 1;
-    if (o->methods & ~MOTE_METHODS_ALL) return 0;
-    if (o->auth) {
-        const mote_basic_auth *a = o->auth;
-        size_t i;
-        if (!a->realm || !a->user || !a->password || strchr(a->user, ':')) return 0;
-        for (i = 0; a->realm[i]; i++) {   /* it goes inside a quoted-string */
-            unsigned char ch = (unsigned char)a->realm[i];
-            if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') return 0;
-        }
+    size_t i;
+    if (!a->realm || !a->user || !a->password || strchr(a->user, ':')) return 0;
+    for (i = 0; a->realm[i]; i++) { /* it goes inside a quoted-string */
+        unsigned char ch = (unsigned char)a->realm[i];
+        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') return 0;
     }
     return 1;
 }
 
-int router_add(router *r, const char *path, unsigned flags, const mote_route_options *options,
-               mote_handler handler, void *user_data)
+static int def_is_valid(const mote_route_def *d)
+{
+    if (!d || !d->handler || (d->methods & ~MOTE_METHODS_ALL) || (d->auth && !auth_is_valid(d->auth)))
+        return 0;
+    if (d->body != MOTE_BODY_STREAM && d->body != MOTE_BODY_COLLECT) return 0;
+    if (d->match == MOTE_ROUTE_DEFAULT) return d->path == NULL;
+    return (d->match == MOTE_ROUTE_EXACT || d->match == MOTE_ROUTE_PREFIX) && d->path &&
+           d->path[0] == '/';
+}
+
+/* A route as the definition asks, its strings copied; MOTE_ENOMEM. */
+static int make_route(router *r, const mote_route_def *d, route *out)
+{
+    memset(out, 0, sizeof *out);
+    out->flags = (d->match == MOTE_ROUTE_PREFIX ? ROUTE_PREFIX : 0u) |
+                 (d->body == MOTE_BODY_COLLECT ? ROUTE_COLLECT : 0u);
+    out->methods = d->methods ? d->methods : MOTE_METHODS_ALL;
+    if (out->methods & MOTE_GET) out->methods |= MOTE_HEAD;
+    out->max_body_size = d->max_body_size;
+    out->handler = d->handler;
+    out->user_data = d->user;
+    if (d->path) {
+        out->len = strlen(d->path);
+        out->path = r->alloc.alloc(r->alloc.ctx, out->len + 1);
+        if (!out->path) return MOTE_ENOMEM;
+        memcpy(out->path, d->path, out->len + 1);
+    }
+    if (d->auth && !(out->auth = copy_auth(r, d->auth))) {
+        r->alloc.free(r->alloc.ctx, out->path);
+        return MOTE_ENOMEM;
+    }
+    return MOTE_OK;
+}
+
+int router_add(router *r, const mote_route_def *def)
 {
     route nr;
-    size_t i, at;
-    const unsigned known = MOTE_ROUTE_PREFIX | MOTE_ROUTE_COLLECT_BODY;
-    if (!path || path[0] != '/' || !handler || (flags & ~known) || !options_are_valid(options))
-        return MOTE_EINVAL;
-    memset(&nr, 0, sizeof nr);
-    nr.len = strlen(path);
-    nr.flags = flags;
-    nr.methods = options && options->methods ? options->methods : MOTE_METHODS_ALL;
-    if (nr.methods & MOTE_GET) nr.methods |= MOTE_HEAD;
-    nr.max_body_size = options ? options->max_body_size : 0;
-    nr.handler = handler;
-    nr.user_data = user_data;
+    size_t i, at, len;
+    int rc;
+    if (!def_is_valid(def)) return MOTE_EINVAL;
+    if (def->match == MOTE_ROUTE_DEFAULT) {
+        if (r->fallback.handler) return MOTE_EEXIST;
+        rc = make_route(r, def, &nr);
+        if (rc == MOTE_OK) r->fallback = nr;
+        return rc;
+    }
+    len = strlen(def->path);
     for (i = 0; i < r->count; i++) {
-        if (r->routes[i].len == nr.len && (r->routes[i].flags & MOTE_ROUTE_PREFIX) == (flags & MOTE_ROUTE_PREFIX) &&
-            memcmp(r->routes[i].path, path, nr.len) == 0)
+        if (r->routes[i].len == len &&
+            (r->routes[i].flags & ROUTE_PREFIX) == (def->match == MOTE_ROUTE_PREFIX ? ROUTE_PREFIX : 0u) &&
+            memcmp(r->routes[i].path, def->path, len) == 0)
             return MOTE_EEXIST;
     }
     if (r->count == r->capacity && router_grow(r) < 0) return MOTE_ENOMEM;
-    nr.path = r->alloc.alloc(r->alloc.ctx, nr.len + 1);
-    if (!nr.path) return MOTE_ENOMEM;
-    memcpy(nr.path, path, nr.len + 1);
-    if (options && options->auth && !(nr.auth = copy_auth(r, options->auth))) {
-        r->alloc.free(r->alloc.ctx, nr.path);
-        return MOTE_ENOMEM;
-    }
+    rc = make_route(r, def, &nr);
+    if (rc < 0) return rc;
     for (at = 0; at < r->count && !route_precedes(&nr, &r->routes[at]); at++) {
     }
     memmove(&r->routes[at + 1], &r->routes[at], (r->count - at) * sizeof(route));
@@ -133,7 +158,7 @@ static int route_matches(const route *rt, const char *path, size_t len)
 {
     if (len < rt->len || memcmp(path, rt->path, rt->len) != 0) return 0;
     if (len == rt->len) return 1;
-    if (!(rt->flags & MOTE_ROUTE_PREFIX)) return 0;
+    if (!(rt->flags & ROUTE_PREFIX)) return 0;
     return rt->path[rt->len - 1] == '/' || path[rt->len] == '/';
 }
 

@@ -7,10 +7,15 @@
 
 #include "mote.h"
 
+enum {
+    ROUTE_PREFIX = 1u << 0,   /* MOTE_ROUTE_PREFIX */
+    ROUTE_COLLECT = 1u << 1   /* MOTE_BODY_COLLECT */
+};
+
 typedef struct route {
     char *path;
     size_t len;
-    unsigned flags;
+    unsigned flags;         /* ROUTE_* */
     unsigned methods;       /* MOTE_GET...; never 0 */
     uint64_t max_body_size; /* 0: the server's */
     char *auth;             /* "realm\0user\0password\0", or NULL */
@@ -28,10 +33,8 @@ typedef struct router {
 void router_init(router *r, mote_allocator alloc);
 void router_free(router *r);
 
-/* Adds a route (options may be NULL): MOTE_EINVAL for a path not starting with '/', MOTE_EEXIST,
- * MOTE_ENOMEM. */
-int router_add(router *r, const char *path, unsigned flags, const mote_route_options *options,
-               mote_handler handler, void *user_data);
+/* Adds a route as mote_route() does: MOTE_EINVAL, MOTE_EEXIST, MOTE_ENOMEM. */
+int router_add(router *r, const mote_route_def *def);
 
 /* The realm, user and password of a route that demands credentials. */
 const char *route_realm(const route *rt);

@@ -30,14 +30,3 @@ void timer_arm(timer_list *l, timer_node *n, uint64_t now)
     l->head.prev->next = n;
     l->head.prev = n;
 }
-
-uint64_t timer_next(const timer_list *l)
-{
-    return l->head.next == &l->head ? TIMER_NONE : l->head.next->deadline;
-}
-
-timer_node *timer_first_expired(const timer_list *l, uint64_t now)
-{
-    timer_node *n = l->head.next;
-    return (n != &l->head && n->deadline <= now) ? n : NULL;
-}

@@ -3,6 +3,7 @@
 #ifndef MOTE_TIMER_H
 #define MOTE_TIMER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct timer_node {
@@ -25,9 +26,16 @@ void timer_arm(timer_list *l, timer_node *n, uint64_t now);
 void timer_disarm(timer_node *n);
 
 /* The earliest deadline in l, or TIMER_NONE. */
-uint64_t timer_next(const timer_list *l);
+static inline uint64_t timer_next(const timer_list *l)
+{
+    return l->head.next == &l->head ? TIMER_NONE : l->head.next->deadline;
+}
 
 /* The first entry of l whose deadline is at or before now, or NULL. */
-timer_node *timer_first_expired(const timer_list *l, uint64_t now);
+static inline timer_node *timer_first_expired(const timer_list *l, uint64_t now)
+{
+    timer_node *n = l->head.next;
+    return (n != &l->head && n->deadline <= now) ? n : NULL;
+}
 
 #endif

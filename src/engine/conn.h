@@ -1,10 +1,12 @@
-/* conn.h - one HTTP/1.1 connection as a sans-I/O state machine.
+/* conn.h - one connection as a sans-I/O object: what it speaks, its buffers, and its output.
  *
- * The I/O shell reads socket bytes into the space conn_read_space() offers and reports them
- * with conn_received(); the connection parses them, dispatches requests to handlers, and queues
- * response bytes that the shell takes with conn_pending() and acknowledges with conn_sent().
- * No socket or clock is touched here, and memory comes only from the shell: buffers lent while
- * the connection has something in flight, and the allocator a collected body may need. */
+ * The shell reads transport bytes into the space conn_read_space() offers and reports them with
+ * conn_received(); the connection's protocol (proto.h) parses them, runs exchanges and queues
+ * what to send. The shell takes that output with conn_pending() (a short queue of segments:
+ * bytes, or a range of a file) and acknowledges it with conn_sent(). No socket, clock or file
+ * is touched here; memory comes from what the shell lends: a block while the connection is
+ * active (buffers, output queue, protocol state), exchange blocks from the env's pool, and the
+ * env's allocator for bodies larger than the buffers. */
 #ifndef MOTE_CONN_H
 #define MOTE_CONN_H
 
@@ -12,137 +14,103 @@
 #include <stdint.h>
 
 #include "core/addr.h"
-#include "core/body.h"
-#include "mote.h"
-#include "core/parser.h"
+#include "core/pool.h"
 #include "core/router.h"
+#include "engine/proto.h"
+#include "mote.h"
 
-typedef struct mote_conn mote_conn;
-
-/* What every connection of a server shares, set up by the shell. */
+/* What every connection of a server shares, set up by the engine (conn_env_init()). */
 typedef struct conn_env {
     const router *routes;
     uint32_t max_request_line, max_header_bytes, max_headers;
-    uint32_t in_size, out_size;       /* buffer sizes inside a block (see conn_block_size) */
+    uint32_t max_response_header_bytes;
+    uint32_t in_size, out_size;       /* buffer sizes inside a block (conn_block_size()) */
     uint64_t max_body_size;
     uint64_t max_drain_size;
-    mote_allocator alloc;             /* for bodies collected beyond the input buffer */
-    int fixed_memory;                 /* static-memory mode: collected bodies stay in the input
-                                         buffer, and one that does not fit gets 413 */
+    mote_allocator alloc;             /* bodies beyond the buffers: collected, or sent whole */
+    int fixed_memory;                 /* static-memory mode: nothing is allocated while serving */
+    pool *exchanges;                  /* exchange blocks (exchange_block_size() bytes each) */
+    const proto_ops *first_proto;     /* what a new connection speaks */
     char server_line[80];             /* "Server: mote\r\n", or empty */
     size_t server_line_len;
     char date_line[40];               /* "Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", or empty */
     size_t date_line_len;
-    void *owner;                      /* the shell's context for the hooks */
-    /* Optional hooks into the shell. */
-    void (*flush)(mote_conn *c);              /* try to send pending output now */
-    void (*request_begin)(mote_conn *c);      /* a request head is complete */
-    void (*request_end)(mote_conn *c);        /* its response is fully queued (access log) */
+    void *owner;                      /* the engine's context for the hooks */
+    /* Hooks into the engine, each optional. */
+    void (*exchange_begin)(mote_exchange *x); /* a request's head is complete */
+    void (*exchange_end)(mote_exchange *x);   /* its response is all queued, or cut off */
     void (*kick)(mote_conn *c);               /* output was queued outside any I/O event */
+    /* A decision of the library's worth a log line: `what` is a fixed text (MOTE_LOG_*). */
+    void (*note)(mote_exchange *x, int level, const char *what);
 } conn_env;
 
-/* The request's head stays at in[in_start] until the request is finished: its body read and
- * its response sent. Offsets below are into the head unless said otherwise. */
-struct mote_request {
-    uint32_t path_len;                /* the decoded path is in the block's path area */
-    uint32_t query_off, query_len;
-    uint32_t host_off, host_len;      /* the target's authority, or the Host field */
-    uint8_t version;                  /* 10 or 11 */
-    uint8_t method;                   /* MOTE_GET...; 0 for others */
-    uint8_t valid;                    /* the head was parsed and dispatched */
+/* The env for a server's configuration, without hooks, owner or exchange pool. */
+void conn_env_init(conn_env *env, const mote_config *cfg, const router *routes,
+                   mote_allocator alloc, int fixed_memory);
+
+/* One thing to send: bytes, a range of a file, or (internally) a mark. */
+enum out_kind {
+    OUT_BUFFER,   /* bytes in the block's output buffer */
+    OUT_MEMORY,   /* bytes elsewhere, borrowed (mote_response_send_static()) */
+    OUT_OWNED,    /* bytes allocated for a body larger than the buffer, freed once sent */
+    OUT_FILE,     /* len bytes of `file` from `off` */
+    OUT_MARK      /* nothing to send: a release to call once what precedes it is sent */
 };
 
-enum {
-    RES_IDLE,       /* nothing written */
-    RES_STAGED,     /* headers being added; nothing committed */
-    RES_STREAMING,  /* head committed, body pieces follow */
-    RES_DONE
-};
+typedef struct out_seg {
+    uint8_t kind;                     /* enum out_kind */
+    size_t len;                       /* bytes left to send */
+    const char *data;                 /* OUT_BUFFER, OUT_MEMORY, OUT_OWNED: the next byte */
+    union {
+        void *owned;                  /* OUT_OWNED: the allocation to free */
+        struct {
+            mote_file file;
+            uint64_t off;             /* the next byte's offset in the file */
+        } file;                       /* OUT_FILE */
+        struct {
+            mote_release_fn fn;
+            void *user;
+        } mark;                       /* OUT_MARK */
+    } u;
+} out_seg;
 
-struct mote_response {
-    uint8_t state;
-    uint8_t chunked;          /* body pieces are framed as chunks */
-    uint8_t no_body;          /* HEAD, 1xx, 204, 304: the body is not sent */
-    uint8_t has_server, has_date, wants_close;
-    uint8_t deferred;         /* kept open past its handler (mote_response_defer) */
-    uint8_t has_length;       /* a streamed body of declared length (mote_response_length) */
-    uint8_t in_ready;         /* inside on_ready */
-    uint8_t ready_offered;    /* on_ready has been called at least once */
-    uint16_t status;
-    uint32_t staged;          /* bytes of user header lines staged after the prefix room */
-    uint64_t body_bytes;      /* body bytes queued to send (for the access log) */
-    uint64_t length_left;     /* of a declared length */
-    mote_response_fn on_ready, on_close;
-    void *defer_user;
-};
+/* Segments queued at once at the most; a response takes at most four (a head, a body, a
+ * trailer, its release mark), and a protocol dispatches a request only with room for them. */
+#define CONN_SEGMENTS 8
+#define CONN_SEGMENTS_PER_RESPONSE 4
 
-enum {
-    PHASE_HEAD,       /* waiting for or parsing a request head */
-    PHASE_BODY,       /* the request's body is being read */
-    PHASE_RESPONDING  /* the body is read; a deferred response is still open */
-};
+/* The protocol's own state in a block, at most this many bytes. */
+#define CONN_PROTO_STATE 64
 
-enum {
-    BODY_DRAIN,       /* read and thrown away (up to max_drain_size once answered) */
-    BODY_STREAM,      /* handed to mote_request_read_body()'s callback */
-    BODY_COLLECT      /* gathered for a MOTE_ROUTE_COLLECT_BODY handler */
-};
+/* What a connection borrows while it is active: its state, then the input and output buffers. */
+typedef struct conn_block {
+    char *in, *out;                   /* env->in_size and env->out_size bytes, after this */
+    uint32_t in_start, in_len;        /* live input: in[in_start, in_len) */
+    uint32_t out_len;                 /* out[0, out_len) is taken; bytes are appended after it */
+    uint32_t out_live;                /* of them, bytes not sent yet: at 0 the buffer starts over */
+    uint8_t seg_first, seg_count;     /* segs[seg_first, seg_first + seg_count) are queued */
+    uint8_t files;                    /* of them, OUT_FILE segments */
+    out_seg segs[CONN_SEGMENTS];
+    union {
+        max_align_t align;
+        char bytes[CONN_PROTO_STATE];
+    } proto;
+} conn_block;
 
-/* The body of the request in flight. The input buffer holds, in order: the head, a body
- * collected in place, the trailer section (all kept, up to `floor`), consumed bytes (dead, up
- * to `pos`), and bytes not yet decoded (up to in_len). */
-typedef struct body_state {
-    body_decoder dec;
-    const route *route;
-    uint8_t mode;
-    uint8_t paused;
-    uint8_t continue_due;     /* the client awaits 100 Continue before sending the body */
-    uint8_t collect_heap;     /* the collected body is in `heap`, not in place */
-    uint32_t floor, pos;      /* offsets into in */
-    uint32_t collect_off;     /* in-place collected body, offset into in */
-    uint32_t trailer_off, trailer_len;
-    uint32_t trailer_count;   /* trailer spans follow the header spans */
-    uint64_t collected;
-    uint64_t drained;
-    char *heap;
-    size_t heap_cap;
-    mote_body_fn on_data;
-    void *user;
-} body_state;
-
-/* The request in flight. It lives at the start of the block a connection borrows while active,
- * so an idle keep-alive connection costs only its mote_conn. */
-typedef struct conn_active {
-    struct mote_request req;
-    struct mote_response res;
-    body_state body;
-    parser parser;                    /* parses the head that starts at in[in_start] */
-    mote_conn *conn;
-} conn_active;
-
-struct mote_conn {
+typedef struct mote_conn {
     const conn_env *env;
-    void *user;                       /* the shell's per-connection object */
-    conn_active *a;                   /* the block's request state, NULL while idle */
-    char *in;                         /* the block's buffers, NULL while idle */
-    char *path;                       /* the decoded path, max_request_line + 1 bytes */
-    char *out;
-    uint32_t in_start, in_len;        /* live input is in[in_start, in_len) */
-    uint32_t out_sent, out_len;       /* pending output is out[out_sent, out_len) */
-    uint32_t requests;                /* served on this connection */
+    void *user;                       /* the engine's per-connection object */
+    const proto_ops *proto;           /* what the connection speaks */
+    conn_block *b;                    /* NULL while idle */
     mote_addr peer;
-    uint8_t phase;
-    unsigned is_tls : 1;
-    unsigned closing : 1;             /* no more requests: close once the output drains */
-    unsigned peer_eof : 1;            /* the peer will send nothing more */
-    unsigned keep_alive : 1;          /* the current request allows a next one */
-    unsigned busy : 1;                /* inside process(): parsing or in a handler */
-    unsigned in_handler : 1;          /* a route handler is running */
-    unsigned peer_closes : 1;         /* the request in flight asked for the connection to end */
-    unsigned ended_cleanly : 1;       /* the last request was read to its end */
-};
+    uint32_t requests;                /* exchanges finished on this connection */
+    uint8_t is_tls;
+    uint8_t closing;                  /* no more exchanges: close once the output drains */
+    uint8_t peer_eof;                 /* the peer will send nothing more */
+    uint8_t busy;                     /* inside the connection: output queued now is seen after */
+} mote_conn;
 
-/* The size of the buffer block a connection borrows while active. */
+/* The size of the block a connection borrows while active. */
 size_t conn_block_size(const conn_env *env);
 
 /* The input buffer an env needs: a complete head always fits (request line, its CRLF, the field
@@ -151,67 +119,104 @@ uint32_t conn_input_size(size_t max_request_line, size_t max_header_bytes);
 
 void conn_init(mote_conn *c, const conn_env *env, void *user);
 
-/* Lends the connection a block of conn_block_size() bytes. */
-void conn_attach(mote_conn *c, char *block);
+/* Lends the connection a block of conn_block_size() bytes; MOTE_ENOMEM when its protocol
+ * cannot start (no exchange block), and the block is not taken. */
+int conn_attach(mote_conn *c, char *block);
 
-/* Whether the connection holds no bytes and no request, so its block can go back; and the
- * block taken back (NULL when it cannot be). */
+/* Whether the connection holds nothing but its block, which can then go back; and the block
+ * taken back (NULL when it cannot be). */
 int conn_is_idle(const mote_conn *c);
 char *conn_detach(mote_conn *c);
-
-/* The block taken back whatever it holds, for a connection being closed (NULL if none). */
-char *conn_drop_block(mote_conn *c);
 
 /* Where the next received bytes go and how many fit (0: do not read now). Needs a block. */
 size_t conn_read_space(mote_conn *c, char **at);
 
-/* n bytes were stored at the place conn_read_space() gave: parse and dispatch them. */
+/* n bytes were stored at the place conn_read_space() gave: the protocol takes them. */
 void conn_received(mote_conn *c, size_t n);
 
 /* The peer closed its side: finish what was received, then close. */
 void conn_peer_eof(mote_conn *c);
 
-/* Pending output, and acknowledging bytes written. */
-size_t conn_pending(const mote_conn *c, const char **data);
+/* The output to send, in order: *segs points at `count` segments (OUT_BUFFER, OUT_MEMORY,
+ * OUT_OWNED or OUT_FILE), valid until the next call into the connection. Marks at the front
+ * are settled first (their releases run), so a returned segment always has bytes. */
+size_t conn_pending(mote_conn *c, const out_seg **segs);
+
+/* n bytes of the pending output went out, across segments in order. */
 void conn_sent(mote_conn *c, size_t n);
 
-/* Whether the connection is finished: closing and every byte written. */
+/* For a transport that cannot send a file itself (TLS, a stack without sendfile): room for up
+ * to `max` of the first pending segment's file bytes, in the output buffer, where nothing moves
+ * until they are sent; 0 when the first segment is not a file. conn_bounced() then turns the n
+ * bytes read there into the front of the output, ahead of the rest of the file. */
+size_t conn_bounce_space(mote_conn *c, char **at, size_t max);
+void conn_bounced(mote_conn *c, size_t n);
+
+/* Whether the connection is finished: closing, every byte sent, no response open. */
 int conn_is_done(const mote_conn *c);
 
-/* Whether the connection ends once its pending output is written, and may then close at once:
- * the client's last request said it was the last and nothing followed it, so closing cannot
- * reset a response the client is still reading (RFC 9112, 9.6), provided the socket holds
- * nothing unread either. */
+/* Whether the connection ends once its pending output is sent, and may then close at once: the
+ * client's last request said it was the last and nothing followed it, so closing cannot reset
+ * a response the client is still reading (RFC 9112, 9.6), provided the transport holds nothing
+ * unread either. */
 int conn_ends_with_output(const mote_conn *c);
 
-/* Whether a request head has begun arriving (for the head timeout). */
-int conn_has_partial_head(const mote_conn *c);
+/* The timeout that applies now (proto.h). */
+enum conn_timer_kind conn_timer(const mote_conn *c);
 
-/* Whether the connection waits for body bytes from the peer (for the body timeout): reading a
- * body, not paused by its consumer. */
-int conn_awaits_body(const mote_conn *c);
+/* The timeout ran out: what can be answered is (408), and the connection ends. */
+void conn_expire(mote_conn *c);
 
-/* Answers `status` with a short text body and closes after it (timeouts, 503). Returns 0, or a
- * MOTE_E* code when a response has already begun (the connection is then just closing). */
-int conn_fail(mote_conn *c, int status);
+/* The connection is being closed whatever it holds: open exchanges hear they were cut off,
+ * queued releases run (not completed), files close, and the block is taken back (NULL if
+ * none). */
+char *conn_abort(mote_conn *c);
 
-/* The connection is being closed by the shell: an open deferred response hears of it, and a
- * body collected on the heap is freed. */
-void conn_abort(mote_conn *c);
+/* ---- for protocols ------------------------------------------------------------------------ */
 
-/* Internals shared with response.c and request.c. */
-mote_conn *conn_of_response(mote_response *res);
-const mote_conn *conn_of_request(const mote_request *req);
-mote_conn *conn_of_request_mut(mote_request *req);
-void conn_response_finished(mote_conn *c);
+/* Whether `segments` more segments can be queued. */
+static inline int conn_seg_room(const mote_conn *c, size_t segments)
+{
+    return (size_t)(CONN_SEGMENTS - c->b->seg_count) >= segments;
+}
+
+/* Bytes that can be appended to the output buffer now, in one piece. */
+static inline size_t conn_out_room(const mote_conn *c)
+{
+    const conn_block *b = c->b;
+    if (b->seg_count == CONN_SEGMENTS) { /* room only if appending extends the last segment */
+        const out_seg *s = &b->segs[b->seg_first + b->seg_count - 1];
+        if (s->kind != OUT_BUFFER || s->data + s->len != b->out + b->out_len) return 0;
+    }
+    return c->env->out_size - b->out_len;
+}
+
+/* Where to append; then conn_out_commit() queues the n bytes written there. */
+static inline char *conn_out_tail(mote_conn *c)
+{
+    return c->b->out + c->b->out_len;
+}
+void conn_out_commit(mote_conn *c, size_t n);
+/* Copies n bytes to the output buffer and queues them; MOTE_EAGAIN without room. */
+int conn_out_copy(mote_conn *c, const void *data, size_t n);
+/* Queues a segment (OUT_MEMORY, OUT_OWNED, OUT_FILE, OUT_MARK); MOTE_EAGAIN when the queue is
+ * full. An OUT_OWNED segment is freed with the env's allocator once sent or dropped, an
+ * OUT_FILE segment's file closed. */
+int conn_out_queue(mote_conn *c, const out_seg *seg);
+/* Whether nothing is queued, and nothing taken in the output buffer. */
+int conn_out_empty(const mote_conn *c);
+/* Whether a file is queued: its bytes may have to pass through the output buffer (bounced),
+ * so nothing is queued behind it until it has gone. */
+static inline int conn_out_has_file(const mote_conn *c)
+{
+    return c->b && c->b->files > 0;
+}
+/* Output was queued: the engine hears of it when the connection is not busy (kick). */
 void conn_output_queued(mote_conn *c);
-/* Whether the response being committed must close the connection: the body it leaves unread
- * cannot be drained (too long, or the client still waits for 100 Continue). */
-int conn_body_forces_close(const mote_conn *c);
-void response_discard_staged(mote_conn *c);
-/* Send-buffer bytes a response needs beyond its own header fields and body, at most. */
-size_t response_head_reserve(const mote_conn *c);
-/* Queues "HTTP/1.1 100 Continue" ahead of the response's head. */
-int response_send_continue(mote_conn *c);
+/* The protocol's state in the block. */
+static inline void *conn_proto_state(const mote_conn *c)
+{
+    return c->b->proto.bytes;
+}
 
 #endif

@@ -1,24 +1,24 @@
-/* request.c - what a handler can read of its request; see mote.h. */
+/* request.c - what a handler can read of its request, and its body controls; see mote.h. Every
+ * protocol fills the same mote_request (exchange.h), so nothing here knows one. */
 #include <string.h>
 
 #include "core/addr.h"
 #include "core/chars.h"
-#include "engine/conn.h"
+#include "engine/exchange.h"
 
-static const char *head_of(const mote_request *req)
+static const mote_conn *conn_of(const mote_request *req)
 {
-    const mote_conn *c = conn_of_request(req);
-    return c->in + c->in_start;
+    return exchange_of_request(req)->conn;
 }
 
 const char *mote_request_method(const mote_request *req)
 {
-    return head_of(req) + conn_of_request(req)->a->parser.method_off;
+    return req->base + req->method_off;
 }
 
 const char *mote_request_target(const mote_request *req)
 {
-    return head_of(req) + conn_of_request(req)->a->parser.target_off;
+    return req->base + req->target_off;
 }
 
 unsigned mote_request_method_id(const mote_request *req)
@@ -26,28 +26,27 @@ unsigned mote_request_method_id(const mote_request *req)
     return req->method;
 }
 
-mote_str mote_request_path(const mote_request *req)
+static mote_str view(const char *p, size_t len)
 {
     mote_str s;
-    s.ptr = conn_of_request(req)->path;
-    s.len = req->path_len;
+    s.ptr = p ? p : "";
+    s.len = p ? len : 0;
     return s;
+}
+
+mote_str mote_request_path(const mote_request *req)
+{
+    return view(req->path, req->path_len);
 }
 
 mote_str mote_request_host(const mote_request *req)
 {
-    mote_str s;
-    s.ptr = head_of(req) + req->host_off;
-    s.len = req->host_len;
-    return s;
+    return view(req->host, req->host_len);
 }
 
 mote_str mote_request_query(const mote_request *req)
 {
-    mote_str s;
-    s.ptr = head_of(req) + req->query_off;
-    s.len = req->query_len;
-    return s;
+    return view(req->query, req->query_len);
 }
 
 int mote_request_version(const mote_request *req)
@@ -57,18 +56,16 @@ int mote_request_version(const mote_request *req)
 
 size_t mote_request_header_count(const mote_request *req)
 {
-    return conn_of_request(req)->a->parser.header_count;
+    return req->field_count;
 }
 
 int mote_request_header_at(const mote_request *req, size_t i, mote_header *out)
 {
-    const parser *p = &conn_of_request(req)->a->parser;
-    const char *base = head_of(req);
-    if (i >= p->header_count || !out) return MOTE_EINVAL;
-    out->name = base + p->headers[i].name_off;
-    out->name_len = p->headers[i].name_len;
-    out->value = base + p->headers[i].value_off;
-    out->value_len = p->headers[i].value_len;
+    if (i >= req->field_count || !out) return MOTE_EINVAL;
+    out->name = req->base + req->fields[i].name_off;
+    out->name_len = req->fields[i].name_len;
+    out->value = req->base + req->fields[i].value_off;
+    out->value_len = req->fields[i].value_len;
     return MOTE_OK;
 }
 
@@ -95,54 +92,93 @@ static const char *field_value(const char *base, const hdr_span *fields, uint32_
 
 const char *mote_request_header(const mote_request *req, const char *name)
 {
-    const parser *p = &conn_of_request(req)->a->parser;
     if (!name) return NULL;
-    return field_value(head_of(req), p->headers, p->header_count, name);
+    return field_value(req->base, req->fields, req->field_count, name);
 }
 
 const char *mote_request_trailer(const mote_request *req, const char *name)
 {
-    const mote_conn *c = conn_of_request(req);
-    if (!name || !c->a->body.trailer_count) return NULL;
-    return field_value(c->in + c->a->body.trailer_off,
-                       c->a->parser.headers + c->a->parser.header_count,
-                       c->a->body.trailer_count, name);
+    if (!name || !req->trailer_count) return NULL;
+    return field_value(req->trailer_base, req->trailers, req->trailer_count, name);
 }
 
 int64_t mote_request_content_length(const mote_request *req)
 {
-    const parser *p = &conn_of_request(req)->a->parser;
-    if (p->flags & HEAD_CHUNKED) return -1;
-    if (!(p->flags & HEAD_HAS_LENGTH)) return 0;
-    return p->content_length > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)p->content_length;
+    if (!(req->flags & REQ_LENGTH_KNOWN)) return (req->flags & REQ_HAS_BODY) ? -1 : 0;
+    return req->content_length > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)req->content_length;
 }
 
 mote_str mote_request_body(const mote_request *req)
 {
-    const mote_conn *c = conn_of_request(req);
-    mote_str s;
-    s.ptr = "";
-    s.len = 0;
-    if (c->a->body.mode != BODY_COLLECT) return s;
-    s.ptr = c->a->body.collect_heap ? c->a->body.heap : c->in + c->a->body.collect_off;
-    s.len = (size_t)c->a->body.collected;
-    if (!s.ptr) s.ptr = "";
-    return s;
+    return view(req->body, (size_t)req->body_len);
 }
 
 int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16_t *port)
 {
-    const mote_conn *c = conn_of_request(req);
+    const mote_conn *c = conn_of(req);
     if (port) *port = c->peer.port;
     return addr_format(&c->peer, buf, buf_len);
 }
 
 mote_response *mote_request_response(mote_request *req)
 {
-    return &conn_of_request_mut(req)->a->res;
+    return req ? &exchange_of_request(req)->res : NULL;
 }
 
 int mote_request_is_tls(const mote_request *req)
 {
-    return conn_of_request(req)->is_tls;
+    return conn_of(req)->is_tls;
+}
+
+int mote_request_set_user(mote_request *req, void *user, mote_release_fn release)
+{
+    mote_exchange *x;
+    if (!req) return MOTE_EINVAL;
+    x = exchange_of_request(req);
+    x->user = user;
+    x->release = release;
+    return MOTE_OK;
+}
+
+void *mote_request_user(const mote_request *req)
+{
+    return req ? exchange_of_request(req)->user : NULL;
+}
+
+/* ---- the body --------------------------------------------------------------------------------- */
+
+int mote_request_read_body(mote_request *req, mote_body_fn fn, void *user)
+{
+    mote_exchange *x;
+    if (!req || !fn) return MOTE_EINVAL;
+    x = exchange_of_request(req);
+    if (!x->in_callback || x->body.mode != BODY_DRAIN || x->body.ended || x->res.state == RES_DONE ||
+        x->body.route == NULL || (x->body.route->flags & ROUTE_COLLECT))
+        return MOTE_ESTATE;
+    x->body.mode = BODY_STREAM;
+    x->body.on_data = fn;
+    x->body.user = user;
+    x->ops->want_body(x);
+    return MOTE_OK;
+}
+
+int mote_request_pause(mote_request *req)
+{
+    mote_exchange *x;
+    if (!req) return MOTE_EINVAL;
+    x = exchange_of_request(req);
+    if (x->body.mode != BODY_STREAM) return MOTE_ESTATE;
+    x->body.paused = 1;
+    return MOTE_OK;
+}
+
+int mote_request_resume(mote_request *req)
+{
+    mote_exchange *x;
+    if (!req) return MOTE_EINVAL;
+    x = exchange_of_request(req);
+    if (!x->body.paused) return MOTE_OK;
+    x->body.paused = 0;
+    x->ops->want_body(x);
+    return MOTE_OK;
 }

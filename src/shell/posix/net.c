@@ -1,5 +1,5 @@
 /* net.c - see net.h. */
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* accept4, MSG_MORE */
 #include "shell/posix/net.h"
 
 #include <arpa/inet.h>
@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
 
 #include "core/addr.h"
 
@@ -186,10 +189,26 @@ static long system_recv(void *ctx, int fd, void *buf, size_t len)
     return (long)recv(fd, buf, len, 0);
 }
 
-static long system_send(void *ctx, int fd, const void *buf, size_t len, int last)
+static long system_send(void *ctx, int fd, const void *buf, size_t len, int more)
 {
     (void)ctx;
-    return (long)send(fd, buf, len, MSG_NOSIGNAL | (last ? MSG_MORE : 0));
+    return (long)send(fd, buf, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+}
+
+static long system_sendfile(void *ctx, int fd, int file_fd, uint64_t off, size_t len)
+{
+#ifdef __linux__
+    off_t at = (off_t)off;
+    (void)ctx;
+    return (long)sendfile(fd, file_fd, &at, len);
+#else
+    /* no sendfile(2) of Linux's kind: a read and a send of one piece */
+    char buf[16384];
+    ssize_t n = pread(file_fd, buf, len < sizeof buf ? len : sizeof buf, (off_t)off);
+    (void)ctx;
+    if (n <= 0) return (long)n;
+    return (long)send(fd, buf, (size_t)n, MSG_NOSIGNAL);
+#endif
 }
 
 static int system_accept(void *ctx, int listen_fd, mote_addr *peer)
@@ -198,4 +217,4 @@ static int system_accept(void *ctx, int listen_fd, mote_addr *peer)
     return net_accept(listen_fd, peer);
 }
 
-const net_io net_io_system = {system_recv, system_send, system_accept, NULL};
+const net_io net_io_system = {system_recv, system_send, system_accept, system_sendfile, NULL};

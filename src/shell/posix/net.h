@@ -37,10 +37,12 @@ int net_accept(int listen_fd, mote_addr *peer);
  * system call would: a count, or -1 with errno set. */
 typedef struct net_io {
     long (*recv)(void *ctx, int fd, void *buf, size_t len);
-    /* Never raises SIGPIPE. `last`: the connection is closed right after these bytes, so the
-     * stack may hold the tail back to send it with the FIN. */
-    long (*send)(void *ctx, int fd, const void *buf, size_t len, int last);
+    /* Never raises SIGPIPE. `more`: more bytes (or the FIN) follow at once, so the stack may
+     * hold these back to send them together (MSG_MORE). */
+    long (*send)(void *ctx, int fd, const void *buf, size_t len, int more);
     int (*accept)(void *ctx, int listen_fd, mote_addr *peer);     /* as net_accept() */
+    /* len bytes of file_fd from offset `off` (sendfile(2)): a count, 0 at the file's end. */
+    long (*sendfile)(void *ctx, int fd, int file_fd, uint64_t off, size_t len);
     void *ctx;
 } net_io;
 

@@ -1,0 +1,953 @@
+/* engine.c - the portable server; see engine.h.
+ *
+ * Every connection has a slot in one array sized by max_connections; a slot costs only its
+ * struct until a request arrives, when it borrows a connection block (buffers) and an
+ * exchange block from the pools, and it gives them back as soon as it is idle again. */
+#include "engine/engine.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/accesslog.h"
+#include "core/addr.h"
+#include "core/httpdate.h"
+#include "engine/exchange.h"
+#include "proto/h1.h"
+
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (256 * 1024)
+#define NO_SLOT UINT32_MAX
+
+enum timer_kind { T_HANDSHAKE, T_HEAD, T_IDLE, T_BODY, T_WRITE, T_LINGER, T_COUNT };
+
+/* A task handed over by mote_post() or mote_response_post(), and an application timer. */
+typedef struct posted_task {
+    mote_task_fn fn;
+    mote_response_fn res_fn;          /* a response's task: fn is NULL */
+    void *arg;
+    mote_handle handle;
+} posted_task;
+
+typedef struct app_timer {
+    uint64_t due;
+    uint32_t repeat_ms;
+    uint8_t active;
+    mote_task_fn fn;
+    void *arg;
+} app_timer;
+
+struct mote_server {
+    mote_config cfg;
+    mote_allocator alloc;
+    const shell_ops *shell;
+    void *shell_state;
+    size_t slot_size;
+    router routes;
+    conn_env env;
+    pool blocks, exchanges;
+    char *slots;                      /* [max_connections] of slot_size, set up when first used */
+    uint32_t slots_used;              /* slots ever used: the high-water mark */
+    uint32_t free_slot;               /* list of released slots */
+    uint32_t active;
+    timer_list timers[T_COUNT];
+    atomic_int stop_requested;
+    int stopping, stopped;
+    uint64_t now;                     /* milliseconds, at the last tick */
+    uint64_t stop_deadline;
+    int64_t date_second;
+    /* posted tasks: a ring, the only state other threads touch (under the shell's lock) */
+    int posts_closed;
+    posted_task *posts;
+    size_t post_head, post_count;
+    app_timer *app_timers;
+    size_t app_timer_count;
+    /* several loops */
+    mote_server **workers;
+    unsigned worker_count, loop_index;
+    int fixed_memory;                 /* static-memory mode: nothing is allocated after creation */
+};
+
+/* ---- memory ------------------------------------------------------------------------------ */
+
+static void *default_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void default_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    free(ptr);
+}
+
+/* Static-memory mode: the arena's bytes handed out in order, never back, aligned as malloc's
+ * (for any object). Its bookkeeping sits at its own start. */
+#define ARENA_ALIGN _Alignof(max_align_t)
+typedef struct arena {
+    char *base;
+    size_t size, used;
+} arena;
+
+static void *arena_alloc(void *ctx, size_t size)
+{
+    arena *a = ctx;
+    uintptr_t next = (uintptr_t)a->base + a->used;
+    size_t at = a->used + (size_t)((ARENA_ALIGN - next % ARENA_ALIGN) % ARENA_ALIGN);
+    if (size > a->size || at > a->size - size) return NULL;
+    a->used = at + size;
+    return a->base + at;
+}
+
+static void arena_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    (void)ptr; /* everything goes at once, with the arena */
+}
+
+int engine_allocator(const mote_config *cfg, mote_allocator *out)
+{
+    if (cfg->arena) {
+        arena *a = (arena *)(void *)(((uintptr_t)cfg->arena + ARENA_ALIGN - 1) &
+                                     ~(uintptr_t)(ARENA_ALIGN - 1));
+        size_t skip = (size_t)((char *)a - (char *)cfg->arena) + sizeof *a;
+        if (cfg->arena_size < skip) return MOTE_ENOMEM;
+        a->base = (char *)(a + 1);
+        a->size = cfg->arena_size - skip;
+        a->used = 0;
+        out->alloc = arena_alloc;
+        out->free = arena_free;
+        out->ctx = a;
+    } else if (cfg->allocator.alloc) {
+        *out = cfg->allocator;
+    } else {
+        out->alloc = default_alloc;
+        out->free = default_free;
+        out->ctx = NULL;
+    }
+    return MOTE_OK;
+}
+
+/* ---- logging ---------------------------------------------------------------------------- */
+
+int engine_log_enabled(const mote_server *s, int level)
+{
+    return s->cfg.log && level <= (int)s->cfg.log_level;
+}
+
+static void log_line(const mote_config *cfg, int level, const char *fmt, va_list ap)
+{
+    char line[512];
+    if (!cfg->log || level > (int)cfg->log_level) return;
+    vsnprintf(line, sizeof line, fmt, ap);
+    cfg->log(cfg->log_user, level, line);
+}
+
+void engine_log(mote_server *s, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(&s->cfg, level, fmt, ap);
+    va_end(ap);
+}
+
+static void config_log(const mote_config *cfg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(cfg, MOTE_LOG_ERROR, fmt, ap);
+    va_end(ap);
+}
+
+/* "127.0.0.1" or "[::1]", for log lines. */
+static void peer_text(const mote_addr *a, char *buf, size_t len)
+{
+    char addr[ADDR_TEXT_MAX];
+    if (addr_format(a, addr, sizeof addr) < 0) addr[0] = '\0';
+    snprintf(buf, len, a->family == 6 ? "[%s]" : "%s", addr);
+}
+
+/* ---- configuration ---------------------------------------------------------------------- */
+
+static int server_name_is_valid(const char *name)
+{
+    size_t i, n = strlen(name);
+    if (n > 64) return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+/* One range check of a field, logged by name when it fails. */
+static int in_range(const mote_config *cfg, const char *field, uint64_t v, uint64_t min,
+                    uint64_t max)
+{
+    if (v >= min && v <= max) return 1;
+    config_log(cfg, "mote_config.%s must be %llu to %llu (it is %llu)", field,
+               (unsigned long long)min, (unsigned long long)max, (unsigned long long)v);
+    return 0;
+}
+
+static int holds(const mote_config *cfg, int ok, const char *why)
+{
+    if (!ok) config_log(cfg, "mote_config: %s", why);
+    return ok;
+}
+
+int engine_config_check(const mote_config *c)
+{
+    const uint64_t big = UINT32_MAX;
+    int ok = in_range(c, "max_connections", c->max_connections, 1, NO_SLOT - 1) &&
+             in_range(c, "max_request_line", c->max_request_line, 16, 1u << 20) &&
+             in_range(c, "max_header_bytes", c->max_header_bytes, 16, 1u << 20) &&
+             in_range(c, "max_headers", c->max_headers, 1, 10000) &&
+             in_range(c, "response_buffer_size", c->response_buffer_size, 512, 1u << 26) &&
+             in_range(c, "max_response_header_bytes", c->max_response_header_bytes, 64, 0xffff) &&
+             in_range(c, "idle_timeout_ms", c->idle_timeout_ms, 1, big) &&
+             in_range(c, "head_timeout_ms", c->head_timeout_ms, 1, big) &&
+             in_range(c, "body_timeout_ms", c->body_timeout_ms, 1, big) &&
+             in_range(c, "write_timeout_ms", c->write_timeout_ms, 1, big) &&
+             in_range(c, "handshake_timeout_ms", c->handshake_timeout_ms, 1, big) &&
+             in_range(c, "max_posts", c->max_posts, 1, (1u << 24) - 1) &&
+             in_range(c, "max_timers", c->max_timers, 1, (1u << 20) - 1) &&
+             in_range(c, "workers", c->workers, 0, 1024) &&
+             in_range(c, "log_level", (uint64_t)c->log_level, MOTE_LOG_ERROR, MOTE_LOG_DEBUG) &&
+             in_range(c, "access_log", (uint64_t)c->access_log, MOTE_ACCESS_LOG_MOTE,
+                      MOTE_ACCESS_LOG_OFF) &&
+             holds(c, !c->server_name || server_name_is_valid(c->server_name),
+                   "server_name must be at most 64 bytes without control characters") &&
+             holds(c, (!c->allocator.alloc) == (!c->allocator.free),
+                   "allocator needs both alloc and free") &&
+             holds(c, !c->arena || (!c->allocator.alloc && c->arena_size > 0),
+                   "arena needs arena_size, and no allocator beside it");
+    return ok ? MOTE_OK : MOTE_EINVAL;
+}
+
+const mote_allocator *engine_alloc(const mote_server *s)
+{
+    return &s->alloc;
+}
+
+const mote_config *engine_config(const mote_server *s)
+{
+    return &s->cfg;
+}
+
+int engine_fixed_memory(const mote_server *s)
+{
+    return s->fixed_memory;
+}
+
+void *engine_shell(const mote_server *s)
+{
+    return s->shell_state;
+}
+
+/* ---- slots ------------------------------------------------------------------------------- */
+
+static engine_conn *slot(const mote_server *s, uint32_t i)
+{
+    return (engine_conn *)(void *)(s->slots + (size_t)i * s->slot_size);
+}
+
+static uint32_t slot_index(const mote_server *s, const engine_conn *ec)
+{
+    return (uint32_t)((size_t)((const char *)ec - s->slots) / s->slot_size);
+}
+
+mote_server *engine_server_of(const engine_conn *ec)
+{
+    return ec->core.env->owner;
+}
+
+void *engine_shell_conn(engine_conn *ec)
+{
+    return (char *)ec + ((sizeof(engine_conn) + 15u) & ~(size_t)15u);
+}
+
+engine_conn *engine_conn_of_shell(void *shell_conn)
+{
+    return (engine_conn *)(void *)((char *)shell_conn - ((sizeof(engine_conn) + 15u) & ~(size_t)15u));
+}
+
+static engine_conn *slot_take(mote_server *s)
+{
+    engine_conn *ec;
+    uint32_t gen;
+    if (s->free_slot != NO_SLOT) {
+        ec = slot(s, s->free_slot);
+        s->free_slot = ec->next_free;
+    } else if (s->slots_used < s->cfg.max_connections) {
+        ec = slot(s, s->slots_used++);
+        ec->gen = 0;
+    } else {
+        return NULL;
+    }
+    gen = ec->gen + 1;
+    memset(ec, 0, s->slot_size);
+    ec->gen = gen;
+    ec->next_free = NO_SLOT;
+    s->active++;
+    return ec;
+}
+
+static void slot_release(mote_server *s, engine_conn *ec)
+{
+    ec->state = CS_FREE;
+    ec->next_free = s->free_slot;
+    s->free_slot = slot_index(s, ec);
+    s->active--;
+}
+
+static void give_back_block(mote_server *s, char *block)
+{
+    if (block) pool_put(&s->blocks, block);
+}
+
+static void conn_close(engine_conn *ec)
+{
+    mote_server *s = engine_server_of(ec);
+    give_back_block(s, conn_abort(&ec->core));
+    timer_disarm(&ec->timer);
+    s->shell->close(s->shell_state, ec);
+    slot_release(s, ec);
+}
+
+/* ---- timeouts ----------------------------------------------------------------------------- */
+
+static void arm_unless_armed(engine_conn *ec, enum timer_kind kind)
+{
+    mote_server *s = engine_server_of(ec);
+    timer_list *l = &s->timers[kind];
+    if (ec->timer.list != l) timer_arm(l, &ec->timer, s->now);
+}
+
+/* The one timeout that matters for what the connection is waiting for now. */
+static void choose_timer(engine_conn *ec)
+{
+    mote_server *s = engine_server_of(ec);
+    if (ec->state == CS_HANDSHAKE) arm_unless_armed(ec, T_HANDSHAKE);
+    else if (ec->state == CS_LINGER) arm_unless_armed(ec, T_LINGER);
+    else if (ec->write_blocked) arm_unless_armed(ec, T_WRITE);
+    else {
+        switch (conn_timer(&ec->core)) {
+        case CT_BODY: arm_unless_armed(ec, T_BODY); break; /* re-armed as it flows */
+        case CT_HEAD: arm_unless_armed(ec, T_HEAD); break;
+        case CT_IDLE:
+            if (ec->idle_after != ec->core.requests) {
+                /* idle since the last response, however often it was idle before */
+                ec->idle_after = ec->core.requests;
+                timer_arm(&s->timers[T_IDLE], &ec->timer, s->now);
+            } else {
+                arm_unless_armed(ec, T_IDLE);
+            }
+            break;
+        default: timer_disarm(&ec->timer); break; /* the application's pace */
+        }
+    }
+}
+
+static void on_timeout(engine_conn *ec, enum timer_kind kind)
+{
+    if (ec->state == CS_OPEN && (kind == T_HEAD || kind == T_BODY)) {
+        conn_expire(&ec->core); /* 408 where a request was late, and the connection ends */
+        if (conn_is_done(&ec->core)) ec->dead = 1;
+    } else {
+        engine_log(engine_server_of(ec), MOTE_LOG_DEBUG, "connection timed out");
+        ec->dead = 1;
+    }
+    engine_settle(ec);
+}
+
+static void run_app_timers(mote_server *s)
+{
+    size_t i;
+    for (i = 0; i < s->app_timer_count; i++) {
+        app_timer *t = &s->app_timers[i];
+        if (!t->active || t->due > s->now) continue;
+        if (t->repeat_ms) {
+            t->due += t->repeat_ms;
+            if (t->due <= s->now) t->due = s->now + t->repeat_ms; /* ticks missed are skipped */
+        } else {
+            t->active = 0;
+        }
+        t->fn(s, t->arg);
+    }
+}
+
+void engine_run_timers(mote_server *s)
+{
+    int k;
+    for (k = 0; k < T_COUNT; k++) {
+        timer_node *n;
+        while ((n = timer_first_expired(&s->timers[k], s->now)) != NULL) {
+            engine_conn *ec = (engine_conn *)(void *)((char *)n - offsetof(engine_conn, timer));
+            timer_disarm(n);
+            on_timeout(ec, (enum timer_kind)k);
+        }
+    }
+    run_app_timers(s);
+}
+
+uint64_t engine_next_deadline(const mote_server *s)
+{
+    uint64_t next = s->stopping ? s->stop_deadline : TIMER_NONE;
+    size_t i;
+    int k;
+    for (k = 0; k < T_COUNT; k++) {
+        uint64_t t = timer_next(&s->timers[k]);
+        if (t < next) next = t;
+    }
+    for (i = 0; i < s->app_timer_count; i++) {
+        if (s->app_timers[i].active && s->app_timers[i].due < next) next = s->app_timers[i].due;
+    }
+    return next;
+}
+
+static uint64_t clock_ms(const mote_server *s)
+{
+    return s->shell->now_us(s->shell_state) / 1000;
+}
+
+int mote_server_timeout_ms(const mote_server *s)
+{
+    uint64_t next = engine_next_deadline(s), now = clock_ms(s);
+    if (next == TIMER_NONE) return -1;
+    if (next <= now) return 0;
+    return next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+}
+
+static void update_date(mote_server *s)
+{
+    char date[HTTPDATE_LEN + 1];
+    int64_t t;
+    if (!s->cfg.send_date) return;
+    t = s->shell->unix_s(s->shell_state);
+    if (t < 0) { /* no wall clock: no Date field (RFC 9110 §6.6.1) */
+        s->env.date_line_len = 0;
+        return;
+    }
+    if (t == s->date_second) return;
+    s->date_second = t;
+    httpdate_format(date, t);
+    s->env.date_line_len =
+        (size_t)snprintf(s->env.date_line, sizeof s->env.date_line, "Date: %s\r\n", date);
+}
+
+void engine_tick(mote_server *s)
+{
+    s->now = clock_ms(s);
+    update_date(s);
+}
+
+uint64_t engine_now_ms(const mote_server *s)
+{
+    return s->now;
+}
+
+/* ---- connections -------------------------------------------------------------------------- */
+
+engine_conn *engine_open(mote_server *s, const mote_addr *peer, int handshake)
+{
+    engine_conn *ec = slot_take(s);
+    if (!ec) return NULL;
+    conn_init(&ec->core, &s->env, ec);
+    ec->core.peer = *peer;
+    ec->state = handshake ? CS_HANDSHAKE : CS_OPEN;
+    choose_timer(ec);
+    return ec;
+}
+
+void engine_handshake_done(engine_conn *ec)
+{
+    ec->state = CS_OPEN;
+    ec->core.is_tls = 1;
+    timer_disarm(&ec->timer);
+}
+
+size_t engine_read_space(engine_conn *ec, char **at)
+{
+    mote_server *s = engine_server_of(ec);
+    if (ec->dead) return 0;
+    if (!ec->core.b) {
+        char *block;
+        if (ec->core.closing || ec->core.peer_eof) return 0;
+        block = pool_get(&s->blocks);
+        if (!block || conn_attach(&ec->core, block) < 0) {
+            give_back_block(s, block);
+            engine_log(s, MOTE_LOG_ERROR, "out of memory for a connection's buffers");
+            ec->dead = 1;
+            return 0;
+        }
+    }
+    return conn_read_space(&ec->core, at);
+}
+
+void engine_received(engine_conn *ec, size_t n)
+{
+    mote_server *s = engine_server_of(ec);
+    if (ec->timer.list == &s->timers[T_BODY]) timer_arm(&s->timers[T_BODY], &ec->timer, s->now);
+    conn_received(&ec->core, n);
+}
+
+void engine_peer_eof(engine_conn *ec)
+{
+    conn_peer_eof(&ec->core);
+}
+
+int engine_wants_input(engine_conn *ec)
+{
+    char *at;
+    if (ec->core.b) return conn_read_space(&ec->core, &at) > 0;
+    return !ec->core.closing && !ec->core.peer_eof;
+}
+
+size_t engine_pending(engine_conn *ec, const out_seg **segs)
+{
+    return conn_pending(&ec->core, segs);
+}
+
+void engine_sent(engine_conn *ec, size_t n)
+{
+    mote_server *s = engine_server_of(ec);
+    if (ec->timer.list == &s->timers[T_WRITE]) timer_arm(&s->timers[T_WRITE], &ec->timer, s->now);
+    conn_sent(&ec->core, n);
+}
+
+size_t engine_bounce_space(engine_conn *ec, char **at, size_t max)
+{
+    return conn_bounce_space(&ec->core, at, max);
+}
+
+void engine_bounced(engine_conn *ec, size_t n)
+{
+    conn_bounced(&ec->core, n);
+}
+
+void engine_write_blocked(engine_conn *ec, int blocked)
+{
+    ec->write_blocked = blocked != 0;
+}
+
+int engine_output_is_last(const engine_conn *ec)
+{
+    return conn_ends_with_output(&ec->core);
+}
+
+void engine_fail(engine_conn *ec)
+{
+    ec->dead = 1;
+    ec->core.closing = 1;
+}
+
+void engine_linger_received(engine_conn *ec, size_t n)
+{
+    ec->linger_bytes += (uint32_t)n;
+    if (ec->linger_bytes > LINGER_MAX_BYTES) ec->dead = 1;
+}
+
+/* Closes politely: stop sending, then read and drop what the client still sends, so that
+ * unread bytes do not turn our close into a reset that destroys the response in flight. */
+static void begin_linger(engine_conn *ec)
+{
+    mote_server *s = engine_server_of(ec);
+    if (ec->dead || ec->core.peer_eof || s->shell->shutdown_write(s->shell_state, ec)) {
+        conn_close(ec);
+        return;
+    }
+    give_back_block(s, conn_abort(&ec->core));
+    ec->state = CS_LINGER;
+    ec->linger_bytes = 0;
+    s->shell->interest(s->shell_state, ec, ENGINE_READ);
+    choose_timer(ec);
+}
+
+void engine_settle(engine_conn *ec)
+{
+    mote_server *s = engine_server_of(ec);
+    unsigned want = 0;
+    if (ec->state == CS_FREE) return;
+    if (ec->dead) {
+        conn_close(ec);
+        return;
+    }
+    if (ec->state == CS_OPEN) {
+        if (conn_is_done(&ec->core)) {
+            begin_linger(ec);
+            return;
+        }
+        give_back_block(s, conn_detach(&ec->core));
+        if (engine_wants_input(ec)) want |= ENGINE_READ;
+        if (ec->write_blocked) want |= ENGINE_WRITE;
+        else if (ec->core.b && conn_pending(&ec->core, &(const out_seg *){NULL})) want |= ENGINE_WRITE;
+    } else if (ec->state == CS_LINGER) {
+        want = ENGINE_READ;
+    } else {
+        return; /* a handshake: the shell knows what it waits for */
+    }
+    s->shell->interest(s->shell_state, ec, want);
+    if (ec->dead) {
+        conn_close(ec);
+        return;
+    }
+    choose_timer(ec);
+}
+
+/* ---- shutdown ----------------------------------------------------------------------------- */
+
+void engine_request_stop(mote_server *s)
+{
+    atomic_store(&s->stop_requested, 1);
+}
+
+int engine_stop_requested(const mote_server *s)
+{
+    return atomic_load(&s->stop_requested);
+}
+
+void engine_begin_shutdown(mote_server *s)
+{
+    uint32_t i;
+    s->stopping = 1;
+    s->stop_deadline = s->now + s->cfg.shutdown_timeout_ms;
+    for (i = 0; i < s->slots_used; i++) {
+        engine_conn *ec = slot(s, i);
+        if (ec->state == CS_FREE) continue;
+        if (ec->state == CS_HANDSHAKE) ec->dead = 1;
+        ec->core.closing = 1;
+        engine_settle(ec);
+    }
+}
+
+int engine_stopping(const mote_server *s)
+{
+    return s->stopping;
+}
+
+int engine_shutdown_done(const mote_server *s)
+{
+    return s->stopping && (s->active == 0 || s->now >= s->stop_deadline);
+}
+
+void engine_close_all(mote_server *s)
+{
+    uint32_t i;
+    for (i = 0; s->slots && i < s->slots_used; i++) {
+        if (slot(s, i)->state != CS_FREE) conn_close(slot(s, i));
+    }
+}
+
+void engine_mark_stopped(mote_server *s)
+{
+    s->stopped = 1;
+    s->shell->lock(s->shell_state);
+    s->posts_closed = 1; /* tasks still queued are not run */
+    s->shell->unlock(s->shell_state);
+}
+
+int engine_stopped(const mote_server *s)
+{
+    return s->stopped;
+}
+
+/* ---- posted tasks --------------------------------------------------------------------------- */
+
+static int post(mote_server *s, const posted_task *task)
+{
+    int rc = MOTE_OK, was_empty;
+    s->shell->lock(s->shell_state);
+    was_empty = s->post_count == 0;
+    if (s->posts_closed) rc = MOTE_ESTATE;
+    else if (s->post_count == s->cfg.max_posts) rc = MOTE_EAGAIN;
+    else s->posts[(s->post_head + s->post_count++) % s->cfg.max_posts] = *task;
+    s->shell->unlock(s->shell_state);
+    if (rc == MOTE_OK && was_empty) s->shell->wake(s->shell_state); /* one wake-up for a burst */
+    return rc;
+}
+
+int mote_post(mote_server *s, mote_task_fn fn, void *arg)
+{
+    posted_task t;
+    if (!s || !fn) return MOTE_EINVAL;
+    memset(&t, 0, sizeof t);
+    t.fn = fn;
+    t.arg = arg;
+    return post(s, &t);
+}
+
+mote_handle mote_response_handle(mote_response *res)
+{
+    mote_handle h;
+    memset(&h, 0, sizeof h);
+    if (res) {
+        mote_exchange *x = exchange_of_response(res);
+        engine_conn *ec = x->conn->user;
+        mote_server *s = engine_server_of(ec);
+        h.loop = s;
+        h.conn = slot_index(s, ec);
+        h.gen = ec->gen;
+        h.id = x->id;
+    }
+    return h;
+}
+
+int mote_response_post(mote_handle h, mote_response_fn fn, void *arg)
+{
+    posted_task t;
+    if (!h.loop || !fn) return MOTE_EINVAL;
+    memset(&t, 0, sizeof t);
+    t.res_fn = fn;
+    t.arg = arg;
+    t.handle = h;
+    return post(h.loop, &t);
+}
+
+/* The response a handle names, if its request is still open. */
+static mote_response *response_of(mote_server *s, const mote_handle *h)
+{
+    engine_conn *ec;
+    mote_exchange *x;
+    if (h->conn >= s->slots_used) return NULL;
+    ec = slot(s, h->conn);
+    if (ec->gen != h->gen || ec->state != CS_OPEN || !ec->core.b) return NULL;
+    x = ec->core.proto->find(&ec->core, h->id);
+    return x ? &x->res : NULL;
+}
+
+/* Runs the posted tasks, one at a time, without holding the lock while they run. */
+void engine_run_posts(mote_server *s)
+{
+    for (;;) {
+        posted_task t;
+        s->shell->lock(s->shell_state);
+        if (s->post_count == 0) {
+            s->shell->unlock(s->shell_state);
+            return;
+        }
+        t = s->posts[s->post_head];
+        s->post_head = (s->post_head + 1) % s->cfg.max_posts;
+        s->post_count--;
+        s->shell->unlock(s->shell_state);
+        if (t.fn) t.fn(s, t.arg);
+        else t.res_fn(response_of(s, &t.handle), t.arg);
+    }
+}
+
+/* ---- application timers ----------------------------------------------------------------- */
+
+int mote_timer_start(mote_server *s, uint32_t delay_ms, uint32_t repeat_ms, mote_task_fn fn,
+                     void *arg)
+{
+    size_t i;
+    app_timer *t;
+    if (!s || !fn) return MOTE_EINVAL;
+    for (i = 0; i < s->app_timer_count && s->app_timers[i].active; i++) {
+    }
+    if (i == s->app_timer_count) {
+        if (i == s->cfg.max_timers) return MOTE_ELIMIT;
+        s->app_timer_count++;
+    }
+    t = &s->app_timers[i];
+    t->due = clock_ms(s) + delay_ms;
+    t->repeat_ms = repeat_ms;
+    t->fn = fn;
+    t->arg = arg;
+    t->active = 1;
+    return (int)i;
+}
+
+int mote_timer_stop(mote_server *s, int id)
+{
+    if (!s || id < 0 || (size_t)id >= s->app_timer_count || !s->app_timers[id].active)
+        return MOTE_ENOTFOUND;
+    s->app_timers[id].active = 0;
+    return MOTE_OK;
+}
+
+/* ---- the hooks of the connections ----------------------------------------------------------- */
+
+static void on_exchange_begin(mote_exchange *x)
+{
+    mote_server *s = x->conn->env->owner;
+    x->begun = s->shell->now_us(s->shell_state);
+}
+
+static void on_exchange_end(mote_exchange *x)
+{
+    const mote_conn *c = x->conn;
+    mote_server *s = c->env->owner;
+    char address[ADDR_TEXT_MAX], line[ACCESS_LINE_MAX];
+    access_entry e;
+    if (addr_format(&c->peer, address, sizeof address) < 0) address[0] = '\0';
+    memset(&e, 0, sizeof e);
+    e.address = address;
+    e.port = c->peer.port;
+    e.ipv6 = c->peer.family == 6;
+    if (x->req.valid) {
+        e.method = mote_request_method(&x->req);
+        e.target = mote_request_target(&x->req);
+        e.micros = s->shell->now_us(s->shell_state) - x->begun;
+    }
+    /* per request: look up only what the format prints */
+    if (x->req.valid && (s->cfg.access_log == MOTE_ACCESS_LOG_COMBINED ||
+                         s->cfg.access_log == MOTE_ACCESS_LOG_JSON)) {
+        e.referer = mote_request_header(&x->req, "Referer");
+        e.user_agent = mote_request_header(&x->req, "User-Agent");
+    }
+    if (s->cfg.access_log != MOTE_ACCESS_LOG_MOTE) e.unix_seconds = s->shell->unix_s(s->shell_state);
+    e.version = x->req.version;
+    e.status = x->res.status;
+    e.bytes = x->res.body_bytes;
+    access_log_line(line, sizeof line, (int)s->cfg.access_log, &e);
+    s->cfg.log(s->cfg.log_user, MOTE_LOG_INFO, line);
+}
+
+/* Output queued by the application's own events (a timer, a post): have the shell write it. */
+static void on_kick(mote_conn *c)
+{
+    engine_conn *ec = c->user;
+    mote_server *s = c->env->owner;
+    if (ec->state == CS_OPEN) s->shell->interest(s->shell_state, ec, ENGINE_READ | ENGINE_WRITE);
+}
+
+static void on_note(mote_exchange *x, int level, const char *what)
+{
+    mote_server *s = x->conn->env->owner;
+    char peer[ADDR_TEXT_MAX + 2];
+    if (!engine_log_enabled(s, level)) return;
+    peer_text(&x->conn->peer, peer, sizeof peer);
+    if (x->req.valid)
+        engine_log(s, level, "%s port %u, %s %s: %s", peer, (unsigned)x->conn->peer.port,
+                   mote_request_method(&x->req), mote_request_target(&x->req), what);
+    else
+        engine_log(s, level, "%s port %u: %s", peer, (unsigned)x->conn->peer.port, what);
+}
+
+/* ---- the server ---------------------------------------------------------------------------- */
+
+mote_server *mote_request_server(const mote_request *req)
+{
+    return req ? exchange_of_request(req)->conn->env->owner : NULL;
+}
+
+void engine_set_loops(mote_server *s, mote_server **workers, unsigned count)
+{
+    s->workers = workers;
+    s->worker_count = count;
+}
+
+void engine_set_loop_index(mote_server *s, unsigned index)
+{
+    s->loop_index = index;
+}
+
+void engine_share_routes(mote_server *worker, const mote_server *first)
+{
+    worker->env.routes = &first->routes;
+}
+
+mote_server *mote_server_loop(mote_server *s, unsigned i)
+{
+    if (!s || i > s->worker_count) return NULL;
+    return i == 0 ? s : s->workers[i - 1];
+}
+
+unsigned mote_server_loop_index(const mote_server *s)
+{
+    return s ? s->loop_index : 0;
+}
+
+void mote_server_memory(const mote_server *s, size_t *idle, size_t *active)
+{
+    if (idle) *idle = s->slot_size;
+    if (active) *active = pool_block_cost(&s->blocks) + pool_block_cost(&s->exchanges);
+}
+
+int mote_route(mote_server *s, const mote_route_def *def)
+{
+    if (!s) return MOTE_EINVAL;
+    return router_add(&s->routes, def);
+}
+
+/* Static-memory mode takes now what it would take later: every block. */
+static int take_memory_now(mote_server *s)
+{
+    if (!s->fixed_memory) return MOTE_OK;
+    return pool_fill(&s->blocks) < 0 || pool_fill(&s->exchanges) < 0 ? MOTE_ENOMEM : MOTE_OK;
+}
+
+static void env_init(mote_server *s)
+{
+    conn_env *e = &s->env;
+    conn_env_init(e, &s->cfg, &s->routes, s->alloc, s->fixed_memory);
+    e->exchanges = &s->exchanges;
+    e->first_proto = &h1_proto;
+    e->owner = s;
+    if (engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF) {
+        e->exchange_begin = on_exchange_begin; /* the access line's clock and fields */
+        e->exchange_end = on_exchange_end;
+    }
+    e->kick = on_kick;
+    e->note = on_note;
+}
+
+int engine_create(mote_server **out, const mote_config *cfg, const mote_allocator *alloc,
+                  const shell_ops *ops, size_t shell_size, size_t shell_conn_size)
+{
+    const mote_allocator a = *alloc;
+    size_t head = (sizeof(mote_server) + 15u) & ~(size_t)15u;
+    mote_server *s = a.alloc(a.ctx, head + shell_size);
+    int rc;
+
+    *out = NULL;
+    if (!s) return MOTE_ENOMEM;
+    memset(s, 0, head + shell_size);
+    s->cfg = *cfg;
+    s->alloc = a;
+    s->shell = ops;
+    s->shell_state = (char *)s + head;
+    s->fixed_memory = cfg->arena != NULL;
+    s->free_slot = NO_SLOT;
+    s->date_second = -1;
+    s->slot_size = ((sizeof(engine_conn) + 15u) & ~(size_t)15u) + ((shell_conn_size + 7u) & ~(size_t)7u);
+    atomic_init(&s->stop_requested, 0);
+    router_init(&s->routes, a);
+    env_init(s);
+    pool_init(&s->blocks, a, conn_block_size(&s->env), cfg->max_connections);
+    pool_init(&s->exchanges, a, exchange_block_size(&s->env), cfg->max_connections);
+    timer_list_init(&s->timers[T_HANDSHAKE], cfg->handshake_timeout_ms);
+    timer_list_init(&s->timers[T_HEAD], cfg->head_timeout_ms);
+    timer_list_init(&s->timers[T_IDLE], cfg->idle_timeout_ms);
+    timer_list_init(&s->timers[T_BODY], cfg->body_timeout_ms);
+    timer_list_init(&s->timers[T_WRITE], cfg->write_timeout_ms);
+    timer_list_init(&s->timers[T_LINGER], LINGER_MS);
+    s->slots = a.alloc(a.ctx, cfg->max_connections * s->slot_size);
+    s->posts = a.alloc(a.ctx, cfg->max_posts * sizeof *s->posts);
+    s->app_timers = a.alloc(a.ctx, cfg->max_timers * sizeof *s->app_timers);
+    rc = s->slots && s->posts && s->app_timers ? take_memory_now(s) : MOTE_ENOMEM;
+    if (rc < 0) {
+        engine_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return MOTE_OK;
+}
+
+void engine_destroy(mote_server *s)
+{
+    mote_allocator a;
+    if (!s) return;
+    a = s->alloc;
+    pool_free(&s->blocks);
+    pool_free(&s->exchanges);
+    router_free(&s->routes);
+    a.free(a.ctx, s->posts);
+    a.free(a.ctx, s->app_timers);
+    a.free(a.ctx, s->slots);
+    a.free(a.ctx, s);
+}
