@@ -52,6 +52,10 @@ mote_exchange *exchange_take(mote_conn *c, const exchange_ops *ops)
     x->spans = (hdr_span *)(void *)(block + struct_size());
     x->area = (char *)(x->spans + c->env->max_headers);
     x->area_size = (uint32_t)area_size(c->env);
+    /* nothing live until exchange_reset(): an abort before then has nothing to cut off */
+    x->req.valid = 0;
+    x->res.state = RES_DONE;
+    x->released = 1;
     return x;
 }
 
@@ -414,6 +418,6 @@ void exchange_abort(mote_exchange *x)
                   (x->res.state == RES_STREAMING || x->res.deferred);
     if (cut_off && x->conn->env->exchange_end) x->conn->env->exchange_end(x); /* logged, though */
     x->res.state = RES_DONE;
-    if (x->release && !x->released) x->release(x->user, 0);
+    if (!x->released && x->release) x->release(x->user, 0);
     x->released = 1;
 }

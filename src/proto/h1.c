@@ -117,6 +117,7 @@ static int h1_start(mote_conn *c)
     h1_conn *s = st(c);
     s->x = exchange_take(c, &h1_exchange_ops);
     if (!s->x) return MOTE_ENOMEM;
+    hx(s->x)->heap = NULL; /* what h1_stop() reads before any request has begun */
     s->phase = PHASE_HEAD;
     s->ready = 0;
     return MOTE_OK;
