@@ -25,17 +25,17 @@ void timer_list_init(timer_list *l, uint64_t duration);
 void timer_arm(timer_list *l, timer_node *n, uint64_t now);
 void timer_disarm(timer_node *n);
 
-/* The earliest deadline in l, or TIMER_NONE. */
+/* The earliest deadline in l, or TIMER_NONE (the sentinel's: an empty list never expires). */
 static inline uint64_t timer_next(const timer_list *l)
 {
-    return l->head.next == &l->head ? TIMER_NONE : l->head.next->deadline;
+    return l->head.next->deadline;
 }
 
-/* The first entry of l whose deadline is at or before now, or NULL. */
+/* The first entry of l whose deadline is at or before now (< TIMER_NONE), or NULL. */
 static inline timer_node *timer_first_expired(const timer_list *l, uint64_t now)
 {
     timer_node *n = l->head.next;
-    return (n != &l->head && n->deadline <= now) ? n : NULL;
+    return n->deadline <= now ? n : NULL;
 }
 
 #endif

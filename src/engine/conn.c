@@ -253,10 +253,12 @@ void conn_peer_eof(mote_conn *c)
 
 size_t conn_pending(mote_conn *c, const out_seg **segs)
 {
-    const conn_block *b;
+    const conn_block *b = c->b;
     size_t n;
-    settle_front(c);
-    b = c->b;
+    if (b && b->seg_count && front(c)->len == 0) {
+        settle_front(c);
+        b = c->b;
+    }
     if (!b || !b->seg_count) {
         *segs = NULL;
         return 0;

@@ -260,20 +260,8 @@ static uint32_t slot_index(const mote_server *s, const engine_conn *ec)
     return (uint32_t)((size_t)((const char *)ec - s->slots) / s->slot_size);
 }
 
-mote_server *engine_server_of(const engine_conn *ec)
-{
-    return ec->core.env->owner;
-}
 
-void *engine_shell_conn(engine_conn *ec)
-{
-    return (char *)ec + ((sizeof(engine_conn) + 15u) & ~(size_t)15u);
-}
 
-engine_conn *engine_conn_of_shell(void *shell_conn)
-{
-    return (engine_conn *)(void *)((char *)shell_conn - ((sizeof(engine_conn) + 15u) & ~(size_t)15u));
-}
 
 static engine_conn *slot_take(mote_server *s)
 {
@@ -439,9 +427,14 @@ static void update_date(mote_server *s)
         (size_t)snprintf(s->env.date_line, sizeof s->env.date_line, "Date: %s\r\n", date);
 }
 
-void engine_tick(mote_server *s)
+void engine_clock(mote_server *s)
 {
     s->now = clock_ms(s);
+}
+
+void engine_tick(mote_server *s)
+{
+    engine_clock(s);
     update_date(s);
 }
 
@@ -495,10 +488,6 @@ void engine_received(engine_conn *ec, size_t n)
     conn_received(&ec->core, n);
 }
 
-void engine_peer_eof(engine_conn *ec)
-{
-    conn_peer_eof(&ec->core);
-}
 
 int engine_wants_input(engine_conn *ec)
 {
@@ -507,10 +496,6 @@ int engine_wants_input(engine_conn *ec)
     return !ec->core.closing && !ec->core.peer_eof;
 }
 
-size_t engine_pending(engine_conn *ec, const out_seg **segs)
-{
-    return conn_pending(&ec->core, segs);
-}
 
 void engine_sent(engine_conn *ec, size_t n)
 {
@@ -519,31 +504,10 @@ void engine_sent(engine_conn *ec, size_t n)
     conn_sent(&ec->core, n);
 }
 
-size_t engine_bounce_space(engine_conn *ec, char **at, size_t max)
-{
-    return conn_bounce_space(&ec->core, at, max);
-}
 
-void engine_bounced(engine_conn *ec, size_t n)
-{
-    conn_bounced(&ec->core, n);
-}
 
-void engine_write_blocked(engine_conn *ec, int blocked)
-{
-    ec->write_blocked = blocked != 0;
-}
 
-int engine_output_is_last(const engine_conn *ec)
-{
-    return conn_ends_with_output(&ec->core);
-}
 
-void engine_fail(engine_conn *ec)
-{
-    ec->dead = 1;
-    ec->core.closing = 1;
-}
 
 void engine_linger_received(engine_conn *ec, size_t n)
 {

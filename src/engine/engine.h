@@ -87,8 +87,10 @@ void engine_share_routes(mote_server *worker, const mote_server *first);
 
 /* ---- the loop's turns ------------------------------------------------------------------- */
 
-/* The clocks as the loop wakes (now, and the Date field). */
+/* The clocks as the loop wakes (now, and the Date field); engine_clock() just now, to know how
+ * long to wait. */
 void engine_tick(mote_server *s);
+void engine_clock(mote_server *s);
 uint64_t engine_now_ms(const mote_server *s);
 /* Connection timeouts and application timers that are due. */
 void engine_run_timers(mote_server *s);
@@ -114,9 +116,20 @@ int engine_stopped(const mote_server *s);
 
 /* A new connection from `peer`, in a TLS handshake or open; NULL when every slot is taken. */
 engine_conn *engine_open(mote_server *s, const mote_addr *peer, int handshake);
-void *engine_shell_conn(engine_conn *ec);
-engine_conn *engine_conn_of_shell(void *shell_conn);
-mote_server *engine_server_of(const engine_conn *ec);
+/* The shell's part of a connection, right after the engine's in its slot, and back. */
+#define ENGINE_CONN_SIZE ((sizeof(engine_conn) + 15u) & ~(size_t)15u)
+static inline void *engine_shell_conn(engine_conn *ec)
+{
+    return (char *)ec + ENGINE_CONN_SIZE;
+}
+static inline engine_conn *engine_conn_of_shell(void *shell_conn)
+{
+    return (engine_conn *)(void *)((char *)shell_conn - ENGINE_CONN_SIZE);
+}
+static inline mote_server *engine_server_of(const engine_conn *ec)
+{
+    return ec->core.env->owner;
+}
 
 /* The TLS handshake is over: the connection is open, and its requests arrive over TLS. */
 void engine_handshake_done(engine_conn *ec);
@@ -125,22 +138,44 @@ void engine_handshake_done(engine_conn *ec);
  * memory marks the connection dead. */
 size_t engine_read_space(engine_conn *ec, char **at);
 void engine_received(engine_conn *ec, size_t n);
-void engine_peer_eof(engine_conn *ec);
+static inline void engine_peer_eof(engine_conn *ec)
+{
+    conn_peer_eof(&ec->core);
+}
 /* Whether the connection reads now. */
 int engine_wants_input(engine_conn *ec);
 
 /* The output (conn_pending()), and bytes sent (which keeps the write timeout at bay). */
-size_t engine_pending(engine_conn *ec, const out_seg **segs);
+static inline size_t engine_pending(engine_conn *ec, const out_seg **segs)
+{
+    return conn_pending(&ec->core, segs);
+}
 void engine_sent(engine_conn *ec, size_t n);
 /* A file's bytes through the output buffer (conn_bounce_space(), conn_bounced()). */
-size_t engine_bounce_space(engine_conn *ec, char **at, size_t max);
-void engine_bounced(engine_conn *ec, size_t n);
-void engine_write_blocked(engine_conn *ec, int blocked);
+static inline size_t engine_bounce_space(engine_conn *ec, char **at, size_t max)
+{
+    return conn_bounce_space(&ec->core, at, max);
+}
+static inline void engine_bounced(engine_conn *ec, size_t n)
+{
+    conn_bounced(&ec->core, n);
+}
+static inline void engine_write_blocked(engine_conn *ec, int blocked)
+{
+    ec->write_blocked = blocked != 0;
+}
 /* Whether what is pending is the connection's last output (conn_ends_with_output()). */
-int engine_output_is_last(const engine_conn *ec);
+static inline int engine_output_is_last(const engine_conn *ec)
+{
+    return conn_ends_with_output(&ec->core);
+}
 
 /* The transport failed: the connection closes without a word at the next settle. */
-void engine_fail(engine_conn *ec);
+static inline void engine_fail(engine_conn *ec)
+{
+    ec->dead = 1;
+    ec->core.closing = 1;
+}
 /* n bytes read and dropped while lingering. */
 void engine_linger_received(engine_conn *ec, size_t n);
 

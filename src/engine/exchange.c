@@ -64,15 +64,6 @@ void exchange_give_back(mote_exchange *x)
     pool_put(x->conn->env->exchanges, (char *)x);
 }
 
-char *exchange_area_take(mote_exchange *x, size_t n)
-{
-    char *p;
-    if (n > x->area_size - x->area_used) return NULL;
-    p = x->area + x->area_used;
-    x->area_used += (uint32_t)n;
-    return p;
-}
-
 mote_exchange *exchange_of_request(const mote_request *req)
 {
     return (mote_exchange *)(void *)((char *)(uintptr_t)req - offsetof(mote_exchange, req));

@@ -169,7 +169,14 @@ void exchange_abort(mote_exchange *x);
 void exchange_note(mote_exchange *x, int level, const char *what);
 
 /* Bytes in the area for `n` more bytes, or NULL when it is full. */
-char *exchange_area_take(mote_exchange *x, size_t n);
+static inline char *exchange_area_take(mote_exchange *x, size_t n)
+{
+    char *p;
+    if (n > x->area_size - x->area_used) return NULL;
+    p = x->area + x->area_used;
+    x->area_used += (uint32_t)n;
+    return p;
+}
 
 mote_exchange *exchange_of_request(const mote_request *req);
 mote_exchange *exchange_of_response(const mote_response *res);

@@ -409,6 +409,10 @@ static void read_body(mote_conn *c)
     mote_exchange *x = s->x;
     h1_exchange *h = hx(x);
     conn_block *b = c->b;
+    if (!request_has_body(&h->parser)) { /* nothing to decode */
+        if (!x->body.paused && !c->closing) body_finished(c, x);
+        return;
+    }
     if (!h->dec_ready) start_decoding(c, x);
     while (s->phase == PHASE_BODY && !x->body.paused && !c->closing) {
         const char *data;
@@ -526,9 +530,10 @@ static void h1_peer_eof(mote_conn *c)
 
 static void h1_sent(mote_conn *c)
 {
-    mote_exchange *x = st(c)->x;
-    if (!st(c)->processing) exchange_offer_ready(x, 0);
-    process(c);
+    h1_conn *s = st(c);
+    if (!s->processing) exchange_offer_ready(s->x, 0);
+    /* output moving matters to a head waiting for room, or a body being read */
+    if (s->phase != PHASE_HEAD || c->b->in_start != c->b->in_len || c->peer_eof) process(c);
 }
 
 static int h1_is_idle(const mote_conn *c)
@@ -678,7 +683,9 @@ static char *write_head(mote_exchange *x, enum framing framing, uint64_t length)
     int close_delimited = 0, no_body = status_has_no_body(res->status);
 
     p = append(p, "HTTP/1.1 ", 9);
-    p = append_decimal(p, res->status);
+    *p++ = (char)('0' + res->status / 100 % 10); /* three digits (RFC 9110 §15) */
+    *p++ = (char)('0' + res->status / 10 % 10);
+    *p++ = (char)('0' + res->status % 10);
     *p++ = ' ';
     p = append_str(p, mote_status_reason(res->status));
     p = append(p, "\r\n", 2);

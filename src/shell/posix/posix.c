@@ -52,7 +52,7 @@ typedef struct posix_conn {
     unsigned read_all : 1;         /* the last read left the socket empty */
     int fd;
     tls_conn *tls;
-    mote_server *srv;
+    struct posix_shell *ps;
 } posix_conn;
 
 typedef struct posix_shell {
@@ -101,7 +101,7 @@ static int64_t posix_unix_s(void *shell)
 
 static void set_interest(posix_conn *pc, unsigned events)
 {
-    posix_shell *ps = shell_of(pc->srv);
+    posix_shell *ps = pc->ps;
     int rc;
     if (pc->registered && pc->events == events) return;
     rc = pc->registered ? loop_modify(ps->loop, pc->fd, events, pc)
@@ -171,7 +171,7 @@ static const shell_ops posix_ops = {
 static long socket_recv(void *handle, void *buf, size_t len)
 {
     posix_conn *pc = handle;
-    posix_shell *ps = shell_of(pc->srv);
+    posix_shell *ps = pc->ps;
     long n;
     do {
         n = ps->io.recv(ps->io.ctx, pc->fd, buf, len);
@@ -185,7 +185,7 @@ static long socket_recv(void *handle, void *buf, size_t len)
  * them together (MSG_MORE). */
 static long socket_send_more(posix_conn *pc, const void *buf, size_t len, int more)
 {
-    posix_shell *ps = shell_of(pc->srv);
+    posix_shell *ps = pc->ps;
     long n;
     do {
         n = ps->io.send(ps->io.ctx, pc->fd, buf, len, more);
@@ -225,7 +225,7 @@ static long bounce(engine_conn *ec, const out_seg *seg)
 /* Sends what the first segments hold: a count, or an IO_* code. */
 static long send_segments(posix_conn *pc, engine_conn *ec, const out_seg *segs, size_t n)
 {
-    posix_shell *ps = shell_of(pc->srv);
+    posix_shell *ps = pc->ps;
     const out_seg *s = &segs[0];
     long r;
     if (s->kind != OUT_FILE) {
@@ -338,7 +338,7 @@ static void advance_handshake(posix_conn *pc)
         pc->handshake_wants = r == IO_WANT_READ ? LOOP_READ : LOOP_WRITE;
         set_interest(pc, pc->handshake_wants);
     } else {
-        engine_log(pc->srv, MOTE_LOG_DEBUG, "TLS handshake failed");
+        engine_log(pc->ps->srv, MOTE_LOG_DEBUG, "TLS handshake failed");
         engine_fail(ec);
     }
 }
@@ -392,7 +392,7 @@ static posix_conn *start_connection(posix_shell *ps, listener *l, int fd, const 
     pc = pc_of(ec);
     pc->h.kind = H_CONN;
     pc->fd = fd;
-    pc->srv = ps->srv;
+    pc->ps = ps;
     if (l->tls) {
         io_transport socket = {socket_recv, socket_send, pc};
         if (tls_conn_create(l->tls, &socket, &pc->tls) < 0) {
@@ -495,7 +495,7 @@ static int step(mote_server *s, int timeout_ms)
     loop_event events[MAX_EVENTS];
     int n, i;
     if (engine_stopped(s)) return MOTE_STOPPED;
-    engine_tick(s);
+    engine_clock(s);
     if (engine_stop_requested(s) && !engine_stopping(s)) begin_shutdown(ps);
     if (!engine_shutdown_done(s)) {
         n = loop_wait(ps->loop, events, MAX_EVENTS, wait_ms(s, timeout_ms));
