@@ -80,7 +80,7 @@ typedef struct out_seg {
 #define CONN_SEGMENTS_PER_RESPONSE 4
 
 /* The protocol's own state in a block, at most this many bytes. */
-#define CONN_PROTO_STATE 64
+#define CONN_PROTO_STATE 32
 
 /* What a connection borrows while it is active: its state, then the input and output buffers. */
 typedef struct conn_block {

@@ -183,14 +183,47 @@ static int server_name_is_valid(const char *name)
     return 1;
 }
 
-/* One range check of a field, logged by name when it fails. */
-static int in_range(const mote_config *cfg, const char *field, uint64_t v, uint64_t min,
-                    uint64_t max)
+/* The numeric fields' ranges, checked in order and logged by name. */
+typedef struct field_range {
+    const char *name;
+    uint16_t off, size;
+    uint32_t min, max;
+} field_range;
+
+#define RANGE(field, lo, hi) \
+    {#field, (uint16_t)offsetof(mote_config, field), (uint16_t)sizeof(((mote_config *)0)->field), lo, hi}
+
+static const field_range config_ranges[] = {
+    RANGE(max_connections, 1, NO_SLOT - 1),
+    RANGE(max_request_line, 16, 1u << 20),
+    RANGE(max_header_bytes, 16, 1u << 20),
+    RANGE(max_headers, 1, 10000),
+    RANGE(response_buffer_size, 512, 1u << 26),
+    RANGE(max_response_header_bytes, 64, 0xffff),
+    RANGE(idle_timeout_ms, 1, UINT32_MAX),
+    RANGE(head_timeout_ms, 1, UINT32_MAX),
+    RANGE(body_timeout_ms, 1, UINT32_MAX),
+    RANGE(write_timeout_ms, 1, UINT32_MAX),
+    RANGE(handshake_timeout_ms, 1, UINT32_MAX),
+    RANGE(max_posts, 1, (1u << 24) - 1),
+    RANGE(max_timers, 1, (1u << 20) - 1),
+    RANGE(workers, 0, 1024),
+    RANGE(log_level, MOTE_LOG_ERROR, MOTE_LOG_DEBUG),
+    RANGE(access_log, MOTE_ACCESS_LOG_MOTE, MOTE_ACCESS_LOG_OFF),
+};
+
+/* A field of 4 or 8 bytes (an enum read as unsigned: a negative one is out of range). */
+static uint64_t config_field(const mote_config *c, const field_range *r)
 {
-    if (v >= min && v <= max) return 1;
-    config_log(cfg, "mote_config.%s must be %llu to %llu (it is %llu)", field,
-               (unsigned long long)min, (unsigned long long)max, (unsigned long long)v);
-    return 0;
+    const char *at = (const char *)c + r->off;
+    uint32_t v32;
+    uint64_t v64;
+    if (r->size == sizeof v32) {
+        memcpy(&v32, at, sizeof v32);
+        return v32;
+    }
+    memcpy(&v64, at, sizeof v64);
+    return v64;
 }
 
 static int holds(const mote_config *cfg, int ok, const char *why)
@@ -201,31 +234,24 @@ static int holds(const mote_config *cfg, int ok, const char *why)
 
 int engine_config_check(const mote_config *c)
 {
-    const uint64_t big = UINT32_MAX;
-    int ok = in_range(c, "max_connections", c->max_connections, 1, NO_SLOT - 1) &&
-             in_range(c, "max_request_line", c->max_request_line, 16, 1u << 20) &&
-             in_range(c, "max_header_bytes", c->max_header_bytes, 16, 1u << 20) &&
-             in_range(c, "max_headers", c->max_headers, 1, 10000) &&
-             in_range(c, "response_buffer_size", c->response_buffer_size, 512, 1u << 26) &&
-             in_range(c, "max_response_header_bytes", c->max_response_header_bytes, 64, 0xffff) &&
-             in_range(c, "idle_timeout_ms", c->idle_timeout_ms, 1, big) &&
-             in_range(c, "head_timeout_ms", c->head_timeout_ms, 1, big) &&
-             in_range(c, "body_timeout_ms", c->body_timeout_ms, 1, big) &&
-             in_range(c, "write_timeout_ms", c->write_timeout_ms, 1, big) &&
-             in_range(c, "handshake_timeout_ms", c->handshake_timeout_ms, 1, big) &&
-             in_range(c, "max_posts", c->max_posts, 1, (1u << 24) - 1) &&
-             in_range(c, "max_timers", c->max_timers, 1, (1u << 20) - 1) &&
-             in_range(c, "workers", c->workers, 0, 1024) &&
-             in_range(c, "log_level", (uint64_t)c->log_level, MOTE_LOG_ERROR, MOTE_LOG_DEBUG) &&
-             in_range(c, "access_log", (uint64_t)c->access_log, MOTE_ACCESS_LOG_MOTE,
-                      MOTE_ACCESS_LOG_OFF) &&
-             holds(c, !c->server_name || server_name_is_valid(c->server_name),
-                   "server_name must be at most 64 bytes without control characters") &&
-             holds(c, (!c->allocator.alloc) == (!c->allocator.free),
-                   "allocator needs both alloc and free") &&
-             holds(c, !c->arena || (!c->allocator.alloc && c->arena_size > 0),
-                   "arena needs arena_size, and no allocator beside it");
-    return ok ? MOTE_OK : MOTE_EINVAL;
+    size_t i;
+    for (i = 0; i < sizeof config_ranges / sizeof config_ranges[0]; i++) {
+        const field_range *r = &config_ranges[i];
+        uint64_t v = config_field(c, r);
+        if (v < r->min || v > r->max) {
+            config_log(c, "mote_config.%s must be %lu to %lu (it is %llu)", r->name,
+                       (unsigned long)r->min, (unsigned long)r->max, (unsigned long long)v);
+            return MOTE_EINVAL;
+        }
+    }
+    return holds(c, !c->server_name || server_name_is_valid(c->server_name),
+                 "server_name must be at most 64 bytes without control characters") &&
+                   holds(c, (!c->allocator.alloc) == (!c->allocator.free),
+                         "allocator needs both alloc and free") &&
+                   holds(c, !c->arena || (!c->allocator.alloc && c->arena_size > 0),
+                         "arena needs arena_size, and no allocator beside it")
+               ? MOTE_OK
+               : MOTE_EINVAL;
 }
 
 const mote_allocator *engine_alloc(const mote_server *s)

@@ -89,7 +89,7 @@ typedef struct exchange_body {
 } exchange_body;
 
 /* The protocol's own state in an exchange, at most this many bytes. */
-#define EXCHANGE_PROTO_STATE 240
+#define EXCHANGE_PROTO_STATE 224
 
 struct mote_exchange {
     const exchange_ops *ops;
