@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 
+MODES = ("keep-alive", "pipelined", "close")
 REQUEST = b"GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n"
 CLOSE_REQUEST = b"GET /index.html HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
 
@@ -85,16 +86,25 @@ def count(sample, n, mode, workdir):
     return int(totals[-1].split()[1])
 
 
+def counts(sample, requests, mode):
+    """The totals for requests/10 and for requests: ((n, total), (n, total))."""
+    small, large = requests // 10, requests
+    with tempfile.TemporaryDirectory() as d:
+        return (small, count(sample, small, mode, d)), (large, count(sample, large, mode, d))
+
+
+def per_request(sample, requests, mode):
+    (small, lo), (large, hi) = counts(sample, requests, mode)
+    return (hi - lo) / (large - small)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=20000)
-    ap.add_argument("--mode", choices=("keep-alive", "pipelined", "close"), default="keep-alive")
+    ap.add_argument("--mode", choices=MODES, default="keep-alive")
     ap.add_argument("sample")
     a = ap.parse_args()
-    small, large = a.requests // 10, a.requests
-    with tempfile.TemporaryDirectory() as d:
-        lo = count(a.sample, small, a.mode, d)
-        hi = count(a.sample, large, a.mode, d)
+    (small, lo), (large, hi) = counts(a.sample, a.requests, a.mode)
     print("%s: %.1f instructions per request (%d requests: %d, %d: %d)"
           % (a.mode, (hi - lo) / (large - small), small, lo, large, hi))
 

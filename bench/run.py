@@ -26,6 +26,8 @@ import tempfile
 import time
 import urllib.request
 
+import instructions  # bench/instructions.py, beside this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HZ = os.sysconf("SC_CLK_TCK")
@@ -605,7 +607,7 @@ def versions(args):
     ]
 
 
-def report(args, res, floors, mem, sys_calls, parser, corpus, info, ver, started):
+def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, started):
     L = []
     a = L.append
     a("# mote benchmark results")
@@ -751,6 +753,18 @@ def report(args, res, floors, mem, sys_calls, parser, corpus, info, ver, started
                     "%s %.2f" % (k, v) for k, v in sorted(c.items(), key=lambda kv: -kv[1])
                     if v >= 0.01)))
         a("")
+    if instr:
+        a("mote's user-space instructions per request (bench/instructions.py: mote-sample under "
+          "valgrind's callgrind serving 2,000 and then 20,000 requests of GET /index.html from "
+          "one connection at a time; the difference over the difference of the counts, so start-up "
+          "and shutdown drop out). The same binary and requests give the same counts, whatever "
+          "else the machine does.")
+        a("")
+        a("| workload | instructions per request |")
+        a("|---|---|")
+        for mode in instructions.MODES:
+            a("| %s | **%.0f** |" % (mode, instr[mode]))
+        a("")
     if parser:
         a("Parser micro-benchmark (bench/parser_bench.c, all three built -O2, pinned to CPU %s): "
           "%s; each parser locates the request line and every field and is reset for the next "
@@ -865,6 +879,8 @@ def main():
     ap.add_argument("--out", help="write the table here too (Markdown)")
     ap.add_argument("--no-strace", action="store_true",
                     help="skip the system-call counts (strace -c) of the report")
+    ap.add_argument("--no-instructions", action="store_true",
+                    help="skip mote's instructions per request (callgrind) of the report")
     ap.add_argument("--strace", choices=["keepalive", "pipeline", "close"],
                     help="instead: system calls per request in this wrk mode, under strace -c -f")
     args = ap.parse_args()
@@ -936,11 +952,17 @@ def main():
             parser, corpus = run_parser_bench(args)
             log("parser: " + ", ".join("%s %.0f MB/s" % (k, v[0]) for k, v in parser.items()))
 
+        instr = {}
+        if not args.no_instructions:
+            for mode in instructions.MODES:
+                instr[mode] = instructions.per_request(args.mote, 20000, mode)
+                log("instructions: %s %.1f per request" % (mode, instr[mode]))
+
         busy = busy_processes()
         if busy and busy != info["busy"]:
             info["busy"] = ", ".join(x for x in (info["busy"], busy) if x)
-        text = report(args, res, floor_runs, mem, sys_calls, parser, corpus, info, versions(args),
-                      started)
+        text = report(args, res, floor_runs, mem, sys_calls, parser, corpus, instr, info,
+                      versions(args), started)
         print(text)
         if args.out:
             with open(args.out, "w") as f:

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Measures mote's footprint and prints it as a Markdown table: flash (text + rodata + data) of
-# the sans-I/O core on a Cortex-M4 (arm-none-eabi-gcc -Os) and of the whole library on x86-64
+# the portable layers (the sans-I/O core, protocols and exchange, and the engine beside them) on a
+# Cortex-M4 (arm-none-eabi-gcc -Os) and of the whole library on x86-64
 # (gcc -Os), without and with TLS, and the RAM a connection takes (the core's connection state,
 # measured on the emulated Cortex-M4; the shell's slot and block, from mote_server_memory()).
 #   scripts/footprint.sh            print the table
@@ -32,6 +33,8 @@ bytes() { printf "%d B" "$1"; }
 arm=(-mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections "${warn[@]}")
 for c in $core; do arm-none-eabi-gcc "${arm[@]}" -c "$c" -o "$(obj "$out/arm" "$c")"; done
 arm_flash=$(flash arm-none-eabi-size $(for c in $core; do obj "$out/arm" "$c"; done))
+# of it, the portable server (slots, timers, posts, logging) beside the sans-I/O layers
+arm_engine=$(flash arm-none-eabi-size "$out/arm/engine.o")
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/startup.c -o "$out/arm/startup.o"
 arm-none-eabi-gcc "${arm[@]}" -Wno-error -c tests/arm/printf.c -o "$out/arm/printf.o"
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/footprint.c -o "$out/arm/footprint.o"
@@ -72,9 +75,10 @@ gcc "${host[@]}" "$out/host/memory.c" $sources -o "$out/host/memory" -lmbedtls -
 host_value() { awk -v k="$1" '$1 == k { print $2 }' "$out/host.txt"; }
 
 table() {
-  echo "| | Cortex-M4, core (-Os) | x86-64, library without TLS (-Os) | x86-64, with TLS |"
+  echo "| | Cortex-M4, portable layers (-Os) | x86-64, library without TLS (-Os) | x86-64, with TLS |"
   echo "|---|---|---|---|"
-  echo "| flash (text + rodata + data) | $(kib "$arm_flash") | $(kib "$host_plain") |" \
+  echo "| flash (text + rodata + data) | $(kib "$arm_flash") ($(kib $((arm_flash - arm_engine)))" \
+       "sans-I/O + $(kib "$arm_engine") engine) | $(kib "$host_plain") |" \
        "$(kib $((host_plain + host_tls))) + mbedTLS $(kib "$mbedtls") |"
   echo "| RAM per idle connection | $(bytes "$(arm_value conn_state)") (connection state) |" \
        "$(bytes "$(host_value idle)") (slot) | the same |"
