@@ -5,7 +5,8 @@
 #   3. the hostile-client tests (slow attacks, 10,000 connections, TLS scans), once, unsanitized;
 #   4. each fuzz harness briefly, and every saved regression input;
 #   5. the core's unit tests on an emulated Cortex-M4, and the README's footprint table checked;
-#   6. a clang build with ThreadSanitizer runs the tests of several event loops (workers);
+#   6. a clang build with ThreadSanitizer runs the tests of several event loops (workers), and a
+#      build without TLS (-DMOTE_TLS=none) its unit tests;
 #   7. a gcc build with AddressSanitizer + UndefinedBehaviorSanitizer runs every test but the
 #      hostile ones, against both event-loop backends.
 # The last line is ctest's summary.
@@ -36,6 +37,11 @@ echo "== clang build with ThreadSanitizer: the tests of several event loops"
 cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DMOTE_WERROR=ON -DMOTE_TSAN=ON >/dev/null
 cmake --build build/tsan -j "$jobs" --target mote-sample mote-sample-poll test_server >/dev/null
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" --timeout 180 -L workers)
+
+echo "== a build without TLS (-DMOTE_TLS=none): its unit tests"
+cmake -S . -B build/none -DMOTE_TLS=none -DMOTE_TESTS=ON -DMOTE_WERROR=ON >/dev/null
+cmake --build build/none -j "$jobs" >/dev/null
+(cd build/none && ctest --output-on-failure -j "$jobs" --timeout 120 -L unit)
 
 echo "== gcc build with ASan + UBSan, all tests but the hostile clients, epoll and poll backends"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=gcc -DMOTE_WERROR=ON -DMOTE_SANITIZE=ON >/dev/null

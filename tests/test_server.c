@@ -434,6 +434,22 @@ static void test_two_servers(void)
     finish(&b);
 }
 
+/* A build without TLS (-DMOTE_TLS=none) refuses HTTPS listeners, and says so. */
+static void test_no_tls_build(void)
+{
+#if !MOTE_CONFIG_TLS
+    mote_server *srv;
+    mote_tls_config tls;
+    memset(&tls, 0, sizeof tls);
+    tls.cert_pem = "-----BEGIN CERTIFICATE-----\n";
+    tls.key_pem = "-----BEGIN PRIVATE KEY-----\n";
+    CHECK(mote_server_create(&srv, NULL) == MOTE_OK);
+    CHECK_EQ_INT(mote_listen_tls(srv, "127.0.0.1", 0, &tls), MOTE_ENOTSUP);
+    CHECK(mote_listen(srv, "127.0.0.1", 0) >= 0); /* plain HTTP still works */
+    mote_server_destroy(srv);
+#endif
+}
+
 /* ---- workers ------------------------------------------------------------------------------- */
 
 typedef struct seen_threads {
@@ -501,6 +517,7 @@ int main(void)
     test_many_posters();
     test_timers();
     test_two_servers();
+    test_no_tls_build();
     test_workers();
     return check_report("test_server");
 }

@@ -37,7 +37,8 @@ static void usage(FILE *to)
 {
     fputs("usage: mote-sample [options]\n"
           "  --port N        HTTP port (8080; 0 picks a free one)\n"
-          "  --tls-port N    HTTPS port (8443; 0 picks a free one; 'off' disables HTTPS)\n"
+          "  --tls-port N    HTTPS port (8443, off in a build without TLS; 0 picks a free one;\n"
+          "                  'off' disables HTTPS)\n"
           "  --bind ADDR     address to listen on, repeatable (default [::], which serves IPv4 too)\n"
           "  --cert FILE     PEM certificate chain for HTTPS (default: a self-signed one)\n"
           "  --key FILE      PEM private key for --cert\n"
@@ -118,7 +119,7 @@ static int parse_options(int argc, char **argv, options *o)
     int i;
     memset(o, 0, sizeof *o);
     o->port = 8080;
-    o->tls_port = 8443;
+    o->tls_port = MOTE_CONFIG_TLS ? 8443 : -1; /* a library built without TLS: HTTP only */
     o->max_conns = 1024;
     o->workers = 1;
     o->defer_accept = 1;
