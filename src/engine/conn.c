@@ -196,11 +196,6 @@ int conn_out_queue(mote_conn *c, const out_seg *seg)
     return push(c, seg);
 }
 
-int conn_out_empty(const mote_conn *c)
-{
-    return !c->b || (c->b->seg_count == 0 && c->b->out_len == 0);
-}
-
 void conn_output_queued(mote_conn *c)
 {
     if (!c->busy && c->env->kick) c->env->kick(c);

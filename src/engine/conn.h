@@ -203,8 +203,6 @@ int conn_out_copy(mote_conn *c, const void *data, size_t n);
  * full. An OUT_OWNED segment is freed with the env's allocator once sent or dropped, an
  * OUT_FILE segment's file closed. */
 int conn_out_queue(mote_conn *c, const out_seg *seg);
-/* Whether nothing is queued, and nothing taken in the output buffer. */
-int conn_out_empty(const mote_conn *c);
 /* Whether a file is queued: its bytes may have to pass through the output buffer (bounced),
  * so nothing is queued behind it until it has gone. */
 static inline int conn_out_has_file(const mote_conn *c)

@@ -904,7 +904,7 @@ int engine_create(mote_server **out, const mote_config *cfg, const mote_allocato
     s->fixed_memory = cfg->arena != NULL;
     s->free_slot = NO_SLOT;
     s->date_second = -1;
-    s->slot_size = ((sizeof(engine_conn) + 15u) & ~(size_t)15u) + ((shell_conn_size + 7u) & ~(size_t)7u);
+    s->slot_size = ENGINE_CONN_SIZE + ((shell_conn_size + 7u) & ~(size_t)7u);
     atomic_init(&s->stop_requested, 0);
     router_init(&s->routes, a);
     env_init(s);

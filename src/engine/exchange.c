@@ -177,7 +177,9 @@ static void allow_list(unsigned methods, char *buf)
     buf[n] = '\0';
 }
 
-void exchange_answer(mote_exchange *x, int status, const char *name, const char *value)
+/* A final answer from the library: status, at most one extra field, a short text body. The
+ * connection stays open when the body's framing allows (the protocol decides). */
+static void exchange_answer(mote_exchange *x, int status, const char *name, const char *value)
 {
     char body[48];
     const char *reason = mote_status_reason(status);

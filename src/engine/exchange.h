@@ -142,10 +142,6 @@ void exchange_body_end(mote_exchange *x);
 /* The body a collecting route gathered (NUL-terminated at data[len]). */
 void exchange_body_collected(mote_exchange *x, const char *data, uint64_t len);
 
-/* A final answer from the library: status, at most one extra field, a short text body. The
- * connection stays open when the body's framing allows (the protocol decides). */
-void exchange_answer(mote_exchange *x, int status, const char *name, const char *value);
-
 /* Answers `status` and ends the connection after it (a broken body, a timeout); MOTE_ESTATE
  * when a response has already begun (the connection is then just closing). */
 int exchange_fail(mote_exchange *x, int status);
