@@ -177,26 +177,25 @@ static int send_body(mote_response *res, const body_src *body)
     return MOTE_OK;
 }
 
-int mote_response_send(mote_response *res, const void *body, size_t len)
+static int send_memory(mote_response *res, enum body_kind kind, const void *body, size_t len)
 {
     body_src b;
     if (!res || (!body && len)) return MOTE_EINVAL;
     memset(&b, 0, sizeof b);
-    b.kind = BODY_COPY;
+    b.kind = kind;
     b.data = body;
     b.len = len;
     return send_body(res, &b);
 }
 
+int mote_response_send(mote_response *res, const void *body, size_t len)
+{
+    return send_memory(res, BODY_COPY, body, len);
+}
+
 int mote_response_send_static(mote_response *res, const void *body, size_t len)
 {
-    body_src b;
-    if (!res || (!body && len)) return MOTE_EINVAL;
-    memset(&b, 0, sizeof b);
-    b.kind = BODY_BORROW;
-    b.data = body;
-    b.len = len;
-    return send_body(res, &b);
+    return send_memory(res, BODY_BORROW, body, len);
 }
 
 int mote_response_send_file(mote_response *res, const mote_file *file, uint64_t offset,
