@@ -16,6 +16,7 @@
 #include "engine/exchange.h"
 #include "mote.h"
 #include "proto/h1.h"
+#include "../tests/segment_bytes.h"
 
 typedef struct fenv {
     router routes;
@@ -74,23 +75,14 @@ static size_t fenv_drain(fenv *f, size_t max, size_t step)
 {
     size_t taken = 0, rounds = 0;
     while (taken < max && rounds++ < 1000000) {
+        char buf[4096];
         const out_seg *segs;
         size_t n = conn_pending(&f->conn, &segs);
         if (n == 0) break;
         n = segs[0].len;
         if (step && n > step) n = step;
         if (n > max - taken) n = max - taken;
-        if (segs[0].kind == OUT_FILE) {
-            char buf[4096];
-            long got;
-            if (n > sizeof buf) n = sizeof buf;
-            got = segs[0].u.file.file.read(segs[0].u.file.file.ctx, buf, n, segs[0].u.file.off);
-            if (got <= 0) abort();
-            n = (size_t)got;
-            fenv_take(f, buf, n);
-        } else {
-            fenv_take(f, segs[0].data, n);
-        }
+        fenv_take(f, segment_bytes(&segs[0], &n, buf, sizeof buf), n);
         taken += n;
         conn_sent(&f->conn, n);
     }

@@ -20,6 +20,7 @@
 #include "core/pool.h"
 #include "core/router.h"
 #include "proto/h1.h"
+#include "segment_bytes.h"
 
 #define H_SERVER_LINE "Server: mote\r\n"
 #define H_DATE_LINE "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
@@ -98,21 +99,12 @@ static inline void h_take(harness *h, const char *data, size_t n)
  * read callback); 0 when nothing is pending. */
 static inline size_t h_take_once(harness *h, size_t max)
 {
+    char buf[4096];
     const out_seg *segs;
     size_t n = conn_pending(&h->conn, &segs);
     if (n == 0 || max == 0) return 0;
     n = segs[0].len < max ? segs[0].len : max;
-    if (segs[0].kind == OUT_FILE) {
-        char buf[4096];
-        long got;
-        if (n > sizeof buf) n = sizeof buf;
-        got = segs[0].u.file.file.read(segs[0].u.file.file.ctx, buf, n, segs[0].u.file.off);
-        if (got <= 0) abort();
-        n = (size_t)got;
-        h_take(h, buf, n);
-    } else {
-        h_take(h, segs[0].data, n);
-    }
+    h_take(h, segment_bytes(&segs[0], &n, buf, sizeof buf), n);
     conn_sent(&h->conn, n);
     return n;
 }

@@ -591,6 +591,22 @@ class Client:
         return self.read_response(method, timeout)
 
 
+def events_stream(sample):
+    """A raw socket reading mote-sample's /events, past its head and the opening comment."""
+    c = sample.connect()
+    try:
+        c.send(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.monotonic() + IO_TIMEOUT
+        head = c.read_until(b"\r\n\r\n", deadline)
+        if not head.startswith(b"HTTP/1.1 200 "):
+            raise AssertionError("GET /events answered %r" % head)
+        c.read_until(b": mote clock\n\n", deadline)
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
 def build_request(method, target, headers=(), body=b"", version="HTTP/1.1", host="x"):
     lines = ["%s %s %s" % (method, target, version)]
     if host is not None:

@@ -23,7 +23,6 @@ WGET = shutil.which("wget")
 
 AUTH_PAGE = (b"<html>\n<head>\n<title>Zephyr HTTP Server</title>\n</head>\n"
              b"<body><h1><center>Authenticated</center></h1></body>\n</html>\n")
-EVENTS_HEAD = b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
@@ -56,22 +55,6 @@ class CurlStream:
             self.proc.wait(5)
         self.out.join(5)
         self.err.join(5)
-
-
-def raw_stream(sample):
-    """A raw socket reading /events, after its head and the opening comment."""
-    c = sample.connect()
-    try:
-        c.send(EVENTS_HEAD)
-        deadline = time.monotonic() + mh.IO_TIMEOUT
-        head = c.read_until(b"\r\n\r\n", deadline)
-        if not head.startswith(b"HTTP/1.1 200 "):
-            raise AssertionError("GET /events answered %r" % head)
-        c.read_until(b": mote clock\n\n", deadline)
-    except BaseException:
-        c.close()
-        raise
-    return c
 
 
 def read_ticks(c, n, deadline):
@@ -165,7 +148,7 @@ class EventStreamsClosed(mh.SampleTestCase):
         curls = [CurlStream(s.url("/events")) for _ in range(5)]
         for cs in curls:
             self.addCleanup(cs.close)
-        raws = [raw_stream(s) for _ in range(5)]
+        raws = [mh.events_stream(s) for _ in range(5)]
         for cs in curls:
             cs.out.wait_for(r"^: mote clock$", timeout=mh.IO_TIMEOUT)
         self.assertEqual(mh.socket_fd_count(pid), baseline + 10)
@@ -179,7 +162,7 @@ class EventStreamsClosed(mh.SampleTestCase):
         # The server learns of each departure when it next writes a tick. A sentinel stream
         # opened now sees only ticks written after the ten closed: three of them later,
         # every one of the ten must be gone.
-        sentinel = raw_stream(s)
+        sentinel = mh.events_stream(s)
         self.addCleanup(sentinel.close)
         read_ticks(sentinel, 3, time.monotonic() + 15)
         left = mh.socket_fd_count(pid)
@@ -192,7 +175,7 @@ class EventStreamsClosed(mh.SampleTestCase):
         for c in later:
             self.addCleanup(c.close)
             c.send(mh.get("/index.html"))
-        fresh = raw_stream(s)
+        fresh = mh.events_stream(s)
         self.addCleanup(fresh.close)
         for i, c in enumerate(later):
             r = c.read_response()

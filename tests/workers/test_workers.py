@@ -5,7 +5,6 @@ the server stops cleanly. Built with ThreadSanitizer (`make test` runs it so), a
 between the loops is a report on stderr, which fails the test."""
 
 import os
-import socket
 import sys
 import time
 import unittest
@@ -15,19 +14,6 @@ import moteharness as mh  # noqa: E402
 
 WORKERS = 4
 STREAMS = 12
-EVENTS_HEAD = b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def open_stream(sample):
-    """A raw /events stream, read past its head and opening comment."""
-    c = sample.connect()
-    c.send(EVENTS_HEAD)
-    deadline = time.monotonic() + mh.IO_TIMEOUT
-    head = c.read_until(b"\r\n\r\n", deadline)
-    if not head.startswith(b"HTTP/1.1 200 "):
-        raise AssertionError("GET /events answered %r" % head)
-    c.read_until(b": mote clock\n\n", deadline)
-    return c
 
 
 def read_ticks(c, n, deadline):
@@ -48,7 +34,7 @@ class Workers(unittest.TestCase):
             try:
                 # connections from new source ports land on every loop (SO_REUSEPORT)
                 for _ in range(STREAMS):
-                    streams.append(open_stream(s))
+                    streams.append(mh.events_stream(s))
                 deadline = time.monotonic() + 4 * mh.IO_TIMEOUT
                 for round_ in range(2):
                     for c in streams:
