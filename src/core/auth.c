@@ -2,45 +2,12 @@
  * and never copied anywhere that outlives the check. */
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/chars.h"
 #include "mote.h"
 
 /* Longest "user:password" accepted; longer credentials simply do not match. */
 #define CREDENTIALS_MAX 512
-
-static int base64_value(int c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Decodes padded base64 (RFC 4648 §4); -1 if malformed or longer than out_size. */
-static long base64_decode(const char *s, size_t len, unsigned char *out, size_t out_size)
-{
-    size_t i, n = 0;
-    if (len == 0 || len % 4) return -1;
-    for (i = 0; i < len; i += 4) {
-        int v[4], pad = 0;
-        size_t k;
-        for (k = 0; k < 4; k++) {
-            if (s[i + k] == '=' && i + 4 == len && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (pad || (v[k] = base64_value((unsigned char)s[i + k])) < 0) {
-                return -1;
-            }
-        }
-        if (n + 3 - (size_t)pad > out_size) return -1;
-        out[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-        if (pad < 2) out[n++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-        if (pad < 1) out[n++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-    }
-    return (long)n;
-}
 
 /* Compares a[0..alen) with b[0..blen) touching every byte of the longer one, so the time
  * taken says nothing about where they differ or how long the secret is. */
