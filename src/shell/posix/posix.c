@@ -25,6 +25,8 @@
 #define MAX_EVENTS 128
 #define ACCEPT_BATCH 64
 #define READS_PER_EVENT 4
+/* Rounds of reading what a TLS session holds, after an event (serve_held_input()). */
+#define HELD_ROUNDS 256
 /* One TLS record's worth of a file, read through the output buffer at a time. */
 #define BOUNCE_MAX 16384
 
@@ -276,30 +278,30 @@ static long read_some(posix_conn *pc, char *at, size_t space)
     return socket_recv(pc, at, space);
 }
 
-static void read_input(posix_conn *pc)
+/* Reads what the connection takes now; the bytes handed to it. */
+static size_t read_input(posix_conn *pc)
 {
     engine_conn *ec = engine_conn_of_shell(pc);
+    size_t taken = 0;
     int i;
     for (i = 0; i < READS_PER_EVENT; i++) {
         char *at;
         size_t space = engine_read_space(ec, &at);
         long n;
-        if (space == 0) return;
+        if (space == 0) break;
         n = read_some(pc, at, space);
         if (n > 0) {
             pc->read_all = (size_t)n < space && !(pc->tls && tls_pending(pc->tls));
+            taken += (size_t)n;
             engine_received(ec, (size_t)n);
-            if (pc->read_all) return;
-        } else if (n == IO_CLOSED) {
-            engine_peer_eof(ec);
-            return;
-        } else if (n != IO_WANT_READ && n != IO_WANT_WRITE) {
-            engine_fail(ec);
-            return;
+            if (pc->read_all) break;
         } else {
-            return;
+            if (n == IO_CLOSED) engine_peer_eof(ec);
+            else if (n != IO_WANT_READ && n != IO_WANT_WRITE) engine_fail(ec);
+            break;
         }
     }
+    return taken;
 }
 
 static void linger_read(posix_conn *pc)
@@ -312,18 +314,25 @@ static void linger_read(posix_conn *pc)
 
 static void serve(posix_conn *pc, unsigned events)
 {
-    if (events & LOOP_READ) read_input(pc);
+    if (events & LOOP_READ) (void)read_input(pc);
     write_output(pc);
 }
 
-/* Input the TLS session already holds raises no event: serve it now, while it can be taken. */
+/* Input the TLS session already holds raises no event: serve it now, while it can be taken.
+ * Progress is bytes taken, not fewer held: taking a record may read the next ones from the
+ * socket, leaving more held than before with nothing left in the socket to raise an event.
+ * The bound only matters for a peer sending that many records meanwhile, whose socket then
+ * raises the next event. */
 static void serve_held_input(posix_conn *pc)
 {
     engine_conn *ec = engine_conn_of_shell(pc);
-    size_t held;
-    while (pc->tls && !ec->dead && (held = tls_pending(pc->tls)) > 0 && engine_wants_input(ec)) {
-        serve(pc, LOOP_READ);
-        if (tls_pending(pc->tls) >= held) break; /* it waits for more from the socket */
+    int rounds;
+    for (rounds = 0; rounds < HELD_ROUNDS && pc->tls && !ec->dead && tls_pending(pc->tls) > 0 &&
+                     engine_wants_input(ec);
+         rounds++) {
+        size_t taken = read_input(pc);
+        write_output(pc);
+        if (taken == 0) break; /* what is held is part of a record: the socket brings the rest */
     }
 }
 
