@@ -318,7 +318,7 @@ static void add(const char *path, mote_match match, mote_body_policy body, unsig
                 uint64_t max_body, const mote_basic_auth *auth, mote_handler fn)
 {
     mote_route_def def = {path, match, fn, NULL, methods, body, max_body, auth};
-    if (router_add(&A.f.routes, &def) != MOTE_OK) fail("router_add");
+    if (router_add(&A.f.routes, &def, NULL) != MOTE_OK) fail("router_add");
 }
 
 static void add_routes(void)

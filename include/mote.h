@@ -218,6 +218,12 @@ typedef struct mote_config {
                                      several threads. Timers and posts run on the loop they
                                      are given to (mote_server_loop(),
                                      mote_request_server()). Not with mote_server_step(). */
+    uint64_t ws_max_message_size; /**< WebSocket message bytes a socket takes, after
+                                     inflating (1 MiB; a route may set its own): more is
+                                     closed with 1009 */
+    uint32_t ws_ping_interval_ms; /**< a WebSocket silent this long is pinged, and closed when
+                                     it stays silent as long again (30000; 0: never) */
+    uint32_t ws_close_timeout_ms; /**< the peer's answer to our close frame (5000) */
     int defer_accept;             /**< 1 (the default): a new connection reaches the server
                                      once its first bytes have arrived (or after about a
                                      second of silence), so that accepting it and reading its
@@ -328,6 +334,19 @@ int mote_route(mote_server *srv, const mote_route_def *def);
  * creation, touched when first used), and `active` bytes more, borrowed from a pool, while a
  * request is in flight. mbedTLS's own per-session memory is not included. */
 void mote_server_memory(const mote_server *srv, size_t *idle, size_t *active);
+
+/** What a loop has served so far (mote_server_stats()). */
+typedef struct mote_stats {
+    uint64_t connections;     /**< open now: HTTP connections and WebSockets */
+    uint64_t websockets;      /**< of them, WebSockets */
+    uint64_t requests;        /**< requests answered since start */
+    uint64_t bytes_in;        /**< bytes received from clients (after TLS) */
+    uint64_t bytes_out;       /**< bytes sent to clients (before TLS) */
+    uint64_t uptime_ms;       /**< since the server was created */
+} mote_stats;
+
+/** The figures of one loop (mote_server_loop()), on its thread. */
+void mote_server_stats(const mote_server *loop, mote_stats *out);
 
 /** Runs the event loop until mote_server_stop() and the graceful shutdown that follows.
  * Returns 0, or a MOTE_E* code if the loop itself failed. */
@@ -575,6 +594,126 @@ mote_response *mote_request_response(mote_request *req);
 
 /** The standard reason phrase of a status code ("Not Found"), or "Unknown". */
 const char *mote_status_reason(int status);
+
+/* ---------------------------------------------------------------------------------------------
+ * WebSocket (RFC 6455, with permessage-deflate, RFC 7692, where MOTE_CONFIG_WS_DEFLATE is on)
+ *
+ * A WebSocket route upgrades a GET to a socket served in the same event loop as HTTP. The
+ * handshake is checked before anything of the application's runs (400, 426 for another
+ * version, 403 for an origin refused; the route's methods and credentials first, as for any
+ * route); then on_open sees the upgrade request, and the socket lives until either side closes
+ * it. Everything about a socket happens on its loop's thread; other threads reach a socket
+ * with mote_ws_post(). Sends queue a whole frame or nothing: MOTE_EAGAIN when the send buffer
+ * (response_buffer_size) has no room now, and on_writable says when it has again.
+ * ------------------------------------------------------------------------------------------- */
+
+/** An open WebSocket, valid from on_open until on_close returns. */
+typedef struct mote_ws mote_ws;
+
+/** A message received, or a piece of one (mote_ws_route_def.stream_messages). */
+typedef struct mote_ws_message {
+    const void *data;    /**< the payload (text: valid UTF-8 so far), valid during the call */
+    size_t len;          /**< bytes at data */
+    int binary;          /**< 1 for a binary message, 0 for text */
+    int first;           /**< the message's first piece (always 1 for whole messages) */
+    int last;            /**< its last piece (always 1 for whole messages) */
+} mote_ws_message;
+
+/** Called when the handshake is valid, before the 101: `req` is the upgrade request (its
+ * fields, path, query and peer are readable). Returns 0 to accept, or an HTTP status (400 to
+ * 599) the client is refused with. The socket cannot send yet; on_writable follows. */
+typedef int (*mote_ws_open_fn)(mote_ws *ws, mote_request *req, void *user);
+/** A whole message, or a piece of one; `user` is the socket's (mote_ws_set_user()). */
+typedef void (*mote_ws_message_fn)(mote_ws *ws, const mote_ws_message *msg, void *user);
+/** The socket is closed: `code` is the peer's close code (1005 when it gave none), or the
+ * code of the close mote sent (1002, 1007, 1009...), or 1006 when the connection was lost
+ * without a closing handshake. `reason` is UTF-8, NUL-terminated. The last callback of ws. */
+typedef void (*mote_ws_close_fn)(mote_ws *ws, int code, const char *reason, void *user);
+/** A callback with a socket: on_writable, mote_ws_post(), mote_ws_each(). */
+typedef void (*mote_ws_fn)(mote_ws *ws, void *user);
+/** Decides about an Origin the route's list does not name: 1 to allow, 0 to refuse (403). */
+typedef int (*mote_ws_origin_fn)(const mote_request *req, const char *origin, void *user);
+
+/** A WebSocket route. Zeroed fields take the defaults. */
+typedef struct mote_ws_route_def {
+    const char *path;             /**< as for mote_route_def (not a default route) */
+    mote_match match;             /**< MOTE_ROUTE_EXACT or MOTE_ROUTE_PREFIX */
+    void *user;                   /**< each socket's first user pointer */
+    const mote_basic_auth *auth;  /**< credentials demanded before the upgrade (401) */
+    const char *const *subprotocols; /**< NULL-terminated: those the route speaks; the first
+                                     the client offers that is listed is chosen, none: none */
+    const char *const *origins;   /**< NULL-terminated Origin values allowed ("*": any). NULL:
+                                     a browser's request (one with an Origin) must come from the
+                                     page's own origin (the Origin's host equals Host) */
+    mote_ws_origin_fn check_origin; /**< asked about an Origin not allowed above; NULL: 403 */
+    mote_ws_open_fn on_open;      /**< NULL: every valid handshake is accepted */
+    mote_ws_message_fn on_message;/**< NULL: messages are dropped */
+    mote_ws_close_fn on_close;    /**< may be NULL */
+    mote_ws_fn on_writable;       /**< once when the socket opens, then each time the send
+                                     buffer has room again after MOTE_EAGAIN; may be NULL */
+    uint64_t max_message_size;    /**< 0: the server's ws_max_message_size; whole messages are
+                                     held in memory, so at most 4 GiB - 1 */
+    int stream_messages;          /**< 1: messages arrive piece by piece as frames arrive, up
+                                     to any size (max_message_size is then per frame) */
+    int no_deflate;               /**< 1: decline permessage-deflate on this route */
+} mote_ws_route_def;
+
+/** Registers a WebSocket route (GET only). Returns 0, MOTE_EINVAL, MOTE_EEXIST, MOTE_ENOMEM,
+ * or MOTE_ENOTSUP in a build without WebSocket (MOTE_CONFIG_WS 0). */
+int mote_ws_route(mote_server *srv, const mote_ws_route_def *def);
+
+/** Sends a whole text message (valid UTF-8, else MOTE_EINVAL) or binary message, compressed
+ * when the socket negotiated it. Queues it all or nothing: MOTE_EAGAIN when there is no room
+ * now; a message larger than the send buffer goes out from a copy of its own, one at a time
+ * (in static-memory mode it must fit the buffer: MOTE_ETOOBIG). MOTE_ESTATE while a message
+ * sent in parts is unfinished, or once the socket is closing; MOTE_ECLOSED once closed. */
+MOTE_NODISCARD int mote_ws_send_text(mote_ws *ws, const char *data, size_t len);
+/** A whole binary message (see mote_ws_send_text()). */
+MOTE_NODISCARD int mote_ws_send_binary(mote_ws *ws, const void *data, size_t len);
+/** Sends a message in parts, each a frame: the first part's `binary` says the message's type
+ * (later parts must say the same), `last` ends the message. Each part of a text message must
+ * be valid UTF-8 on its own (a character does not span parts). Queued as a whole message is. */
+MOTE_NODISCARD int mote_ws_send_part(mote_ws *ws, int binary, const void *data, size_t len,
+                                     int last);
+/** Sends a ping with up to 125 bytes of payload (the pong is handled by mote). */
+int mote_ws_ping(mote_ws *ws, const void *data, size_t len);
+/** Starts the closing handshake: a close frame with `code` (1000-1003, 1007-1011 or
+ * 3000-4999) and an optional UTF-8 `reason` (at most 123 bytes); the connection ends when the
+ * peer answers, or after ws_close_timeout_ms. */
+int mote_ws_close(mote_ws *ws, int code, const char *reason);
+/** Back-pressure for a slow consumer: no message or piece arrives (and the socket is not
+ * read) between mote_ws_pause() and mote_ws_resume(). */
+int mote_ws_pause(mote_ws *ws);
+/** Lets messages arrive again after mote_ws_pause(). */
+int mote_ws_resume(mote_ws *ws);
+/** Bytes a frame's payload can take in the send buffer now (what a send would find). */
+size_t mote_ws_send_room(const mote_ws *ws);
+
+/** The socket's user pointer: the route's `user` until set. */
+void mote_ws_set_user(mote_ws *ws, void *user);
+/** The socket's user pointer. */
+void *mote_ws_user(const mote_ws *ws);
+/** The subprotocol chosen in the handshake, or NULL. */
+const char *mote_ws_protocol(const mote_ws *ws);
+/** 1 when the socket negotiated permessage-deflate. */
+int mote_ws_compressed(const mote_ws *ws);
+/** The path of the upgrade request's route (the route's own path, as registered). */
+const char *mote_ws_route_path(const mote_ws *ws);
+/** The peer's address, as mote_request_peer(). */
+int mote_ws_peer(const mote_ws *ws, char *buf, size_t buf_len, uint16_t *port);
+/** 1 when the socket runs over TLS (wss://). */
+int mote_ws_is_tls(const mote_ws *ws);
+/** The loop serving the socket. */
+mote_server *mote_ws_server(const mote_ws *ws);
+
+/** The handle of a socket, for other threads (see mote_handle). */
+mote_handle mote_ws_handle(mote_ws *ws);
+/** From any thread: has fn(ws, arg) run on the socket's loop, soon, or fn(NULL, arg) if the
+ * socket is gone by then. Returns as mote_response_post(). */
+int mote_ws_post(mote_handle handle, mote_ws_fn fn, void *arg);
+/** On the loop's thread: calls fn(ws, arg) for each open socket of the loop whose route was
+ * registered with `path` (NULL: every socket). Returns how many. Sending from fn is allowed. */
+int mote_ws_each(mote_server *loop, const char *path, mote_ws_fn fn, void *arg);
 
 #ifdef __cplusplus
 }

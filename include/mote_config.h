@@ -90,20 +90,36 @@
 #define MOTE_CONFIG_TLS 1 /**< HTTPS listeners on mbedTLS; 0: mote.c needs no mbedTLS */
 #endif
 
+#ifndef MOTE_CONFIG_WS
+#define MOTE_CONFIG_WS 1 /**< WebSocket routes (mote_ws_route()) */
+#endif
+#ifndef MOTE_CONFIG_WS_DEFLATE
+#define MOTE_CONFIG_WS_DEFLATE 0 /**< permessage-deflate on zlib (the Linux build sets it to 1) */
+#endif
+#ifndef MOTE_CONFIG_WS_MAX_MESSAGE_SIZE
+#define MOTE_CONFIG_WS_MAX_MESSAGE_SIZE (1024 * 1024) /**< WebSocket message bytes: 1009 */
+#endif
+#ifndef MOTE_CONFIG_WS_PING_INTERVAL_MS
+#define MOTE_CONFIG_WS_PING_INTERVAL_MS 30000 /**< ping a silent WebSocket (0: never) */
+#endif
+#ifndef MOTE_CONFIG_WS_CLOSE_TIMEOUT_MS
+#define MOTE_CONFIG_WS_CLOSE_TIMEOUT_MS 5000 /**< the peer's answer to our close frame */
+#endif
+
 /* ---- static memory ---------------------------------------------------------------------- */
 
 /**
  * Bytes of arena (mote_config.arena) a server with the compile-time limits above needs, for
  * a build that gives it one static array: connection slots, every connection and exchange
- * block (buffers, header index, path and response fields), posts and timers, with room for
- * routes and listeners. An upper bound, for 32- and 64-bit targets.
+ * block (buffers, header index, path and response fields), a WebSocket's state, posts and
+ * timers, with room for routes and listeners. An upper bound, for 32- and 64-bit targets.
  */
 #define MOTE_ARENA_SIZE                                                                        \
     (65536u + (size_t)MOTE_CONFIG_MAX_CONNECTIONS *                                            \
                   (1536u + 64u + 4096u + 2u * (size_t)MOTE_CONFIG_MAX_REQUEST_LINE + 16u +     \
                    (size_t)MOTE_CONFIG_MAX_HEADER_BYTES + 16u * (size_t)MOTE_CONFIG_MAX_HEADERS + \
                    (size_t)MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES +                             \
-                   (size_t)MOTE_CONFIG_RESPONSE_BUFFER_SIZE) +                                 \
+                   (size_t)MOTE_CONFIG_RESPONSE_BUFFER_SIZE + 192u * MOTE_CONFIG_WS) +         \
      48u * (size_t)MOTE_CONFIG_MAX_POSTS + 64u * (size_t)MOTE_CONFIG_MAX_TIMERS)
 
 #endif

@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     router_init(&routes, alloc);
     {
         mote_route_def def = {NULL, MOTE_ROUTE_DEFAULT, handler, &dispatched, 0, 0, 0, NULL};
-        if (router_add(&routes, &def) < 0) return 2;
+        if (router_add(&routes, &def, NULL) < 0) return 2;
     }
 
     /* as the engine makes it from the default configuration, minus Server and Date, and

@@ -88,7 +88,7 @@ static int add(router *rt, const char *path, unsigned match, const void *unused,
     def.match = (mote_match)match;
     def.handler = handler;
     def.user = user;
-    return router_add(rt, &def);
+    return router_add(rt, &def, NULL);
 }
 
 /* The tag of the route matching `path`, or NULL when nothing (not even a default) matches. */

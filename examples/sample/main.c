@@ -12,6 +12,7 @@
 
 #include "mote.h"
 #include "api.h"
+#include "live.h"
 #include "pages.h"
 #include "selfsigned.h"
 
@@ -258,6 +259,7 @@ static int register_routes(mote_server *srv, const char *machine, const options 
     if (rc == 0 && (rc = mote_route(srv, &auth)) < 0)
         fprintf(stderr, "mote-sample: bad --auth-realm or --auth-user (no '\"' or ':')\n");
     if (rc == 0) rc = events_start(srv, ev);
+    if (rc == 0) rc = live_start(srv);
     return rc;
 }
 

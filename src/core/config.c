@@ -23,6 +23,9 @@ void mote_config_init(mote_config *cfg)
     cfg->max_posts = MOTE_CONFIG_MAX_POSTS;
     cfg->max_timers = MOTE_CONFIG_MAX_TIMERS;
     cfg->workers = MOTE_CONFIG_WORKERS;
+    cfg->ws_max_message_size = MOTE_CONFIG_WS_MAX_MESSAGE_SIZE;
+    cfg->ws_ping_interval_ms = MOTE_CONFIG_WS_PING_INTERVAL_MS;
+    cfg->ws_close_timeout_ms = MOTE_CONFIG_WS_CLOSE_TIMEOUT_MS;
     cfg->defer_accept = MOTE_CONFIG_DEFER_ACCEPT;
     cfg->server_name = MOTE_CONFIG_SERVER_NAME;
     cfg->send_date = MOTE_CONFIG_SEND_DATE;

@@ -19,6 +19,7 @@ void router_free(router *r)
     for (i = 0; i < r->count; i++) {
         r->alloc.free(r->alloc.ctx, r->routes[i].path);
         r->alloc.free(r->alloc.ctx, r->routes[i].auth);
+        r->alloc.free(r->alloc.ctx, r->routes[i].owned);
     }
     r->alloc.free(r->alloc.ctx, r->fallback.auth);
     memset(&r->fallback, 0, sizeof r->fallback);
@@ -122,7 +123,7 @@ static int make_route(router *r, const mote_route_def *d, route *out)
     return MOTE_OK;
 }
 
-int router_add(router *r, const mote_route_def *def)
+int router_add(router *r, const mote_route_def *def, void *owned)
 {
     route nr;
     size_t i, at, len;
@@ -131,6 +132,7 @@ int router_add(router *r, const mote_route_def *def)
     if (def->match == MOTE_ROUTE_DEFAULT) {
         if (r->fallback.handler) return MOTE_EEXIST;
         rc = make_route(r, def, &nr);
+        nr.owned = owned;
         if (rc == MOTE_OK) r->fallback = nr;
         return rc;
     }
@@ -144,6 +146,7 @@ int router_add(router *r, const mote_route_def *def)
     if (r->count == r->capacity && router_grow(r) < 0) return MOTE_ENOMEM;
     rc = make_route(r, def, &nr);
     if (rc < 0) return rc;
+    nr.owned = owned;
     for (at = 0; at < r->count && !route_precedes(&nr, &r->routes[at]); at++) {
     }
     memmove(&r->routes[at + 1], &r->routes[at], (r->count - at) * sizeof(route));

@@ -21,6 +21,7 @@ typedef struct route {
     char *auth;             /* "realm\0user\0password\0", or NULL */
     mote_handler handler;
     void *user_data;
+    void *owned;            /* freed with the route (a WebSocket route's state), or NULL */
 } route;
 
 typedef struct router {
@@ -33,8 +34,9 @@ typedef struct router {
 void router_init(router *r, mote_allocator alloc);
 void router_free(router *r);
 
-/* Adds a route as mote_route() does: MOTE_EINVAL, MOTE_EEXIST, MOTE_ENOMEM. */
-int router_add(router *r, const mote_route_def *def);
+/* Adds a route as mote_route() does: MOTE_EINVAL, MOTE_EEXIST, MOTE_ENOMEM. `owned` (may be
+ * NULL) is freed with the route, once it is added. */
+int router_add(router *r, const mote_route_def *def, void *owned);
 
 /* The realm, user and password of a route that demands credentials. */
 const char *route_realm(const route *rt);

@@ -219,6 +219,22 @@ char *conn_detach(mote_conn *c)
     return block;
 }
 
+int conn_borrow(mote_conn *c)
+{
+    if (c->b) return MOTE_OK;
+    if (!c->env->borrow) return MOTE_ENOMEM;
+    return c->env->borrow(c);
+}
+
+int conn_switch(mote_conn *c, const proto_ops *next, void *ext)
+{
+    c->proto->stop(c, 0);
+    memset(&c->b->proto, 0, sizeof c->b->proto);
+    c->proto = next;
+    c->ext = ext;
+    return next->start(c);
+}
+
 size_t conn_read_space(mote_conn *c, char **at)
 {
     if (c->closing || c->peer_eof || !c->b) return 0;
@@ -332,34 +348,42 @@ int conn_ends_with_output(const mote_conn *c)
 
 enum conn_timer_kind conn_timer(const mote_conn *c)
 {
-    if (!c->b) return c->requests == 0 ? CT_HEAD : CT_IDLE;
     return c->proto->timer(c);
+}
+
+void conn_going_away(mote_conn *c)
+{
+    uint8_t was = c->busy;
+    if (c->proto && c->proto->going_away && !c->closing) {
+        c->busy = 1;
+        c->proto->going_away(c);
+        c->busy = was;
+    }
+    c->closing = 1;
 }
 
 void conn_expire(mote_conn *c)
 {
     uint8_t was = c->busy;
-    if (!c->b) {
-        c->closing = 1;
-        return;
-    }
     c->busy = 1;
     c->proto->expire(c);
     c->busy = was;
-    c->closing = 1;
 }
 
 char *conn_abort(mote_conn *c)
 {
-    char *block;
+    char *block = NULL;
     c->closing = 1;
-    if (!c->b) return NULL;
-    c->proto->stop(c, 1);
-    while (c->b->seg_count) {
-        front(c)->len = 0;
-        pop_front(c, 0);
+    if (c->b) {
+        c->proto->stop(c, 1);
+        while (c->b->seg_count) {
+            front(c)->len = 0;
+            pop_front(c, 0);
+        }
+        block = (char *)c->b;
+        c->b = NULL;
     }
-    block = (char *)c->b;
-    c->b = NULL;
+    if (c->proto && c->proto->end) c->proto->end(c);
+    c->ext = NULL;
     return block;
 }

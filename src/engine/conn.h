@@ -35,11 +35,17 @@ typedef struct conn_env {
     size_t server_line_len;
     char date_line[40];               /* "Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", or empty */
     size_t date_line_len;
+    pool *sockets;                    /* WebSocket states (ws.h), one per upgraded connection */
+    uint64_t ws_max_message;
+    uint32_t ws_ping_ms;
     void *owner;                      /* the engine's context for the hooks */
     /* Hooks into the engine, each optional. */
     void (*exchange_begin)(mote_exchange *x); /* a request's head is complete */
     void (*exchange_end)(mote_exchange *x);   /* its response is all queued, or cut off */
     void (*kick)(mote_conn *c);               /* output was queued outside any I/O event */
+    /* A block lent to a connection without one, to send on it (a WebSocket's message from a
+     * timer): MOTE_ENOMEM when none is left. */
+    int (*borrow)(mote_conn *c);
     /* A decision of the library's worth a log line: `what` is a fixed text (MOTE_LOG_*). */
     void (*note)(mote_exchange *x, int level, const char *what);
 } conn_env;
@@ -101,6 +107,7 @@ typedef struct mote_conn {
     const conn_env *env;
     void *user;                       /* the engine's per-connection object */
     const proto_ops *proto;           /* what the connection speaks */
+    void *ext;                        /* its state beyond the block (a WebSocket's), or NULL */
     conn_block *b;                    /* NULL while idle */
     mote_addr peer;
     uint32_t requests;                /* exchanges finished on this connection */
@@ -164,6 +171,10 @@ int conn_ends_with_output(const mote_conn *c);
 /* The timeout that applies now (proto.h). */
 enum conn_timer_kind conn_timer(const mote_conn *c);
 
+/* The server is stopping: the connection ends once what is in flight is answered, after what
+ * its protocol says to the peer then. */
+void conn_going_away(mote_conn *c);
+
 /* The timeout ran out: what can be answered is (408), and the connection ends. */
 void conn_expire(mote_conn *c);
 
@@ -211,6 +222,11 @@ static inline int conn_out_has_file(const mote_conn *c)
 }
 /* Output was queued: the engine hears of it when the connection is not busy (kick). */
 void conn_output_queued(mote_conn *c);
+/* A block for a connection without one (env->borrow); MOTE_ENOMEM. */
+int conn_borrow(mote_conn *c);
+/* From inside `c->proto`, once it is done with the connection: it speaks `next` from now on,
+ * with `ext` as its state beyond the block; the bytes in the input buffer are its first. */
+int conn_switch(mote_conn *c, const proto_ops *next, void *ext);
 /* The protocol's state in the block. */
 static inline void *conn_proto_state(const mote_conn *c)
 {

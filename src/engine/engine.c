@@ -16,17 +16,19 @@
 #include "core/httpdate.h"
 #include "engine/exchange.h"
 #include "proto/h1.h"
+#include "proto/ws.h"
 
 #define LINGER_MS 2000
 #define LINGER_MAX_BYTES (256 * 1024)
 #define NO_SLOT UINT32_MAX
 
-enum timer_kind { T_HANDSHAKE, T_HEAD, T_IDLE, T_BODY, T_WRITE, T_LINGER, T_COUNT };
+enum timer_kind { T_HANDSHAKE, T_HEAD, T_IDLE, T_BODY, T_WRITE, T_LINGER, T_WS_IDLE, T_WS_CLOSE, T_COUNT };
 
 /* A task handed over by mote_post() or mote_response_post(), and an application timer. */
 typedef struct posted_task {
     mote_task_fn fn;
     mote_response_fn res_fn;          /* a response's task: fn is NULL */
+    mote_ws_fn ws_fn;                 /* a WebSocket's task: fn and res_fn are NULL */
     void *arg;
     mote_handle handle;
 } posted_task;
@@ -47,7 +49,7 @@ struct mote_server {
     size_t slot_size;
     router routes;
     conn_env env;
-    pool blocks, exchanges;
+    pool blocks, exchanges, sockets;
     char *slots;                      /* [max_connections] of slot_size, set up when first used */
     uint32_t slots_used;              /* slots ever used: the high-water mark */
     uint32_t free_slot;               /* list of released slots */
@@ -68,6 +70,8 @@ struct mote_server {
     mote_server **workers;
     unsigned worker_count, loop_index;
     int fixed_memory;                 /* static-memory mode: nothing is allocated after creation */
+    uint64_t started;                 /* now, at creation */
+    uint64_t requests, bytes_in, bytes_out;  /* mote_server_stats() */
 };
 
 /* ---- memory ------------------------------------------------------------------------------ */
@@ -208,6 +212,9 @@ static const field_range config_ranges[] = {
     RANGE(max_posts, 1, (1u << 24) - 1),
     RANGE(max_timers, 1, (1u << 20) - 1),
     RANGE(workers, 0, 1024),
+    RANGE(ws_max_message_size, 1, UINT32_MAX),
+    RANGE(ws_ping_interval_ms, 0, UINT32_MAX),
+    RANGE(ws_close_timeout_ms, 1, UINT32_MAX),
     RANGE(log_level, MOTE_LOG_ERROR, MOTE_LOG_DEBUG),
     RANGE(access_log, MOTE_ACCESS_LOG_MOTE, MOTE_ACCESS_LOG_OFF),
 };
@@ -326,6 +333,7 @@ static void give_back_block(mote_server *s, char *block)
 static void conn_close(engine_conn *ec)
 {
     mote_server *s = engine_server_of(ec);
+    s->requests += ec->core.requests;
     give_back_block(s, conn_abort(&ec->core));
     timer_disarm(&ec->timer);
     s->shell->close(s->shell_state, ec);
@@ -352,6 +360,8 @@ static void choose_timer(engine_conn *ec)
         switch (conn_timer(&ec->core)) {
         case CT_BODY: arm_unless_armed(ec, T_BODY); break; /* re-armed as it flows */
         case CT_HEAD: arm_unless_armed(ec, T_HEAD); break;
+        case CT_WS_IDLE: arm_unless_armed(ec, T_WS_IDLE); break; /* re-armed as bytes arrive */
+        case CT_WS_CLOSE: arm_unless_armed(ec, T_WS_CLOSE); break;
         case CT_IDLE:
             if (ec->idle_after != ec->core.requests) {
                 /* idle since the last response, however often it was idle before */
@@ -368,8 +378,10 @@ static void choose_timer(engine_conn *ec)
 
 static void on_timeout(engine_conn *ec, enum timer_kind kind)
 {
-    if (ec->state == CS_OPEN && (kind == T_HEAD || kind == T_BODY)) {
-        conn_expire(&ec->core); /* 408 where a request was late, and the connection ends */
+    if (ec->state == CS_OPEN && (kind == T_HEAD || kind == T_BODY || kind == T_WS_IDLE ||
+                                 kind == T_WS_CLOSE)) {
+        /* 408 where a request was late, and the connection ends; a WebSocket pings */
+        conn_expire(&ec->core);
         if (conn_is_done(&ec->core)) ec->dead = 1;
     } else {
         engine_log(engine_server_of(ec), MOTE_LOG_DEBUG, "connection timed out");
@@ -510,7 +522,9 @@ size_t engine_read_space(engine_conn *ec, char **at)
 void engine_received(engine_conn *ec, size_t n)
 {
     mote_server *s = engine_server_of(ec);
-    if (ec->timer.list == &s->timers[T_BODY]) timer_arm(&s->timers[T_BODY], &ec->timer, s->now);
+    if (ec->timer.list == &s->timers[T_BODY] || ec->timer.list == &s->timers[T_WS_IDLE])
+        timer_arm(ec->timer.list, &ec->timer, s->now);
+    s->bytes_in += n;
     conn_received(&ec->core, n);
 }
 
@@ -527,6 +541,7 @@ void engine_sent(engine_conn *ec, size_t n)
 {
     mote_server *s = engine_server_of(ec);
     if (ec->timer.list == &s->timers[T_WRITE]) timer_arm(&s->timers[T_WRITE], &ec->timer, s->now);
+    s->bytes_out += n;
     conn_sent(&ec->core, n);
 }
 
@@ -609,7 +624,7 @@ void engine_begin_shutdown(mote_server *s)
         engine_conn *ec = slot(s, i);
         if (ec->state == CS_FREE) continue;
         if (ec->state == CS_HANDSHAKE) ec->dead = 1;
-        ec->core.closing = 1;
+        conn_going_away(&ec->core);
         engine_settle(ec);
     }
 }
@@ -697,16 +712,92 @@ int mote_response_post(mote_handle h, mote_response_fn fn, void *arg)
     return post(h.loop, &t);
 }
 
+/* The connection a handle names, if it is still the same one. */
+static engine_conn *conn_of_handle(mote_server *s, const mote_handle *h)
+{
+    engine_conn *ec;
+    if (h->conn >= s->slots_used) return NULL;
+    ec = slot(s, h->conn);
+    return ec->gen == h->gen && ec->state == CS_OPEN ? ec : NULL;
+}
+
 /* The response a handle names, if its request is still open. */
 static mote_response *response_of(mote_server *s, const mote_handle *h)
 {
-    engine_conn *ec;
+    engine_conn *ec = conn_of_handle(s, h);
     mote_exchange *x;
-    if (h->conn >= s->slots_used) return NULL;
-    ec = slot(s, h->conn);
-    if (ec->gen != h->gen || ec->state != CS_OPEN || !ec->core.b) return NULL;
+    if (!ec || !ec->core.b) return NULL;
     x = ec->core.proto->find(&ec->core, h->id);
     return x ? &x->res : NULL;
+}
+
+#if MOTE_CONFIG_WS
+static mote_ws *ws_of_handle(mote_server *s, const mote_handle *h)
+{
+    engine_conn *ec = conn_of_handle(s, h);
+    return ec ? ws_of_conn(&ec->core) : NULL;
+}
+
+mote_handle mote_ws_handle(mote_ws *ws)
+{
+    mote_handle h;
+    memset(&h, 0, sizeof h);
+    if (ws) {
+        engine_conn *ec = ws->conn->user;
+        mote_server *s = engine_server_of(ec);
+        h.loop = s;
+        h.conn = slot_index(s, ec);
+        h.gen = ec->gen;
+    }
+    return h;
+}
+
+int mote_ws_post(mote_handle h, mote_ws_fn fn, void *arg)
+{
+    posted_task t;
+    if (!h.loop || !fn) return MOTE_EINVAL;
+    memset(&t, 0, sizeof t);
+    t.ws_fn = fn;
+    t.arg = arg;
+    t.handle = h;
+    return post(h.loop, &t);
+}
+
+int mote_ws_each(mote_server *s, const char *path, mote_ws_fn fn, void *arg)
+{
+    uint32_t i;
+    int n = 0;
+    if (!s || !fn) return MOTE_EINVAL;
+    for (i = 0; s->slots && i < s->slots_used; i++) {
+        engine_conn *ec = slot(s, i);
+        mote_ws *ws = ec->state == CS_OPEN ? ws_of_conn(&ec->core) : NULL;
+        if (!ws || (path && strcmp(mote_ws_route_path(ws), path) != 0)) continue;
+        fn(ws, arg);
+        n++;
+    }
+    return n;
+}
+
+#endif
+
+void mote_server_stats(const mote_server *s, mote_stats *out)
+{
+    uint32_t i;
+    memset(out, 0, sizeof *out);
+    if (!s) return;
+    for (i = 0; s->slots && i < s->slots_used; i++) {
+        const engine_conn *ec = slot(s, i);
+        if (ec->state == CS_FREE) continue;
+        out->connections++;
+        out->requests += ec->core.requests;
+#if MOTE_CONFIG_WS
+        if (ec->core.proto == &ws_proto) out->websockets++;
+#endif
+    }
+    out->requests += s->requests;
+    out->bytes_in = s->bytes_in;
+    out->bytes_out = s->bytes_out;
+    out->uptime_ms = clock_ms(s) - s->started;
 }
 
 /* Runs the posted tasks, one at a time, without holding the lock while they run. */
@@ -724,7 +815,10 @@ void engine_run_posts(mote_server *s)
         s->post_count--;
         s->shell->unlock(s->shell_state);
         if (t.fn) t.fn(s, t.arg);
-        else t.res_fn(response_of(s, &t.handle), t.arg);
+        else if (t.res_fn) t.res_fn(response_of(s, &t.handle), t.arg);
+#if MOTE_CONFIG_WS
+        else t.ws_fn(ws_of_handle(s, &t.handle), t.arg);
+#endif
     }
 }
 
@@ -805,6 +899,16 @@ static void on_kick(mote_conn *c)
     if (ec->state == CS_OPEN) s->shell->interest(s->shell_state, ec, ENGINE_READ | ENGINE_WRITE);
 }
 
+static int on_borrow(mote_conn *c)
+{
+    mote_server *s = c->env->owner;
+    char *block = pool_get(&s->blocks);
+    if (block && conn_attach(c, block) == MOTE_OK) return MOTE_OK;
+    give_back_block(s, block);
+    engine_log(s, MOTE_LOG_ERROR, "out of memory for a connection's buffers");
+    return MOTE_ENOMEM;
+}
+
 static void on_note(mote_exchange *x, int level, const char *what)
 {
     mote_server *s = x->conn->env->owner;
@@ -861,14 +965,42 @@ void mote_server_memory(const mote_server *s, size_t *idle, size_t *active)
 int mote_route(mote_server *s, const mote_route_def *def)
 {
     if (!s) return MOTE_EINVAL;
-    return router_add(&s->routes, def);
+    return router_add(&s->routes, def, NULL);
+}
+
+int mote_ws_route(mote_server *s, const mote_ws_route_def *def)
+{
+#if MOTE_CONFIG_WS
+    mote_route_def rd;
+    ws_route *wr;
+    int rc;
+    if (!s || !def) return MOTE_EINVAL;
+    rc = ws_route_create(def, &s->alloc, s->cfg.ws_max_message_size, &wr);
+    if (rc < 0) return rc;
+    memset(&rd, 0, sizeof rd);
+    rd.path = def->path;
+    rd.match = def->match;
+    rd.handler = ws_handshake;
+    rd.user = wr;
+    rd.methods = MOTE_GET;
+    rd.auth = def->auth;
+    rc = router_add(&s->routes, &rd, wr); /* the route frees wr with itself */
+    if (rc < 0) ws_route_free(wr, &s->alloc);
+    return rc;
+#else
+    (void)s;
+    (void)def;
+    return MOTE_ENOTSUP;
+#endif
 }
 
 /* Static-memory mode takes now what it would take later: every block. */
 static int take_memory_now(mote_server *s)
 {
     if (!s->fixed_memory) return MOTE_OK;
-    return pool_fill(&s->blocks) < 0 || pool_fill(&s->exchanges) < 0 ? MOTE_ENOMEM : MOTE_OK;
+    return pool_fill(&s->blocks) < 0 || pool_fill(&s->exchanges) < 0 || pool_fill(&s->sockets) < 0
+               ? MOTE_ENOMEM
+               : MOTE_OK;
 }
 
 static void env_init(mote_server *s)
@@ -876,6 +1008,7 @@ static void env_init(mote_server *s)
     conn_env *e = &s->env;
     conn_env_init(e, &s->cfg, &s->routes, s->alloc, s->fixed_memory);
     e->exchanges = &s->exchanges;
+    e->sockets = &s->sockets;
     e->first_proto = &h1_proto;
     e->owner = s;
     if (engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF) {
@@ -883,6 +1016,7 @@ static void env_init(mote_server *s)
         e->exchange_end = on_exchange_end;
     }
     e->kick = on_kick;
+    e->borrow = on_borrow;
     e->note = on_note;
 }
 
@@ -904,18 +1038,26 @@ int engine_create(mote_server **out, const mote_config *cfg, const mote_allocato
     s->fixed_memory = cfg->arena != NULL;
     s->free_slot = NO_SLOT;
     s->date_second = -1;
+    s->started = clock_ms(s);
     s->slot_size = ENGINE_CONN_SIZE + ((shell_conn_size + 7u) & ~(size_t)7u);
     atomic_init(&s->stop_requested, 0);
     router_init(&s->routes, a);
     env_init(s);
     pool_init(&s->blocks, a, conn_block_size(&s->env), cfg->max_connections);
     pool_init(&s->exchanges, a, exchange_block_size(&s->env), cfg->max_connections);
+#if MOTE_CONFIG_WS
+    pool_init(&s->sockets, a, ws_socket_size(), cfg->max_connections);
+#else
+    pool_init(&s->sockets, a, 0, 0);
+#endif
     timer_list_init(&s->timers[T_HANDSHAKE], cfg->handshake_timeout_ms);
     timer_list_init(&s->timers[T_HEAD], cfg->head_timeout_ms);
     timer_list_init(&s->timers[T_IDLE], cfg->idle_timeout_ms);
     timer_list_init(&s->timers[T_BODY], cfg->body_timeout_ms);
     timer_list_init(&s->timers[T_WRITE], cfg->write_timeout_ms);
     timer_list_init(&s->timers[T_LINGER], LINGER_MS);
+    timer_list_init(&s->timers[T_WS_IDLE], cfg->ws_ping_interval_ms);
+    timer_list_init(&s->timers[T_WS_CLOSE], cfg->ws_close_timeout_ms);
     s->slots = a.alloc(a.ctx, cfg->max_connections * s->slot_size);
     s->posts = a.alloc(a.ctx, cfg->max_posts * sizeof *s->posts);
     s->app_timers = a.alloc(a.ctx, cfg->max_timers * sizeof *s->app_timers);
@@ -935,6 +1077,7 @@ void engine_destroy(mote_server *s)
     a = s->alloc;
     pool_free(&s->blocks);
     pool_free(&s->exchanges);
+    pool_free(&s->sockets);
     router_free(&s->routes);
     a.free(a.ctx, s->posts);
     a.free(a.ctx, s->app_timers);

@@ -390,6 +390,18 @@ void exchange_response_done(mote_exchange *x)
     x->ops->finished(x);
 }
 
+int exchange_upgrade(mote_exchange *x, const proto_ops *next, void *ext)
+{
+    int rc;
+    if (x->res.state != RES_IDLE) return MOTE_ESTATE;
+    x->res.status = 101;
+    rc = x->ops->upgrade(x, next, ext);
+    if (rc < 0) return rc;
+    x->res.state = RES_DONE;
+    exchange_response_done(x);
+    return MOTE_OK;
+}
+
 void exchange_finished(mote_exchange *x)
 {
     mote_conn *c = x->conn;

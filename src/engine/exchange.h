@@ -161,6 +161,14 @@ void exchange_finished(mote_exchange *x);
  * hears of it (completed 0), and nothing of it is sent. */
 void exchange_abort(mote_exchange *x);
 
+/* Answers 101 with the fields staged (exchange_stage_field()) and hands the connection to
+ * `next` once the request is over (exchange_ops.upgrade). */
+int exchange_upgrade(mote_exchange *x, const proto_ops *next, void *ext);
+
+/* Stages a response field without the rules mote_response_header() applies to handlers (the
+ * library's own Upgrade and Connection fields): MOTE_ETOOBIG when the area is full. */
+int exchange_stage_field(mote_exchange *x, const char *name, const char *value);
+
 /* Logs a decision of the library's (env->note). */
 void exchange_note(mote_exchange *x, int level, const char *what);
 

@@ -29,7 +29,9 @@ enum conn_timer_kind {
     CT_NONE,     /* the application's pace (a deferred response): no timeout */
     CT_HEAD,     /* a request head is awaited: the first, or one partly received */
     CT_IDLE,     /* between requests on a kept-alive connection */
-    CT_BODY      /* a request body's next bytes are awaited */
+    CT_BODY,     /* a request body's next bytes are awaited */
+    CT_WS_IDLE,  /* a WebSocket's peer has been silent: ping it, then give up on it */
+    CT_WS_CLOSE  /* our close frame awaits the peer's */
 };
 
 typedef struct proto_ops {
@@ -37,9 +39,12 @@ typedef struct proto_ops {
     /* The connection has a block again (or for the first time): set up what the protocol keeps
      * in it. MOTE_ENOMEM when it cannot take what it needs (an exchange block). */
     int (*start)(mote_conn *c);
-    /* The block goes back: give up what the protocol holds. With `abort`, the connection is
-     * being closed whatever it holds: every open exchange hears it was cut off. */
+    /* The block goes back: give up what the protocol holds in it. With `abort`, the
+     * connection is being closed whatever it holds: every open exchange hears it was cut off. */
     void (*stop)(mote_conn *c, int abort);
+    /* The connection is gone (after stop, or with no block lent): what the protocol keeps
+     * beyond the block (c->ext) is released. May be NULL. */
+    void (*end)(mote_conn *c);
     /* Where the next received bytes go and how many fit; 0: do not read now. */
     size_t (*read_space)(mote_conn *c, char **at);
     void (*received)(mote_conn *c, size_t n);
@@ -52,11 +57,17 @@ typedef struct proto_ops {
     int (*is_responding)(const mote_conn *c);
     /* The client said its last request was the last and nothing followed it (see conn.h). */
     int (*ends_with_output)(const mote_conn *c);
+    /* The timeout that applies (with or without a block). */
     enum conn_timer_kind (*timer)(const mote_conn *c);
-    /* The timer ran out: answer what can be answered (408) and end the connection. */
+    /* The timer ran out: answer what can be answered (408) and end the connection, or what
+     * the protocol does then (a WebSocket pings its peer). With or without a block. */
     void (*expire)(mote_conn *c);
     /* The exchange numbered `id`, if it is still open (mote_response_post()). */
     mote_exchange *(*find)(mote_conn *c, uint32_t id);
+    /* The server is stopping: say so to the peer as the protocol does (a WebSocket's close
+     * 1001, HTTP/2's GOAWAY), then end once the output has gone. NULL: the connection just
+     * closes once what is in flight is answered. */
+    void (*going_away)(mote_conn *c);
 } proto_ops;
 
 /* A response body handed over whole (mote_response_send(), _send_static(), _send_file()). */
@@ -92,6 +103,11 @@ typedef struct exchange_ops {
     int (*collect)(mote_exchange *x);
     /* The response has been completed (mote_response_end() or a send): what comes next. */
     void (*finished)(mote_exchange *x);
+    /* Switching protocols: the 101 head with the staged fields is queued, the exchange ends,
+     * and once the request is over the connection speaks `next`, with `ext` as what that
+     * protocol keeps beyond the block (c->ext), the bytes after the request its first input.
+     * MOTE_ENOTSUP where the protocol cannot switch (HTTP/2), MOTE_EAGAIN without room. */
+    int (*upgrade)(mote_exchange *x, const proto_ops *next, void *ext);
 } exchange_ops;
 
 #endif

@@ -123,6 +123,11 @@ static int stage_field(mote_exchange *x, const char *name, size_t nlen, const ch
     return MOTE_OK;
 }
 
+int exchange_stage_field(mote_exchange *x, const char *name, const char *value)
+{
+    return stage_field(x, name, strlen(name), value, strlen(value));
+}
+
 int mote_response_header(mote_response *res, const char *name, const char *value)
 {
     mote_exchange *x;

@@ -45,6 +45,8 @@ typedef struct h1_conn {
     uint8_t ended_cleanly;    /* the last request was read to its end */
     uint8_t processing;       /* inside process(): parsing or in a handler */
     uint8_t ready;            /* the exchange is reset for the next head */
+    const proto_ops *next;    /* switching to this protocol once the request is over */
+    void *next_ext;           /* and its state beyond the block */
 } h1_conn;
 
 /* The request's framing, in its exchange. The input buffer holds, in order: the head, a body
@@ -141,6 +143,10 @@ static void finish_request(mote_conn *c)
     if (hx(x)->restore) c->b->in[hx(x)->pos] = hx(x)->saved;
     exchange_finished(x);
     free_heap_body(x);
+    if (s->next) { /* the connection is another protocol's from here */
+        s->phase = PHASE_HEAD;
+        return;
+    }
     if (!s->keep_alive || c->closing) {
         c->closing = 1;
         s->ended_cleanly = 1;
@@ -461,6 +467,20 @@ static int output_has_room(const mote_conn *c)
     return used == 0 || used + head_reserve(c) <= c->env->out_size / 2;
 }
 
+/* The request that asked to switch protocols is over: the rest is the next protocol's, the
+ * bytes after the request (sent right behind it) its first input. Nothing of h1 is touched
+ * after the switch: its state in the block is the next protocol's. */
+static void switch_protocol(mote_conn *c)
+{
+    h1_conn *s = st(c);
+    const proto_ops *next = s->next;
+    if (conn_switch(c, next, s->next_ext) < 0) {
+        c->closing = 1;
+        return;
+    }
+    next->received(c, 0);
+}
+
 static void process(mote_conn *c)
 {
     h1_conn *s = st(c);
@@ -468,7 +488,7 @@ static void process(mote_conn *c)
     if (s->processing) return; /* re-entered: a response ended from inside a handler */
     s->processing = 1;
     while (!c->closing) {
-        if (s->phase == PHASE_RESPONDING) break;
+        if (s->phase == PHASE_RESPONDING || (s->next && s->phase == PHASE_HEAD)) break;
         if (s->phase == PHASE_BODY) {
             read_body(c);
             if (s->phase == PHASE_BODY) break;
@@ -490,6 +510,11 @@ static void process(mote_conn *c)
             s->processing = 0;
             return;
         }
+    }
+    if (s->next && s->phase == PHASE_HEAD) {
+        s->processing = 0;
+        switch_protocol(c);
+        return;
     }
     /* the peer sends nothing more: once what it sent is answered, the connection is over */
     if (c->peer_eof && !c->closing && (s->phase == PHASE_BODY || b->in_start == b->in_len))
@@ -568,7 +593,9 @@ static int h1_ends_with_output(const mote_conn *c)
 
 static enum conn_timer_kind h1_timer(const mote_conn *c)
 {
-    const h1_conn *s = st(c);
+    const h1_conn *s;
+    if (!c->b) return c->requests == 0 ? CT_HEAD : CT_IDLE;
+    s = st(c);
     if (s->phase == PHASE_BODY && !s->x->body.paused && !c->closing) return CT_BODY;
     if (s->phase != PHASE_HEAD) return CT_NONE; /* the application's pace */
     if (c->b->in_len > c->b->in_start || c->requests == 0) return CT_HEAD;
@@ -577,10 +604,15 @@ static enum conn_timer_kind h1_timer(const mote_conn *c)
 
 static void h1_expire(mote_conn *c)
 {
-    h1_conn *s = st(c);
-    int late_head = s->phase == PHASE_HEAD && c->b->in_len > c->b->in_start;
-    if (late_head && !s->ready) begin_request(c);
-    if (late_head || (s->phase == PHASE_BODY && !s->x->body.paused)) exchange_fail(s->x, 408);
+    h1_conn *s;
+    int late_head;
+    if (c->b) {
+        s = st(c);
+        late_head = s->phase == PHASE_HEAD && c->b->in_len > c->b->in_start;
+        if (late_head && !s->ready) begin_request(c);
+        if (late_head || (s->phase == PHASE_BODY && !s->x->body.paused)) exchange_fail(s->x, 408);
+    }
+    c->closing = 1;
 }
 
 static mote_exchange *h1_find(mote_conn *c, uint32_t id)
@@ -590,10 +622,10 @@ static mote_exchange *h1_find(mote_conn *c, uint32_t id)
 }
 
 const proto_ops h1_proto = {
-    "http/1.1",     h1_start,          h1_stop,         h1_read_space,
+    "http/1.1",     h1_start,          h1_stop,         NULL,            h1_read_space,
     h1_received,    h1_peer_eof,       h1_sent,         h1_is_idle,
     h1_is_responding, h1_ends_with_output, h1_timer,   h1_expire,
-    h1_find,
+    h1_find,        NULL,
 };
 
 /* ---- the response ------------------------------------------------------------------------- */
@@ -692,6 +724,7 @@ static char *write_head(mote_exchange *x, enum framing framing, uint64_t length)
     if (!res->has_server) p = append(p, env->server_line, env->server_line_len);
     if (!res->has_date) p = append(p, env->date_line, env->date_line_len);
     p = append_fields(p, x);
+    if (res->status == 101) return append(p, "\r\n", 2); /* the staged fields say it all */
     if (framing == FRAME_STREAM && res->has_length) {
         framing = FRAME_LENGTH;
         length = res->length_left;
@@ -884,6 +917,18 @@ static void h1_finished(mote_exchange *x)
     }
 }
 
+static int h1_upgrade(mote_exchange *x, const proto_ops *next, void *ext)
+{
+    mote_conn *c = x->conn;
+    h1_conn *s = st(c);
+    if (head_size(x) > conn_out_room(c)) return MOTE_EAGAIN;
+    commit_head(x, FRAME_LENGTH, 0);
+    s->next = next;
+    s->next_ext = ext;
+    conn_output_queued(c);
+    return MOTE_OK;
+}
+
 static const exchange_ops h1_exchange_ops = {
-    h1_send, h1_write, h1_end, h1_room, h1_want_body, h1_collect, h1_finished,
+    h1_send, h1_write, h1_end, h1_room, h1_want_body, h1_collect, h1_finished, h1_upgrade,
 };
