@@ -5,7 +5,7 @@
  * conn_pending()/conn_sent() all at once, a few bytes at a time, or not at all.
  *
  * Include after check.h. Only static functions, shared by the tests of the connection machine
- * (test_conn.c, test_response.c, test_defer.c, test_semantics.c). */
+ * (test_conn.c, test_response.c, test_defer.c, test_semantics.c, test_ws.c). */
 #ifndef MOTE_CONN_HARNESS_H
 #define MOTE_CONN_HARNESS_H
 
@@ -20,6 +20,7 @@
 #include "core/pool.h"
 #include "core/router.h"
 #include "proto/h1.h"
+#include "proto/ws.h"
 #include "segment_bytes.h"
 
 #define H_SERVER_LINE "Server: mote\r\n"
@@ -57,6 +58,10 @@ typedef struct harness {
     char log[H_LOG_MAX][H_LOG_LEN];
     size_t log_count;
     void *ctx;               /* for tests' own handler state */
+
+    /* WebSocket (h_ws_enable()): the socket states' pool, of one */
+    pool sockets;
+    int ws;
 } harness;
 
 static inline void *h_malloc(void *ctx, size_t n)
@@ -167,6 +172,8 @@ static inline void h_free(harness *h)
     (void)conn_abort(&h->conn); /* what it gives back is h->block, or nothing when detached */
     free(h->block);
     pool_free(&h->exchanges);
+    if (h->ws) pool_free(&h->sockets);
+    h->ws = 0;
     free(h->out);
     router_free(&h->routes);
     h->block = NULL;
@@ -189,7 +196,7 @@ static inline int h_route_rc(harness *h, const char *path, unsigned flags,
         def.max_body_size = options->max_body_size;
         def.auth = options->auth;
     }
-    return router_add(&h->routes, &def);
+    return router_add(&h->routes, &def, NULL);
 }
 
 static inline void h_route_with(harness *h, const char *path, unsigned flags,
@@ -211,7 +218,57 @@ static inline void h_default(harness *h, mote_handler fn)
     def.match = MOTE_ROUTE_DEFAULT;
     def.handler = fn;
     def.user = h;
-    CHECK_EQ_INT(router_add(&h->routes, &def), MOTE_OK);
+    CHECK_EQ_INT(router_add(&h->routes, &def, NULL), MOTE_OK);
+}
+
+/* ---- WebSocket ------------------------------------------------------------------------- */
+
+/* env->borrow as the engine's: the connection gets its block back (the harness has one). */
+static inline int h_borrow(mote_conn *c)
+{
+    harness *h = c->env->owner;
+    if (c->b) return MOTE_OK;
+    return conn_attach(c, h->block);
+}
+
+/* Lets connections upgrade to WebSocket as the engine does: a pool of socket states (one, from
+ * malloc: not the env's allocator), the server's message limit, the borrow hook, no pings.
+ * Call after h_init() and before h_start(). */
+static inline void h_ws_enable(harness *h, uint64_t max_message)
+{
+    mote_allocator blocks = {h_poisoned_malloc, h_mfree, NULL};
+    pool_init(&h->sockets, blocks, ws_socket_size(), 1);
+    h->env.sockets = &h->sockets;
+    h->env.ws_max_message = max_message;
+    h->env.ws_ping_ms = 0;
+    h->env.borrow = h_borrow;
+    h->ws = 1;
+}
+
+/* A WebSocket route as mote_ws_route() registers one (GET only, ws_handshake with the
+ * route's copy as user, freed with the router); its result. */
+static inline int h_ws_route_rc(harness *h, const mote_ws_route_def *def)
+{
+    mote_route_def rd;
+    ws_route *wr;
+    int rc = ws_route_create(def, &h->routes.alloc, h->env.ws_max_message, &wr);
+    if (rc < 0) return rc;
+    memset(&rd, 0, sizeof rd);
+    rd.path = def->path;
+    rd.match = def->match;
+    rd.handler = ws_handshake;
+    rd.user = wr;
+    rd.methods = MOTE_GET;
+    rd.auth = def->auth;
+    rc = router_add(&h->routes, &rd, wr);
+    if (rc < 0) ws_route_free(wr, &h->routes.alloc);
+    return rc;
+}
+
+static inline void h_ws_route(harness *h, const mote_ws_route_def *def)
+{
+    int rc = h_ws_route_rc(h, def);
+    CHECK_EQ_INT(rc, MOTE_OK);
 }
 
 /* Copies data in through conn_read_space()/conn_received() in pieces of `split` bytes (0: as
