@@ -224,6 +224,10 @@ typedef struct mote_config {
     uint32_t ws_ping_interval_ms; /**< a WebSocket silent this long is pinged, and closed when
                                      it stays silent as long again (30000; 0: never) */
     uint32_t ws_close_timeout_ms; /**< the peer's answer to our close frame (5000) */
+    uint64_t ws_max_buffered;     /**< heap all WebSockets of a loop hold together: messages
+                                     being gathered and permessage-deflate's streams (64 MiB).
+                                     Past it, a message being received closes its socket with
+                                     1011, a compressed send fails with MOTE_ENOMEM */
     int defer_accept;             /**< 1 (the default): a new connection reaches the server
                                      once its first bytes have arrived (or after about a
                                      second of silence), so that accepting it and reading its

@@ -99,6 +99,9 @@
 #ifndef MOTE_CONFIG_WS_MAX_MESSAGE_SIZE
 #define MOTE_CONFIG_WS_MAX_MESSAGE_SIZE (1024 * 1024) /**< WebSocket message bytes: 1009 */
 #endif
+#ifndef MOTE_CONFIG_WS_MAX_BUFFERED
+#define MOTE_CONFIG_WS_MAX_BUFFERED (64u * 1024 * 1024) /**< WebSocket heap of a loop: 1011 */
+#endif
 #ifndef MOTE_CONFIG_WS_PING_INTERVAL_MS
 #define MOTE_CONFIG_WS_PING_INTERVAL_MS 30000 /**< ping a silent WebSocket (0: never) */
 #endif

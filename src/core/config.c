@@ -26,6 +26,7 @@ void mote_config_init(mote_config *cfg)
     cfg->ws_max_message_size = MOTE_CONFIG_WS_MAX_MESSAGE_SIZE;
     cfg->ws_ping_interval_ms = MOTE_CONFIG_WS_PING_INTERVAL_MS;
     cfg->ws_close_timeout_ms = MOTE_CONFIG_WS_CLOSE_TIMEOUT_MS;
+    cfg->ws_max_buffered = MOTE_CONFIG_WS_MAX_BUFFERED;
     cfg->defer_accept = MOTE_CONFIG_DEFER_ACCEPT;
     cfg->server_name = MOTE_CONFIG_SERVER_NAME;
     cfg->send_date = MOTE_CONFIG_SEND_DATE;

@@ -42,6 +42,9 @@ void conn_env_init(conn_env *env, const mote_config *cfg, const router *routes,
     env->out_size = (uint32_t)cfg->response_buffer_size;
     env->max_body_size = cfg->max_body_size;
     env->max_drain_size = cfg->max_drain_size;
+    env->ws_max_message = cfg->ws_max_message_size;
+    env->ws_ping_ms = cfg->ws_ping_interval_ms;
+    env->ws_max_buffered = cfg->ws_max_buffered;
     env->alloc = alloc;
     env->fixed_memory = fixed_memory;
     if (name && name[0]) {

@@ -36,8 +36,12 @@ typedef struct conn_env {
     char date_line[40];               /* "Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", or empty */
     size_t date_line_len;
     pool *sockets;                    /* WebSocket states (ws.h), one per upgraded connection */
-    uint64_t ws_max_message;
+    uint64_t ws_max_message;          /* the server's, for routes without their own */
     uint32_t ws_ping_ms;
+    /* WebSocket heap (messages gathered, zlib's streams) of all the loop's sockets, and its
+     * limit; NULL: not counted */
+    uint64_t *ws_buffered;
+    uint64_t ws_max_buffered;
     void *owner;                      /* the engine's context for the hooks */
     /* Hooks into the engine, each optional. */
     void (*exchange_begin)(mote_exchange *x); /* a request's head is complete */

@@ -72,6 +72,7 @@ struct mote_server {
     int fixed_memory;                 /* static-memory mode: nothing is allocated after creation */
     uint64_t started;                 /* now, at creation */
     uint64_t requests, bytes_in, bytes_out;  /* mote_server_stats() */
+    uint64_t ws_buffered;             /* conn_env.ws_buffered */
 };
 
 /* ---- memory ------------------------------------------------------------------------------ */
@@ -215,6 +216,7 @@ static const field_range config_ranges[] = {
     RANGE(ws_max_message_size, 1, UINT32_MAX),
     RANGE(ws_ping_interval_ms, 0, UINT32_MAX),
     RANGE(ws_close_timeout_ms, 1, UINT32_MAX),
+    RANGE(ws_max_buffered, 0, UINT32_MAX),
     RANGE(log_level, MOTE_LOG_ERROR, MOTE_LOG_DEBUG),
     RANGE(access_log, MOTE_ACCESS_LOG_MOTE, MOTE_ACCESS_LOG_OFF),
 };
@@ -975,7 +977,7 @@ int mote_ws_route(mote_server *s, const mote_ws_route_def *def)
     ws_route *wr;
     int rc;
     if (!s || !def) return MOTE_EINVAL;
-    rc = ws_route_create(def, &s->alloc, s->cfg.ws_max_message_size, &wr);
+    rc = ws_route_create(def, &s->alloc, s->env.ws_max_message, &wr);
     if (rc < 0) return rc;
     memset(&rd, 0, sizeof rd);
     rd.path = def->path;
@@ -1009,6 +1011,7 @@ static void env_init(mote_server *s)
     conn_env_init(e, &s->cfg, &s->routes, s->alloc, s->fixed_memory);
     e->exchanges = &s->exchanges;
     e->sockets = &s->sockets;
+    e->ws_buffered = &s->ws_buffered;
     e->first_proto = &h1_proto;
     e->owner = s;
     if (engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF) {

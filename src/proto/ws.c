@@ -49,6 +49,53 @@ static uint64_t ws_message_limit(const mote_ws *ws)
     return ws->route->max_message;
 }
 
+/* What a socket allocates beyond its state (a message gathered, zlib's streams) counts
+ * against the loop's ws_max_buffered: a size header on each block lets the free give it back.
+ * A cheap message (a small compressed frame that inflates to the limit) times many sockets
+ * cannot take the server's memory. */
+#define WS_HEAP_HEADER (_Alignof(max_align_t) < sizeof(size_t) ? sizeof(size_t) : _Alignof(max_align_t))
+
+static void *ws_heap_alloc(void *ctx, size_t n)
+{
+    const conn_env *env = ctx;
+    unsigned char *p;
+    if (env->ws_buffered && n > env->ws_max_buffered - *env->ws_buffered) return NULL;
+    if (n > (size_t)-1 - WS_HEAP_HEADER) return NULL;
+    p = env->alloc.alloc(env->alloc.ctx, n + WS_HEAP_HEADER);
+    if (!p) return NULL;
+    memcpy(p, &n, sizeof n);
+    if (env->ws_buffered) *env->ws_buffered += n;
+    return p + WS_HEAP_HEADER;
+}
+
+static void ws_heap_free(void *ctx, void *ptr)
+{
+    const conn_env *env = ctx;
+    unsigned char *p = ptr;
+    size_t n;
+    if (!p) return;
+    p -= WS_HEAP_HEADER;
+    memcpy(&n, p, sizeof n);
+    if (env->ws_buffered) *env->ws_buffered -= n;
+    env->alloc.free(env->alloc.ctx, p);
+}
+
+static mote_allocator ws_heap(const mote_conn *c)
+{
+    mote_allocator a;
+    a.alloc = ws_heap_alloc;
+    a.free = ws_heap_free;
+    a.ctx = (void *)(uintptr_t)c->env;
+    return a;
+}
+
+static void ws_free_message(mote_conn *c, mote_ws *ws)
+{
+    ws_heap_free((void *)(uintptr_t)c->env, ws->msg);
+    ws->msg = NULL;
+    ws->msg_cap = 0;
+}
+
 /* ---- output -------------------------------------------------------------------------------- */
 
 /* Queues a frame whose payload is in the output buffer already, `header_room` bytes after the
@@ -166,11 +213,12 @@ static int ws_send_deflated(mote_ws *ws, unsigned first_byte, const void *data, 
 {
     mote_conn *c = ws->conn;
     const mote_allocator *a = &c->env->alloc;
+    mote_allocator heap = ws_heap(c);
     size_t bound;
     unsigned char *out;
     long n;
     int rc;
-    if (!ws->z && !(ws->z = ws_zlib_create(a, &ws->pmd))) return MOTE_ENOMEM;
+    if (!ws->z && !(ws->z = ws_zlib_create(&heap, &ws->pmd))) return MOTE_ENOMEM;
     bound = ws_deflate_bound(ws->z, len);
     if (!bound) return MOTE_ENOMEM;
     if (WS_MAX_SERVER_HEADER + bound + CLOSE_RESERVE <= conn_out_room(c)) {
@@ -390,19 +438,24 @@ static int ws_output_ready(const mote_conn *c)
     return c->b->out_len <= c->env->out_size / 2 && conn_seg_room(c, 3) && !ws_owns_output(c);
 }
 
-/* Appends to the message gathered on the heap, doubling it up to the limit. */
+/* Appends to the message gathered on the heap. It grows by doubling, but never past the end
+ * of the message when its last frame is being read (a 16 MiB message in one frame takes one
+ * block of its size), and never ahead of the bytes that came (a header claims nothing). */
 static int ws_gather(mote_conn *c, mote_ws *ws, const unsigned char *data, size_t len)
 {
-    const mote_allocator *a = &c->env->alloc;
-    if (ws->msg_len + len > ws->msg_cap) {
-        uint64_t cap = ws->msg_cap ? ws->msg_cap : 4096;
+    mote_allocator a = ws_heap(c);
+    uint64_t need = ws->msg_len + len;
+    if (need > ws->msg_cap) {
+        uint64_t cap = ws->msg_cap < 2048 ? 4096 : 2 * (uint64_t)ws->msg_cap;
         char *bigger;
         if (c->env->fixed_memory) return -1009;
-        while (cap < ws->msg_len + len) cap *= 2;
+        if (ws->frame_fin && !ws->msg_deflated && cap > need + ws->frame_left)
+            cap = need + ws->frame_left;
         if (cap > ws_message_limit(ws)) cap = ws_message_limit(ws);
-        if (!(bigger = a->alloc(a->ctx, (size_t)cap))) return -1011;
+        if (cap < need) cap = need;
+        if (!(bigger = a.alloc(a.ctx, (size_t)cap))) return -1011;
         if (ws->msg_len) memcpy(bigger, ws->msg, (size_t)ws->msg_len);
-        a->free(a->ctx, ws->msg);
+        a.free(a.ctx, ws->msg);
         ws->msg = bigger;
         ws->msg_cap = (uint32_t)cap; /* at most the limit: ws_route_create() */
     }
@@ -449,10 +502,11 @@ static int ws_inflated(void *ctx, const unsigned char *data, size_t len)
 
 static unsigned ws_message_bytes(mote_conn *c, mote_ws *ws, const unsigned char *p, size_t len, int last)
 {
+    mote_allocator heap = ws_heap(c);
     ws_inflate_ctx ic;
     int rc;
     if (!ws->msg_deflated) return ws_take_bytes(c, ws, p, len, last);
-    if (!ws->z && !(ws->z = ws_zlib_create(&c->env->alloc, &ws->pmd))) return 1011;
+    if (!ws->z && !(ws->z = ws_zlib_create(&heap, &ws->pmd))) return 1011;
     ic.c = c;
     ic.ws = ws;
     ic.code = 0;
@@ -464,16 +518,11 @@ static unsigned ws_message_bytes(mote_conn *c, mote_ws *ws, const unsigned char 
 
 static void ws_message_done(mote_conn *c, mote_ws *ws)
 {
-    const mote_allocator *a = &c->env->alloc;
     if (!ws->route->def.stream_messages) ws_deliver(ws, ws->msg, (size_t)ws->msg_len, 1, 1);
     ws->msg_op = 0;
     ws->msg_len = 0;
     ws->utf8 = UTF8_OK;
-    if (ws->msg_cap > 65536) { /* a big message's buffer is not kept for the next */
-        a->free(a->ctx, ws->msg);
-        ws->msg = NULL;
-        ws->msg_cap = 0;
-    }
+    if (ws->msg_cap > 65536) ws_free_message(c, ws); /* a big buffer is not kept for the next */
 }
 
 /* A whole message in one uncompressed frame that fits half the input buffer: unmasked and
@@ -514,7 +563,8 @@ static unsigned ws_data_frame_error(const mote_ws *ws, const ws_frame *f)
 {
     if (f->opcode == WS_OP_CONTINUATION ? !ws->msg_op : ws->msg_op) return 1002;
     if (f->opcode == WS_OP_CONTINUATION && f->rsv) return 1002; /* RSV1 is the first frame's */
-    if (f->rsv) return 0; /* compressed: its size is known once ws_inflated */
+    if (f->rsv || (f->opcode == WS_OP_CONTINUATION && ws->msg_deflated))
+        return 0; /* compressed: its size is known once inflated */
     if (ws->route->def.stream_messages) return f->len > ws_message_limit(ws) ? 1009 : 0;
     return (f->opcode == WS_OP_CONTINUATION ? ws->msg_len : 0) + f->len > ws_message_limit(ws) ? 1009 : 0;
 }
@@ -626,12 +676,6 @@ static int ws_start(mote_conn *c)
     return MOTE_OK;
 }
 
-static void ws_free_message(mote_conn *c, mote_ws *ws)
-{
-    c->env->alloc.free(c->env->alloc.ctx, ws->msg);
-    ws->msg = NULL;
-    ws->msg_cap = 0;
-}
 
 /* The block goes back: a socket between messages keeps nothing but its state. */
 static void ws_stop(mote_conn *c, int abort)

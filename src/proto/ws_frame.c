@@ -33,7 +33,8 @@ int ws_parse_header(const unsigned char *p, size_t len, unsigned allowed_rsv, ws
         n = len7;
     } else {
         for (i = 0; i < ext; i++) n = n << 8 | p[2 + i];
-        if (ext == 8 && (n >> 63)) return -1;
+        /* the shortest form is a MUST (RFC 6455 §5.2), and the top bit must be 0 */
+        if (ext == 2 ? n < 126 : (n >> 63) || n <= 0xffffu) return -1;
     }
     f->len = n;
     memcpy(f->mask, p + 2 + ext, 4);

@@ -40,7 +40,7 @@ static inline int ws_is_control(unsigned opcode)
  * (6 to 14), 0 when more bytes are needed, or -1 when the header breaks RFC 6455 whatever
  * follows (close 1002): RSV bits outside `allowed_rsv` (or any on a control frame: RFC 7692
  * §6.1), a reserved opcode, an unmasked frame, a control frame fragmented or longer than 125
- * bytes, a 64-bit length with its top bit set. */
+ * bytes, a length not in its shortest form or a 64-bit one with its top bit set. */
 int ws_parse_header(const unsigned char *p, size_t len, unsigned allowed_rsv, ws_frame *f);
 
 /* Writes a server frame's header (unmasked) for a payload of `len` bytes; returns its length

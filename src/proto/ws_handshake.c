@@ -2,7 +2,7 @@
  * negotiation of a subprotocol and of permessage-deflate (RFC 7692 §7).
  *
  * The handshake is the route's handler: everything about the request is checked before any
- * of the application's code runs, then on_open may still ws_refuse, and the 101 hands the
+ * of the application's code runs, then on_open may still refuse, and the 101 hands the
  * connection over to ws.c. */
 #include "mote.h"
 
