@@ -27,6 +27,7 @@ typedef struct options {
     long max_conns, workers;
     int defer_accept;
     long idle_timeout_ms, head_timeout_ms, handshake_timeout_ms, body_timeout_ms, write_timeout_ms;
+    long ws_ping_interval_ms;
     const char *auth_realm, *auth_user, *auth_password;
     int log_level, access_log;
 } options;
@@ -51,6 +52,8 @@ static void usage(FILE *to)
           "  --body-timeout MS   408 when a request body stalls for MS (30000)\n"
           "  --write-timeout MS  close when a reader takes nothing for MS (30000)\n"
           "  --handshake-timeout MS  close a TLS handshake not done in MS (10000)\n"
+          "  --ws-ping-interval MS   ping a WebSocket silent for MS, close it if silent as\n"
+          "                  long again (30000)\n"
           "  --auth-realm R  realm of /auth (\"mote\")\n"
           "  --auth-user U   user name /auth accepts (\"admin\")\n"
           "  --auth-password P   password /auth accepts (\"mote\")\n"
@@ -69,6 +72,7 @@ static long *timeout_field(options *o, const char *opt)
     if (strcmp(opt, "--handshake-timeout") == 0) return &o->handshake_timeout_ms;
     if (strcmp(opt, "--body-timeout") == 0) return &o->body_timeout_ms;
     if (strcmp(opt, "--write-timeout") == 0) return &o->write_timeout_ms;
+    if (strcmp(opt, "--ws-ping-interval") == 0) return &o->ws_ping_interval_ms;
     return NULL;
 }
 
@@ -129,6 +133,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->handshake_timeout_ms = 10000;
     o->body_timeout_ms = 30000;
     o->write_timeout_ms = 30000;
+    o->ws_ping_interval_ms = 30000;
     o->auth_realm = "mote";
     o->auth_user = "admin";
     o->auth_password = "mote";
@@ -341,6 +346,7 @@ int main(int argc, char **argv)
     cfg.handshake_timeout_ms = (uint32_t)o.handshake_timeout_ms;
     cfg.body_timeout_ms = (uint32_t)o.body_timeout_ms;
     cfg.write_timeout_ms = (uint32_t)o.write_timeout_ms;
+    cfg.ws_ping_interval_ms = (uint32_t)o.ws_ping_interval_ms;
     cfg.log = print_log;
     cfg.log_level = (enum mote_log_level)o.log_level;
     cfg.access_log = (enum mote_access_log)o.access_log;

@@ -780,6 +780,31 @@ class DeflateTest(WsTestCase):
         self.assertClosed(c)
 
 
+class KeepAliveTest(WsTestCase):
+    """The server pings a silent socket after --ws-ping-interval and closes it when it stays
+    silent as long again; any frame from the client counts as an answer."""
+
+    sample_args = ("--ws-ping-interval", "400")
+
+    def test_silent_socket_pinged_then_closed(self):
+        c = self.open()
+        start = time.monotonic()
+        f = self.read_frame(c, timeout=5)
+        self.assertEqual(f.opcode, PING, f)
+        self.assertGreaterEqual(time.monotonic() - start, 0.3)
+        self.assertClosed(c, msg="no answer to the keep-alive ping")
+
+    def test_answered_pings_keep_it_open(self):
+        c = self.open()
+        for _ in range(3):
+            f = self.read_frame(c, timeout=5)
+            self.assertEqual(f.opcode, PING, f)
+            c.send(frame(PONG, f.payload))
+        self.echo(c, TEXT, b"still here")
+        c.send(frame(CLOSE, close_payload(1000)))
+        self.expect_close(c, 1000)
+
+
 class TlsTest(WsTestCase):
     """The same over TLS (wss://)."""
 
