@@ -490,8 +490,15 @@ static void test_utf8_every_short_string(void)
         s[1] = (unsigned char)v;
         sweep_check(s, 2, &failures);
     }
+    /* every three-byte string that starts with a lead byte, and with one of each other kind
+     * of first byte (an ASCII or continuation byte's verdict does not depend on what follows:
+     * the two-byte sweep has them); a sixth of the 2^24, so that valgrind's run stays short */
     for (v = 0; v < 0x1000000; v++) {
-        s[0] = (unsigned char)(v >> 16);
+        unsigned first = (unsigned)(v >> 16);
+        if (first < 0xC0 && first != 0x00 && first != 0x41 && first != 0x7F && first != 0x80 &&
+            first != 0xBF)
+            continue;
+        s[0] = (unsigned char)first;
         s[1] = (unsigned char)(v >> 8);
         s[2] = (unsigned char)v;
         sweep_check(s, 3, &failures);
