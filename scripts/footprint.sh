@@ -35,6 +35,8 @@ for c in $core; do arm-none-eabi-gcc "${arm[@]}" -c "$c" -o "$(obj "$out/arm" "$
 arm_flash=$(flash arm-none-eabi-size $(for c in $core; do obj "$out/arm" "$c"; done))
 # of it, the portable server (slots, timers, posts, logging) beside the sans-I/O layers
 arm_engine=$(flash arm-none-eabi-size "$out/arm/engine.o")
+# of it, WebSocket (the protocol, its handshake, SHA-1, UTF-8), which MOTE_CONFIG_WS=0 leaves out
+arm_ws=$(flash arm-none-eabi-size "$out"/arm/ws*.o "$out/arm/sha1.o" "$out/arm/utf8.o")
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/startup.c -o "$out/arm/startup.o"
 arm-none-eabi-gcc "${arm[@]}" -Wno-error -c tests/arm/printf.c -o "$out/arm/printf.o"
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/footprint.c -o "$out/arm/footprint.o"
@@ -78,7 +80,8 @@ table() {
   echo "| | Cortex-M4, portable layers (-Os) | x86-64, library without TLS (-Os) | x86-64, with TLS |"
   echo "|---|---|---|---|"
   echo "| flash (text + rodata + data) | $(kib "$arm_flash") ($(kib $((arm_flash - arm_engine)))" \
-       "sans-I/O + $(kib "$arm_engine") engine) | $(kib "$host_plain") |" \
+       "sans-I/O, of which $(kib "$arm_ws") WebSocket, + $(kib "$arm_engine") engine) |" \
+       "$(kib "$host_plain") |" \
        "$(kib $((host_plain + host_tls))) + mbedTLS $(kib "$mbedtls") |"
   echo "| RAM per idle connection | $(bytes "$(arm_value conn_state)") (connection state) |" \
        "$(bytes "$(host_value idle)") (slot) | the same |"
