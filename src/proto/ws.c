@@ -512,6 +512,7 @@ static unsigned ws_message_bytes(mote_conn *c, mote_ws *ws, const unsigned char 
     ic.code = 0;
     rc = ws_inflate(ws->z, p, len, last, ws_inflated, &ic);
     if (ic.code) return ic.code;
+    if (rc == -2) return 1011; /* no memory (the loop's ws_max_buffered) */
     if (rc < 0) return 1007; /* not a deflate stream: the data is not what it claims */
     return last && ws->state == WS_OPEN ? ws_take_bytes(c, ws, (const unsigned char *)"", 0, 1) : 0;
 }
@@ -563,9 +564,9 @@ static unsigned ws_data_frame_error(const mote_ws *ws, const ws_frame *f)
 {
     if (f->opcode == WS_OP_CONTINUATION ? !ws->msg_op : ws->msg_op) return 1002;
     if (f->opcode == WS_OP_CONTINUATION && f->rsv) return 1002; /* RSV1 is the first frame's */
+    if (ws->route->def.stream_messages) return f->len > ws_message_limit(ws) ? 1009 : 0;
     if (f->rsv || (f->opcode == WS_OP_CONTINUATION && ws->msg_deflated))
         return 0; /* compressed: its size is known once inflated */
-    if (ws->route->def.stream_messages) return f->len > ws_message_limit(ws) ? 1009 : 0;
     return (f->opcode == WS_OP_CONTINUATION ? ws->msg_len : 0) + f->len > ws_message_limit(ws) ? 1009 : 0;
 }
 

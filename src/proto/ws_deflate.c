@@ -66,7 +66,8 @@ static void ws_use_allocator(ws_zlib *z, z_stream *s)
     s->opaque = &z->alloc;
 }
 
-/* Inflates what `in` holds, handing out each piece: 0, 1 (the sink stopped), -1 (corrupt). */
+/* Inflates what `in` holds, handing out each piece: 0, 1 (the sink stopped), -1 (corrupt),
+ * -2 (no memory). */
 static int ws_inflate_all(ws_zlib *z, const unsigned char *in, size_t len, ws_sink_fn sink, void *ctx)
 {
     z_stream *s = &z->in;
@@ -78,6 +79,7 @@ static int ws_inflate_all(ws_zlib *z, const unsigned char *in, size_t len, ws_si
         s->next_out = z->piece;
         s->avail_out = INFLATE_PIECE;
         r = inflate(s, Z_SYNC_FLUSH);
+        if (r == Z_MEM_ERROR) return -2;
         if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) return -1;
         produced = INFLATE_PIECE - s->avail_out;
         if (produced && sink(ctx, z->piece, produced)) return 1;
@@ -93,7 +95,7 @@ int ws_inflate(ws_zlib *z, const unsigned char *in, size_t len, int end, ws_sink
     int rc;
     if (!z->inflating) {
         ws_use_allocator(z, &z->in);
-        if (inflateInit2(&z->in, -15) != Z_OK) return -1;
+        if (inflateInit2(&z->in, -15) != Z_OK) return -2;
         z->inflating = 1;
     }
     rc = ws_inflate_all(z, in, len, sink, ctx);

@@ -34,7 +34,7 @@ void ws_zlib_destroy(ws_zlib *z);
 
 /* Decompresses `len` bytes of a message's payload, handing the output to `sink` in pieces;
  * `end`: the message ends with them (RFC 7692 §7.2.2's tail is added). Returns 0, 1 when the
- * sink stopped it, or -1 for data that does not inflate (a corrupt stream, or no memory). */
+ * sink stopped it, -1 for data that does not inflate (a corrupt stream), -2 without memory. */
 int ws_inflate(ws_zlib *z, const unsigned char *in, size_t len, int end, ws_sink_fn sink,
                void *ctx);
 
