@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_tls"
+HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_tls fuzz_ws"
 BUILD=build/fuzz
 BIN=$BUILD/fuzz
 FINDINGS=$BUILD/findings
@@ -36,7 +36,19 @@ options() {
     local h=$1
     printf '%s\n' -artifact_prefix="$FINDINGS/$h-" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1
-    [ "$h" != fuzz_tls ] && printf '%s\n' -dict=fuzz/http.dict
+    case $h in
+    fuzz_tls) ;;
+    fuzz_ws) printf '%s\n' -dict=fuzz/ws.dict ;;
+    *) printf '%s\n' -dict=fuzz/http.dict ;;
+    esac
+}
+
+# A harness's seed corpus (fuzz_ws keeps its seeds in fuzz/corpus/ws).
+seeds() {
+    case $1 in
+    fuzz_ws) echo fuzz/corpus/ws ;;
+    *) echo "fuzz/corpus/$1" ;;
+    esac
 }
 
 fuzz_for() {
@@ -56,6 +68,7 @@ fuzz_for() {
 
 regressions() {
     local h=$1 files
+    [ -d "fuzz/regressions/$h" ] || return 0
     mapfile -t files < <(find "fuzz/regressions/$h" -type f ! -name .keep | sort)
     [ ${#files[@]} -eq 0 ] && return 0
     echo "== $h: ${#files[@]} regression input(s)"
@@ -71,7 +84,7 @@ smoke() {
     build
     for h in $HARNESSES; do
         scratch=$(mktemp -d)
-        cp fuzz/corpus/"$h"/* "$scratch"/ 2>/dev/null
+        cp "$(seeds "$h")"/* "$scratch"/ 2>/dev/null
         fuzz_for "$h" 5 "$scratch" || failed=1
         rm -rf "$scratch"
         regressions "$h" || failed=1
@@ -86,7 +99,7 @@ run() {
     for h in $HARNESSES; do
         mkdir -p "$BUILD/corpus-$h"
         # new inputs go to the first directory; the seed corpus is read but never written
-        fuzz_for "$h" "$seconds" "$BUILD/corpus-$h" "fuzz/corpus/$h" || failed=1
+        fuzz_for "$h" "$seconds" "$BUILD/corpus-$h" "$(seeds "$h")" || failed=1
     done
     return $failed
 }
