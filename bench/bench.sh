@@ -1,9 +1,11 @@
 #!/bin/sh
 # What `make bench` runs: installs the bench-only Debian packages that are missing, builds
-# mote-sample (Release) and the parser micro-benchmark, then runs bench/run.py, which measures
-# mote, h2o and nginx and writes bench/RESULTS.md. Options go to run.py (`make bench
-# BENCH_ARGS="--rounds 1 --duration 2"` for a smoke run; `--strace keepalive` for system calls
-# per request instead). About 5 minutes with the defaults.
+# mote-sample (Release), the parser micro-benchmark, the floors and ws_load, installs the npm ws
+# package of the WebSocket peer (bench/ws_peer), then runs bench/run.py, which measures mote,
+# h2o and nginx (and, over WebSocket, mote and ws) and writes bench/RESULTS.md. Options go to
+# run.py (`make bench BENCH_ARGS="--rounds 1 --duration 2"` for a smoke run; `--strace
+# keepalive` for system calls per request instead; `--ws-only` for the WebSocket part alone,
+# printed, RESULTS.md left as it is). About 7 minutes with the defaults.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,16 @@ cmake --build build/bench -j "$jobs" --target mote-sample >/dev/null
 cmake -S bench -B build/bench-parser -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/bench-parser -j "$jobs" >/dev/null
 
+# the WebSocket peer: the npm ws package (bench/ws_peer/package.json, package-lock.json) when
+# node and npm are here; without it the report's ws rows say "not available"
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  (cd bench/ws_peer && npm install --no-audit --no-fund --loglevel=error >/dev/null) ||
+    echo "bench/bench.sh: npm install in bench/ws_peer failed: the ws peer is not available" >&2
+else
+  echo "bench/bench.sh: no node or npm: the ws peer is not available" >&2
+fi
+
 exec python3 bench/run.py --mote build/bench/mote-sample \
   --parser-bench build/bench-parser/parser_bench --floor build/bench-parser/floor \
-  --floor build/bench-parser/floor_uring --out bench/RESULTS.md "$@"
+  --floor build/bench-parser/floor_uring --ws-load build/bench-parser/ws_load \
+  --out bench/RESULTS.md "$@"

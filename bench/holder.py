@@ -2,14 +2,18 @@
 """Holds many idle keep-alive connections open to a server (bench/run.py runs it as a process
 of its own, so that it and the server each have their own open-files limit).
 
-usage: holder.py HOST PORT COUNT [CONCURRENCY]
+usage: holder.py HOST PORT COUNT [CONCURRENCY] [--websocket PATH]
 
 Opens COUNT connections, at most CONCURRENCY (50) at a time in progress; on each it sends one
-`GET /index.html` and reads the whole response, then leaves the connection open and idle. Prints
+`GET /index.html` and reads the whole response, then leaves the connection open and idle. With
+--websocket PATH it does a WebSocket handshake at PATH instead (no extension offered) and keeps
+the sockets whose answer was 101, idle: no frame is sent. Prints
 "ready OK FAILED SECONDS" when all are settled, then reads commands from stdin:
   check   prints "alive N": connections still open (the server has not closed them)
   quit    (or end of input) closes everything and exits."""
+import base64
 import errno
+import os
 import resource
 import selectors
 import socket
@@ -18,6 +22,13 @@ import time
 
 REQUEST = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: mote-bench-holder\r\n\r\n"
 DEADLINE_S = 120
+
+
+def websocket_request(path):
+    key = base64.b64encode(os.urandom(16)).decode()
+    return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+            "User-Agent: mote-bench-holder\r\n\r\n" % (path, key)).encode()
 
 
 def raise_nofile():
@@ -45,7 +56,7 @@ class Conn:
         self.buf = b""
 
 
-def open_all(host, port, count, concurrency):
+def open_all(host, port, count, concurrency, ws_path=None):
     sel = selectors.DefaultSelector()
     held, failed, started, in_progress = [], 0, 0, 0
     deadline = time.monotonic() + DEADLINE_S
@@ -69,7 +80,8 @@ def open_all(host, port, count, concurrency):
                     if c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                         done = True
                     else:
-                        c.sock.sendall(REQUEST)  # small enough for an empty socket buffer
+                        # small enough for an empty socket buffer
+                        c.sock.sendall(websocket_request(ws_path) if ws_path else REQUEST)
                         c.sent = True
                         sel.modify(c.sock, selectors.EVENT_READ, c)
                 else:
@@ -79,7 +91,8 @@ def open_all(host, port, count, concurrency):
                     else:
                         c.buf += data
                         if response_complete(c.buf):
-                            done = ok = True
+                            done = True
+                            ok = not ws_path or c.buf.startswith(b"HTTP/1.1 101 ")
             except OSError:
                 done = True
             if done:
@@ -111,14 +124,19 @@ def alive(held):
 
 
 def main():
-    if len(sys.argv) not in (4, 5):
+    argv, ws_path = sys.argv[1:], None
+    if "--websocket" in argv[:-1]:
+        i = argv.index("--websocket")
+        ws_path = argv[i + 1]
+        del argv[i:i + 2]
+    if len(argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
-    host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    concurrency = int(sys.argv[4]) if len(sys.argv) == 5 else 50
+    host, port, count = argv[0], int(argv[1]), int(argv[2])
+    concurrency = int(argv[3]) if len(argv) == 4 else 50
     raise_nofile()
     t0 = time.monotonic()
-    held, failed = open_all(host, port, count, concurrency)
+    held, failed = open_all(host, port, count, concurrency, ws_path)
     print("ready %d %d %.2f" % (len(held), failed, time.monotonic() - t0), flush=True)
     for line in sys.stdin:
         if line.strip() == "check":

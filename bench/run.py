@@ -8,10 +8,17 @@ per server-CPU-second = requests wrk completed / that CPU time. Runs are interle
 round each workload is run against each server in turn (the order rotating by round). Medians
 of the rounds are reported, with the spread (min-max).
 
+WebSocket (with --ws-load): mote-sample's /ws and an echo server on Node.js's `ws` package
+(bench/ws_peer) echo 32 B and 16 KiB messages for bench/ws_load.c, pinned the same way; messages
+per server-CPU-second, and the memory of idle WebSockets against idle HTTP connections.
+--ws-only runs just that part and prints its section.
+
 --strace MODE instead runs `strace -c -f` on each server over a short run and prints
 system calls per request (strace slows the servers: only the counts mean anything)."""
 import argparse
+import base64
 import datetime
+import json
 import os
 import platform
 import re
@@ -61,6 +68,20 @@ WORKLOADS = [
     ("https", "HTTPS keep-alive, 50 conns", "keepalive", "https", 0),
     ("open10k", "10,000 open, 50 active", "keepalive", "http", OPEN_CONNS),
 ]
+
+# WebSocket: mote-sample's /ws against the npm `ws` package (bench/ws_peer/server.js)
+WS_SERVERS = ["mote", "ws"]
+WS_PATH = "/ws"
+WS_CONNS = 50
+WS_DEPTH = 1                # messages in flight per socket
+WS_WARMUP_S = 1             # of each ws_load run, before its measured window
+WS_WORKLOADS = [
+    # key, title, message bytes, bar of mote/ws (None: none)
+    ("ws32", "echo 32 B, 50 sockets", 32, 2.0),
+    ("ws16k", "echo 16 KiB, 50 sockets", 16384, None),
+]
+WS_IDLE_CONNS = 5000        # idle HTTP connections, then idle WebSockets (as IDLE_CONNS)
+WS_IDLE_SLACK = 128         # bar: bytes per idle WebSocket <= per idle HTTP connection + this
 
 children = []  # every process started here, stopped on any exit
 
@@ -135,10 +156,11 @@ def tree(pid):
     return out
 
 
-def cpu_seconds(pid):
-    """utime+stime of the process tree under pid (every thread of each process included)."""
+def cpu_seconds(pid, pids=None):
+    """utime+stime of the process tree under pid (every thread of each process included); of
+    the processes pids instead when given (a tree listed once before, read quickly)."""
     ticks = 0
-    for q in tree(pid):
+    for q in pids or tree(pid):
         try:
             with open("/proc/%d/stat" % q) as f:
                 s = f.read()
@@ -371,6 +393,17 @@ class Floor(Server):
         return [self.port]  # plain HTTP only
 
 
+class WsPeer(Server):
+    """bench/ws_peer/server.js: a WebSocket echo server on the npm `ws` package (Node.js), at
+    /ws, plain only."""
+
+    def command(self):
+        return ["node", os.path.join(self.args.ws_peer, "server.js"), str(self.port)]
+
+    def ports(self):
+        return [self.port]
+
+
 def make_server(name, work, args):
     return {"mote": Mote, "h2o": H2o, "nginx": Nginx}[name](name, work, args)
 
@@ -441,12 +474,14 @@ def run_wrk(url, mode, seconds, conns=50):
 
 
 class Holder:
-    """bench/holder.py holding idle keep-alive connections, pinned with the load generator."""
+    """bench/holder.py holding idle keep-alive connections (or, with ws_path, idle WebSockets
+    opened at that path), pinned with the load generator."""
 
-    def __init__(self, port, count):
+    def __init__(self, port, count, ws_path=None):
         self.proc = spawn(["taskset", "-c", CLIENT_CPU, sys.executable,
                            os.path.join(HERE, "holder.py"), "127.0.0.1", str(port), str(count),
-                           str(HOLDER_CONCURRENCY)],
+                           str(HOLDER_CONCURRENCY)] +
+                          (["--websocket", ws_path] if ws_path else []),
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.readline(150)
         f = line.split()
@@ -510,13 +545,14 @@ def measure(server, workload, seconds):
             holder.close()
 
 
-def idle_memory(server):
-    """RSS of a freshly started server, then with IDLE_CONNS idle keep-alive connections."""
+def idle_memory(server, count=IDLE_CONNS, ws_path=None):
+    """RSS of a freshly started server, then with count idle keep-alive connections (idle
+    WebSockets opened at ws_path, when given)."""
     server.start()
     try:
         time.sleep(0.5)
         start, procs = rss_kib(server.proc.pid)
-        holder = Holder(server.port, IDLE_CONNS)
+        holder = Holder(server.port, count, ws_path)
         try:
             time.sleep(1.0)
             held, _ = rss_kib(server.proc.pid)
@@ -544,6 +580,189 @@ def run_parser_bench(args):
         elif line.startswith("corpus:"):
             corpus = line
     return res, corpus
+
+
+# ---------- WebSocket ----------
+
+def ws_handshake(port):
+    """The status line a server answers a WebSocket handshake at WS_PATH with ("" for none)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+           % (WS_PATH, port, key)).encode()
+    buf = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(req)
+            while b"\r\n" not in buf and len(buf) < 8192:
+                d = s.recv(4096)
+                if not d:
+                    break
+                buf += d
+    except OSError as e:
+        return "(%s)" % e
+    return buf.split(b"\r\n", 1)[0].decode("latin-1")
+
+
+def ws_peer_missing(args):
+    """Why the ws peer cannot run here, or None."""
+    if not shutil.which("node"):
+        return "node not found"
+    if not os.path.exists(os.path.join(args.ws_peer, "node_modules", "ws", "package.json")):
+        where = os.path.abspath(args.ws_peer)
+        if where.startswith(ROOT + os.sep):
+            where = os.path.relpath(where, ROOT)
+        return "the npm ws package is not installed: npm install in " + where
+    return None
+
+
+def ws_peer_version(args, package="ws"):
+    try:
+        with open(os.path.join(args.ws_peer, "node_modules", package, "package.json")) as f:
+            return json.load(f)["version"]
+    except (OSError, ValueError, KeyError):
+        return "not installed"
+
+
+def measure_ws(server, size, seconds, args):
+    """One ws_load run (pinned to CLIENT_CPU) against server: its JSON, and messages per
+    server-CPU-second over the measured window (ws_load --sync says when it starts and ends);
+    {"error": ...} when ws_load failed."""
+    pids = tree(server.proc.pid)
+    cmd = ["taskset", "-c", CLIENT_CPU, args.ws_load, "-c", str(WS_CONNS), "-s", str(size),
+           "-d", str(WS_DEPTH), "-t", str(seconds), "-w", str(WS_WARMUP_S), "--sync",
+           "ws://127.0.0.1:%d%s" % (server.port, WS_PATH)]
+    p = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    buf = [b""]
+
+    def line(timeout):
+        import select
+        deadline = time.monotonic() + timeout
+        while b"\n" not in buf[0]:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([p.stdout], [], [], left)[0]:
+                return None
+            d = os.read(p.stdout.fileno(), 4096)
+            if not d:
+                return None
+            buf[0] += d
+        ln, buf[0] = buf[0].split(b"\n", 1)
+        return ln.decode(errors="replace").strip()
+
+    err = None
+    try:
+        if line(WS_WARMUP_S + 20) == "start":
+            (m0, _), c0, l0, t0 = machine_busy(), cpu_seconds(0, pids), cpu_seconds(p.pid), \
+                time.monotonic()
+            if line(seconds + 20) == "stop":
+                c1, l1, t1, (m1, _) = cpu_seconds(0, pids), cpu_seconds(p.pid), \
+                    time.monotonic(), machine_busy()
+                out, err = p.communicate(timeout=30)
+                if p.returncode == 0:
+                    j = json.loads((buf[0] + out).decode().strip().splitlines()[-1])
+                    cpu = max(c1 - c0, 1.0 / HZ)
+                    return {
+                        "messages": j["messages"], "cpu": cpu, "per_cpu": j["messages"] / cpu,
+                        "mps": j["messages"] / j["seconds"], "util": cpu / (t1 - t0),
+                        "client": (l1 - l0) / (t1 - t0),
+                        "other": max(0.0, (m1 - m0) - (c1 - c0) - (l1 - l0)) / (t1 - t0),
+                    }
+        if err is None:
+            if p.poll() is None:
+                stop(p)
+            err = p.stderr.read() or b""
+        msg = err.decode(errors="replace").strip().splitlines()
+        return {"error": msg[-1] if msg else "ws_load exited with status %s" % p.returncode}
+    except subprocess.TimeoutExpired:
+        return {"error": "ws_load did not finish"}
+    finally:
+        stop(p)
+
+
+def run_ws(args, work):
+    """The WebSocket part: mote-sample's /ws and the ws peer side by side, each pinned to
+    SERVER_CPU, every workload against each in every round; then the idle memory of WebSockets
+    against HTTP connections, on freshly started servers."""
+    runs = {wl[0]: {n: [] for n in WS_SERVERS} for wl in WS_WORKLOADS}
+    missing, servers = {}, {}
+    mote = Mote("mote", work, args)
+    mote.start()
+    status = ws_handshake(mote.port)
+    if status.split(" ")[1:2] == ["101"]:
+        servers["mote"] = mote
+    else:
+        missing["mote"] = "no WebSocket at %s: %s" % (WS_PATH, status or "no answer")
+        mote.stop()
+    missing_peer = ws_peer_missing(args)
+    if missing_peer:
+        missing["ws"] = missing_peer
+    else:
+        peer = WsPeer("ws", work, args)
+        try:
+            peer.start()
+            status = ws_handshake(peer.port)
+            if status.split(" ")[1:2] == ["101"]:
+                servers["ws"] = peer
+            else:
+                missing["ws"] = "no WebSocket at %s: %s" % (WS_PATH, status or "no answer")
+                peer.stop()
+        except RuntimeError:
+            missing["ws"] = "did not start: " + peer.last_log_line()
+    for n, why in missing.items():
+        log("websocket: %s not available: %s" % (n, why))
+    try:
+        for n in servers:  # warm-up (the JIT of Node.js too), not measured
+            for wl in WS_WORKLOADS:
+                m = measure_ws(servers[n], wl[2], 1, args)
+                if "error" in m:
+                    log("websocket warm-up %s %s: %s" % (n, wl[0], m["error"]))
+        names = [n for n in WS_SERVERS if n in servers]
+        for r in range(args.rounds):
+            order = names[r % len(names):] + names[:r % len(names)] if names else []
+            for wl in WS_WORKLOADS:
+                for n in order:
+                    m = measure_ws(servers[n], wl[2], args.duration, args)
+                    runs[wl[0]][n].append(m)
+                    if "error" in m:
+                        log("round %d %-5s %-4s failed: %s" % (r + 1, wl[0], n, m["error"]))
+                    else:
+                        log("round %d %-5s %-4s %9.0f msg/CPU-s %8.0f msg/s cpu %.2fs "
+                            "client %.0f%% others %.0f%%" % (
+                                r + 1, wl[0], n, m["per_cpu"], m["mps"], m["cpu"],
+                                100 * m["client"], 100 * m["other"]))
+    finally:
+        for srv in servers.values():
+            srv.stop()
+
+    idle = {"mote-http": [], "mote-ws": [], "ws-ws": []}
+    for r in range(args.rounds):
+        if "mote" not in servers:
+            break
+        kinds = [("mote-http", Mote("mote", work, args), None),
+                 ("mote-ws", Mote("mote", work, args), WS_PATH)]
+        if "ws" in servers:
+            kinds.append(("ws-ws", WsPeer("ws", work, args), WS_PATH))
+        for key, srv, path in kinds:
+            try:
+                m = idle_memory(srv, WS_IDLE_CONNS, path)
+            except RuntimeError as e:
+                if key != "ws-ws":
+                    raise
+                log("round %d idle ws-ws: %s" % (r + 1, e))
+                continue
+            idle[key].append(m)
+            log("round %d idle %-9s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
+                r + 1, key, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
+    return {"runs": runs, "missing": missing, "idle": idle, "ws_version": ws_peer_version(args),
+            "bufferutil": ws_peer_version(args, "bufferutil"), "node": node_version()}
+
+
+def node_version():
+    try:
+        return subprocess.run(["node", "--version"], capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "?"
+    except OSError:
+        return "not found"
 
 
 # ---------- report ----------
@@ -604,10 +823,14 @@ def versions(args):
         ("wrk", "Debian " + deb("wrk")),
         ("libhttp-parser", "Debian " + deb("libhttp-parser-dev")),
         ("picohttpparser", "inside libh2o, Debian " + deb("libh2o-dev")),
-    ]
+    ] + ([
+        ("Node.js", cmd(["node", "--version"]) if shutil.which("node") else "not found"),
+        ("ws (npm)", ws_peer_version(args)),
+    ] if args.ws_load else [])
 
 
-def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, started):
+def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, started,
+           ws=None):
     L = []
     a = L.append
     a("# mote benchmark results")
@@ -739,6 +962,8 @@ def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, 
       "10,000 connections included: %s." % ", ".join(
           "%s %s KiB" % (n, fmt_rate(info["hwm"][n])) for n in SERVERS))
     a("")
+    if ws:
+        L.extend(report_ws(args, ws))
     if sys_calls:
         a("System calls per request (`strace -c -f` on the server's process tree over a 2 s wrk "
           "run after the measurements; strace slows the servers, so only the counts are meant):")
@@ -784,6 +1009,126 @@ def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, 
             rhp, verdict(rhp >= 3), rpi, verdict(rpi >= 1)))
         a("")
     return "\n".join(L)
+
+
+def report_ws(args, ws):
+    """The WebSocket section of the report (Markdown lines)."""
+    L = []
+    a = L.append
+    if "failed" in ws:
+        return ["WebSocket: **the measurement failed**: %s." % ws["failed"], ""]
+    runs, missing, idle = ws["runs"], ws["missing"], ws["idle"]
+
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+
+    def ok_rows(rows):
+        return [r for r in rows if "error" not in r]
+
+    a("WebSocket echo: each server pinned to CPU %s, bench/ws_load.c (one thread, epoll) pinned "
+      "to CPU %s, loopback. %d sockets, each with %d binary message%s in flight: a masked frame "
+      "of 32 B or 16 KiB, whose echo is checked byte for byte before the next is sent. No "
+      "compression: ws_load offers no extension. **msg/CPU-s** = echoes in the %d s measured "
+      "window (after %d s of warm-up on the same sockets) / the server's utime+stime over that "
+      "window (whole process, every thread; ws_load marks the window's edges). In each round "
+      "every workload runs against each server in turn (the order rotating by round); median of "
+      "the rounds, (min-max) in brackets; *others*: the most CPU anything else took meanwhile, "
+      "of the rounds. mote: mote-sample's %s; ws: the "
+      "npm `ws` package %s (%s) on Node.js %s, `%s/server.js` (perMessageDeflate off, each "
+      "message sent back with its type)."
+      % (SERVER_CPU, CLIENT_CPU, WS_CONNS, WS_DEPTH, "" if WS_DEPTH == 1 else "s",
+         args.duration, WS_WARMUP_S, WS_PATH, ws["ws_version"],
+         "its default install, without the optional bufferutil"
+         if ws["bufferutil"] == "not installed" else "with bufferutil " + ws["bufferutil"],
+         ws["node"], os.path.relpath(os.path.abspath(args.ws_peer), ROOT)
+         if os.path.abspath(args.ws_peer).startswith(ROOT + os.sep) else args.ws_peer))
+    a("")
+    a("| workload | server | msg/CPU-s | msg/s | server CPU | ws_load CPU | others |")
+    a("|---|---|---|---|---|---|---|")
+    for key, title, _, _ in WS_WORKLOADS:
+        for n in WS_SERVERS:
+            rows = runs[key][n]
+            good = ok_rows(rows)
+            if n in missing:
+                a("| %s | %s | not available (%s) | | | | |" % (title, n, missing[n]))
+            elif not good:
+                a("| %s | %s | **failed**: %s | | | | |" % (title, n, rows[0]["error"]))
+            else:
+                pc, ms_ = med(good, "per_cpu"), med(good, "mps")
+                failed = len(rows) - len(good)
+                a("| %s | %s | **%s** (%s-%s)%s | %s (%s-%s) | %.0f%% | %.0f%% | %.0f%% |" % (
+                    title, n, fmt_rate(pc[0]), fmt_rate(pc[1]), fmt_rate(pc[2]),
+                    " (%d of %d runs failed: %s)" % (
+                        failed, len(rows), next(r["error"] for r in rows if "error" in r))
+                    if failed else "",
+                    fmt_rate(ms_[0]), fmt_rate(ms_[1]), fmt_rate(ms_[2]),
+                    100 * med(good, "util")[0], 100 * med(good, "client")[0],
+                    100 * max(r["other"] for r in good)))
+    a("")
+    a("Ratio of msg/CPU-s: of the medians, and (in brackets) of each round's interleaved runs.")
+    a("")
+    a("| workload | mote/ws | bar | |")
+    a("|---|---|---|---|")
+    for key, title, _, bar in WS_WORKLOADS:
+        m, w = ok_rows(runs[key]["mote"]), ok_rows(runs[key]["ws"])
+        bar_txt = "mote/ws >= %.2f" % bar if bar else "none"
+        if not m or not w:
+            why = "mote" if not m else "ws"
+            why += " not available" if why in missing else " failed"
+            a("| %s | n/a (%s) | %s | %s |" % (title, why, bar_txt,
+                                               "**not measured**" if bar else ""))
+            continue
+        ratio = med(m, "per_cpu")[0] / med(w, "per_cpu")[0]
+        rounds = ", ".join("%.2f" % (x["per_cpu"] / y["per_cpu"])
+                           for x, y in zip(runs[key]["mote"], runs[key]["ws"])
+                           if "error" not in x and "error" not in y)
+        mote_failed = len(runs[key]["mote"]) - len(m)
+        a("| %s | %.2f (%s) | %s | %s |" % (
+            title, ratio, rounds, bar_txt, "" if not bar else verdict(ratio >= bar)
+            if not mote_failed else "**not met** (mote failed %d run(s))" % mote_failed))
+    a("")
+    if not idle["mote-http"]:
+        a("Idle WebSockets: not measured (mote: %s)." % missing.get("mote", "failed"))
+        a("")
+        return L
+    a("Idle WebSockets against idle HTTP connections: VmRSS of a freshly started server, then "
+      "holding %d idle connections (bench/holder.py, %d at a time in progress): HTTP keep-alive "
+      "connections that each served one request, or WebSockets whose handshake is done and "
+      "nothing more (no extension offered, so none negotiated). A fresh server for each kind. "
+      "Median (min-max) of the rounds; bytes/connection = growth / connections held."
+      % (WS_IDLE_CONNS, HOLDER_CONCURRENCY))
+    a("")
+    a("| server | idle connections | RSS at start KiB | RSS with them KiB | growth KiB "
+      "| bytes/connection | still open |")
+    a("|---|---|---|---|---|---|---|")
+    per = {}
+    for key, srv, kind in (("mote-http", "mote", "HTTP keep-alive"),
+                           ("mote-ws", "mote", "WebSocket"), ("ws-ws", "ws", "WebSocket")):
+        rows = idle[key]
+        if not rows:
+            if key == "ws-ws":
+                a("| ws | WebSocket | not available (%s) | | | | |" % missing.get(
+                    "ws", "it failed to start"))
+            continue
+        for r in rows:
+            r["per_conn"] = r["growth"] * 1024.0 / r["ok"] if r["ok"] else float("nan")
+        st, h, g, b = (med(rows, k) for k in ("start", "held", "growth", "per_conn"))
+        per[key] = b[0]
+        a("| %s | %s | %s (%s-%s) | %s (%s-%s) | %s (%s-%s) | **%s** (%s-%s) | %s |" % (
+            srv, kind, fmt_rate(st[0]), fmt_rate(st[1]), fmt_rate(st[2]), fmt_rate(h[0]),
+            fmt_rate(h[1]), fmt_rate(h[2]), fmt_rate(g[0]), fmt_rate(g[1]), fmt_rate(g[2]),
+            fmt_rate(b[0]), fmt_rate(b[1]), fmt_rate(b[2]),
+            "/".join(str(r["alive"]) for r in rows) + " of %d" % WS_IDLE_CONNS))
+    a("")
+    full = all(r["ok"] == WS_IDLE_CONNS and r["alive"] == WS_IDLE_CONNS
+               for k in ("mote-http", "mote-ws") for r in idle[k])
+    bar = per["mote-http"] + WS_IDLE_SLACK
+    a("Bar: bytes per idle WebSocket <= bytes per idle HTTP connection + %d: mote %s <= %s + %d "
+      "= %s: %s%s." % (WS_IDLE_SLACK, fmt_rate(per["mote-ws"]), fmt_rate(per["mote-http"]),
+                       WS_IDLE_SLACK, fmt_rate(bar), verdict(per["mote-ws"] <= bar and full),
+                       "" if full else " (not every connection was held open)"))
+    a("")
+    return L
 
 
 def busy_processes():
@@ -883,7 +1228,16 @@ def main():
                     help="skip mote's instructions per request (callgrind) of the report")
     ap.add_argument("--strace", choices=["keepalive", "pipeline", "close"],
                     help="instead: system calls per request in this wrk mode, under strace -c -f")
+    ap.add_argument("--ws-load", help="the ws_load binary (bench/ws_load.c): runs the WebSocket "
+                    "workloads against mote-sample's %s and the ws peer (omit to skip)" % WS_PATH)
+    ap.add_argument("--ws-peer", default=os.path.join(HERE, "ws_peer"),
+                    help="the folder of the ws peer (server.js, its node_modules)")
+    ap.add_argument("--ws-only", action="store_true",
+                    help="run only the WebSocket part and print its section (--out is not "
+                    "written)")
     args = ap.parse_args()
+    if args.ws_only and not args.ws_load:
+        ap.error("--ws-only needs --ws-load")
 
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, on_signal)
@@ -894,6 +1248,23 @@ def main():
     os.chmod(work, 0o755)
     try:
         make_cert(work)
+        if args.ws_only:
+            ws = run_ws(args, work)
+            L = ["# mote WebSocket benchmark (bench/run.py --ws-only)", "",
+                 "On %s UTC, %d round(s), %d s per run; took %.0f s." % (
+                     started.strftime("%Y-%m-%d %H:%M"), args.rounds, args.duration,
+                     time.monotonic() - info["t0"]), ""]
+            busy = busy_processes()
+            if info["busy"] or busy:
+                L += ["**Not quiet**: other CPU-heavy processes were running: %s." % ", ".join(
+                    x for x in (info["busy"], busy) if x), ""]
+            L += ["- %s: %s" % kv for kv in versions(args)
+                  if kv[0] in ("machine", "mote", "Node.js", "ws (npm)")]
+            L += [""] + report_ws(args, ws)
+            print("\n".join(L))
+            if args.out:
+                log("--ws-only: the section is printed; %s is left as it was" % args.out)
+            return 0
         servers = start_servers(args, work, info)
         if args.strace:
             strace_mode(args, servers)
@@ -947,6 +1318,14 @@ def main():
                 log("round %d idle-mem  %-5s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
                     r + 1, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
 
+        ws = None
+        if args.ws_load:
+            try:
+                ws = run_ws(args, work)
+            except (RuntimeError, OSError) as e:  # the HTTP results stand without it
+                log("websocket part failed: %s" % e)
+                ws = {"failed": str(e)}
+
         parser, corpus = (None, "")
         if args.parser_bench:
             parser, corpus = run_parser_bench(args)
@@ -962,7 +1341,7 @@ def main():
         if busy and busy != info["busy"]:
             info["busy"] = ", ".join(x for x in (info["busy"], busy) if x)
         text = report(args, res, floor_runs, mem, sys_calls, parser, corpus, instr, info,
-                      versions(args), started)
+                      versions(args), started, ws)
         print(text)
         if args.out:
             with open(args.out, "w") as f:
