@@ -13,15 +13,19 @@ void router_init(router *r, mote_allocator alloc)
     r->fallback.methods = MOTE_METHODS_ALL;
 }
 
+static void route_free(router *r, route *rt)
+{
+    if (rt->release && rt->owned) rt->release(rt->owned);
+    r->alloc.free(r->alloc.ctx, rt->path);
+    r->alloc.free(r->alloc.ctx, rt->auth);
+    r->alloc.free(r->alloc.ctx, rt->owned);
+}
+
 void router_free(router *r)
 {
     size_t i;
-    for (i = 0; i < r->count; i++) {
-        r->alloc.free(r->alloc.ctx, r->routes[i].path);
-        r->alloc.free(r->alloc.ctx, r->routes[i].auth);
-        r->alloc.free(r->alloc.ctx, r->routes[i].owned);
-    }
-    r->alloc.free(r->alloc.ctx, r->fallback.auth);
+    for (i = 0; i < r->count; i++) route_free(r, &r->routes[i]);
+    route_free(r, &r->fallback);
     memset(&r->fallback, 0, sizeof r->fallback);
     r->fallback.methods = MOTE_METHODS_ALL;
     r->alloc.free(r->alloc.ctx, r->routes);
@@ -125,6 +129,12 @@ static int make_route(router *r, const mote_route_def *d, route *out)
 
 int router_add(router *r, const mote_route_def *def, void *owned)
 {
+    return router_add_owned(r, def, owned, NULL);
+}
+
+int router_add_owned(router *r, const mote_route_def *def, void *owned,
+                     void (*release)(void *owned))
+{
     route nr;
     size_t i, at, len;
     int rc;
@@ -133,6 +143,7 @@ int router_add(router *r, const mote_route_def *def, void *owned)
         if (r->fallback.handler) return MOTE_EEXIST;
         rc = make_route(r, def, &nr);
         nr.owned = owned;
+        nr.release = release;
         if (rc == MOTE_OK) r->fallback = nr;
         return rc;
     }
@@ -147,6 +158,7 @@ int router_add(router *r, const mote_route_def *def, void *owned)
     rc = make_route(r, def, &nr);
     if (rc < 0) return rc;
     nr.owned = owned;
+    nr.release = release;
     for (at = 0; at < r->count && !route_precedes(&nr, &r->routes[at]); at++) {
     }
     memmove(&r->routes[at + 1], &r->routes[at], (r->count - at) * sizeof(route));

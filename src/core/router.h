@@ -22,6 +22,7 @@ typedef struct route {
     mote_handler handler;
     void *user_data;
     void *owned;            /* freed with the route (a WebSocket route's state), or NULL */
+    void (*release)(void *owned); /* run on `owned` before it is freed, or NULL */
 } route;
 
 typedef struct router {
@@ -37,6 +38,11 @@ void router_free(router *r);
 /* Adds a route as mote_route() does: MOTE_EINVAL, MOTE_EEXIST, MOTE_ENOMEM. `owned` (may be
  * NULL) is freed with the route, once it is added. */
 int router_add(router *r, const mote_route_def *def, void *owned);
+
+/* router_add() whose `owned` holds more than memory: `release` (may be NULL) runs on it before
+ * it is freed with the route, once it is added. */
+int router_add_owned(router *r, const mote_route_def *def, void *owned,
+                     void (*release)(void *owned));
 
 /* The realm, user and password of a route that demands credentials. */
 const char *route_realm(const route *rt);

@@ -970,6 +970,12 @@ int mote_route(mote_server *s, const mote_route_def *def)
     return router_add(&s->routes, def, NULL);
 }
 
+int engine_route_owned(mote_server *s, const mote_route_def *def, void *owned,
+                       void (*release)(void *owned))
+{
+    return router_add_owned(&s->routes, def, owned, release);
+}
+
 int mote_ws_route(mote_server *s, const mote_ws_route_def *def)
 {
 #if MOTE_CONFIG_WS

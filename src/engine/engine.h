@@ -72,6 +72,9 @@ int engine_config_check(const mote_config *cfg);
 /* The allocator a configuration asks for: its arena's, its own, or malloc's. */
 int engine_allocator(const mote_config *cfg, mote_allocator *out);
 const mote_allocator *engine_alloc(const mote_server *s);
+/* mote_route() for a route that holds state of its own: see router_add_owned(). */
+int engine_route_owned(mote_server *s, const mote_route_def *def, void *owned,
+                       void (*release)(void *owned));
 const mote_config *engine_config(const mote_server *s);
 int engine_fixed_memory(const mote_server *s);
 
