@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_tls fuzz_ws"
+HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_tls fuzz_ws fuzz_static"
 BUILD=build/fuzz
 BIN=$BUILD/fuzz
 FINDINGS=$BUILD/findings
@@ -39,6 +39,7 @@ options() {
     case $h in
     fuzz_tls) ;;
     fuzz_ws) printf '%s\n' -dict=fuzz/ws.dict ;;
+    fuzz_static) printf '%s\n' -dict=fuzz/static.dict ;;
     *) printf '%s\n' -dict=fuzz/http.dict ;;
     esac
 }
