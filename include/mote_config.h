@@ -109,6 +109,19 @@
 #define MOTE_CONFIG_WS_CLOSE_TIMEOUT_MS 5000 /**< the peer's answer to our close frame */
 #endif
 
+#ifndef MOTE_CONFIG_STATIC
+#define MOTE_CONFIG_STATIC 1 /**< static content (mote_static.h); 0 leaves it out */
+#endif
+#ifndef MOTE_CONFIG_STATIC_MAX_RANGES
+#define MOTE_CONFIG_STATIC_MAX_RANGES 16 /**< ranges of one Range field; more: the whole file */
+#endif
+#ifndef MOTE_CONFIG_STATIC_MULTIPART
+#define MOTE_CONFIG_STATIC_MULTIPART 4 /**< multipart/byteranges responses at once per route */
+#endif
+#ifndef MOTE_CONFIG_STATIC_GUNZIP
+#define MOTE_CONFIG_STATIC_GUNZIP 0 /**< gunzip gzip-only files on the fly (the Linux build: 1) */
+#endif
+
 /* ---- static memory ---------------------------------------------------------------------- */
 
 /**

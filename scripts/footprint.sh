@@ -15,6 +15,7 @@ mkdir -p "$out/arm" "$out/host"
 # the portable layers and the POSIX shell, as CMakeLists.txt takes them
 shopt -s nullglob
 core=$(echo src/core/*.c src/engine/*.c src/proto/*.c)
+static=$(echo src/static/*.c)
 shell="$(printf '%s\n' src/shell/posix/*.c | grep -v '/loop_') src/shell/posix/loop_epoll.c"
 tls=src/tls/tls_mbedtls.c
 obj() { echo "$1/$(basename "$2" .c).o"; }
@@ -37,6 +38,11 @@ arm_flash=$(flash arm-none-eabi-size $(for c in $core; do obj "$out/arm" "$c"; d
 arm_engine=$(flash arm-none-eabi-size "$out/arm/engine.o")
 # of it, WebSocket (the protocol, its handshake, SHA-1, UTF-8), which MOTE_CONFIG_WS=0 leaves out
 arm_ws=$(flash arm-none-eabi-size "$out"/arm/ws*.o "$out/arm/sha1.o" "$out/arm/utf8.o")
+# beside them, the embedded-files path of static content (mote_static_embedded(): negotiation,
+# validators, ranges), which MOTE_CONFIG_STATIC=0 leaves out; the MIME table serves directories
+for c in $static; do arm-none-eabi-gcc "${arm[@]}" -c "$c" -o "$(obj "$out/arm" "$c")"; done
+arm_static=$(flash arm-none-eabi-size $(for c in static embedded range precond encoding; do
+  echo "$out/arm/$c.o"; done))
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/startup.c -o "$out/arm/startup.o"
 arm-none-eabi-gcc "${arm[@]}" -Wno-error -c tests/arm/printf.c -o "$out/arm/printf.o"
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/footprint.c -o "$out/arm/footprint.o"
@@ -48,8 +54,8 @@ arm_value() { awk -v k="$1" '$1 == k { print $2 }' "$out/arm.txt"; }
 
 # -- x86-64
 host=(-Os "${warn[@]}" -I/usr/include)
-for c in $core $shell $tls; do gcc "${host[@]}" -c "$c" -o "$(obj "$out/host" "$c")"; done
-host_plain=$(flash size $(for c in $core $shell; do obj "$out/host" "$c"; done))
+for c in $core $static $shell $tls; do gcc "${host[@]}" -c "$c" -o "$(obj "$out/host" "$c")"; done
+host_plain=$(flash size $(for c in $core $static $shell; do obj "$out/host" "$c"; done))
 host_tls=$(flash size "$(obj "$out/host" "$tls")")
 mbedtls=$(flash size $(for l in mbedtls mbedx509 mbedcrypto; do
   readlink -f "$(gcc -print-file-name="lib$l.so")"; done))
@@ -69,7 +75,7 @@ int main(void)
     return 0;
 }
 C
-sources="$core $shell $tls"
+sources="$core $static $shell $tls"
 # shellcheck disable=SC2086
 gcc "${host[@]}" "$out/host/memory.c" $sources -o "$out/host/memory" -lmbedtls -lmbedx509 \
   -lmbedcrypto -lpthread
@@ -77,18 +83,19 @@ gcc "${host[@]}" "$out/host/memory.c" $sources -o "$out/host/memory" -lmbedtls -
 host_value() { awk -v k="$1" '$1 == k { print $2 }' "$out/host.txt"; }
 
 table() {
-  echo "| | Cortex-M4, portable layers (-Os) | x86-64, library without TLS (-Os) | x86-64, with TLS |"
-  echo "|---|---|---|---|"
+  echo "| | Cortex-M4, portable layers (-Os) | Cortex-M4, + embedded files (-Os) | x86-64, library without TLS (-Os) | x86-64, with TLS |"
+  echo "|---|---|---|---|---|"
   echo "| flash (text + rodata + data) | $(kib "$arm_flash") ($(kib $((arm_flash - arm_engine)))" \
        "sans-I/O, of which $(kib "$arm_ws") WebSocket, + $(kib "$arm_engine") engine) |" \
+       "+ $(kib "$arm_static") |" \
        "$(kib "$host_plain") |" \
        "$(kib $((host_plain + host_tls))) + mbedTLS $(kib "$mbedtls") |"
-  echo "| RAM per idle connection | $(bytes "$(arm_value conn_state)") (connection state) |" \
+  echo "| RAM per idle connection | $(bytes "$(arm_value conn_state)") (connection state) | |" \
        "$(bytes "$(host_value idle)") (slot) | the same |"
   echo "| RAM more while a request is in flight, default limits |" \
-       "$(bytes "$(arm_value block_default)") | $(bytes "$(host_value active)") |" \
+       "$(bytes "$(arm_value block_default)") | | $(bytes "$(host_value active)") |" \
        "the same + mbedTLS's session (record buffers alone $(bytes "$(host_value records)")) |"
-  echo "| the same, limits of a small device¹ | $(bytes "$(arm_value block_small)") | | |"
+  echo "| the same, limits of a small device¹ | $(bytes "$(arm_value block_small)") | | | |"
   echo
   echo "¹ a 512-byte request line, 1 KiB of header fields, 16 fields, a 1 KiB send buffer, 256 bytes of response header fields."
 }

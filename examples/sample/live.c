@@ -1,9 +1,9 @@
 /* live.c - the sample's WebSockets; see live.h.
  *
  * /ws answers each message with itself: text with text, binary with binary, up to 16 MiB,
- * compressed when the client offers permessage-deflate. /live is a page whose script opens
- * /live/ws (same origin only: the route keeps its default Origin check), which every loop's
- * timer feeds with that loop's figures as one JSON text a second. */
+ * compressed when the client offers permessage-deflate. /live/ is a page (compiled in, from
+ * web/live/) whose script opens /live/ws (same origin only: the route keeps its default Origin
+ * check), which every loop's timer feeds with that loop's figures as one JSON text a second. */
 #include "live.h"
 
 #include <inttypes.h>
@@ -11,42 +11,6 @@
 #include <string.h>
 
 #define ECHO_MAX_MESSAGE (16u * 1024u * 1024u)
-
-static const char live_page[] =
-    "<!DOCTYPE html>\n"
-    "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mote: live</title>\n"
-    "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em 1em;text-align:left}"
-    "td{font-family:monospace}</style></head>\n"
-    "<body><h1>mote, live</h1>\n<table>\n"
-    "<tr><th>Open connections</th><td id=\"connections\">-</td></tr>\n"
-    "<tr><th>Open WebSockets</th><td id=\"websockets\">-</td></tr>\n"
-    "<tr><th>Requests served</th><td id=\"requests\">-</td></tr>\n"
-    "<tr><th>Bytes in</th><td id=\"bytes_in\">-</td></tr>\n"
-    "<tr><th>Bytes out</th><td id=\"bytes_out\">-</td></tr>\n"
-    "<tr><th>Uptime (s)</th><td id=\"uptime\">-</td></tr>\n"
-    "</table>\n<p id=\"status\">connecting</p>\n"
-    "<script>\n"
-    "const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') +\n"
-    "                         location.host + '/live/ws');\n"
-    "const status = document.getElementById('status');\n"
-    "ws.onopen = () => { status.textContent = 'live'; };\n"
-    "ws.onclose = (e) => { status.textContent = 'closed (' + e.code + ')'; };\n"
-    "ws.onmessage = (e) => {\n"
-    "  const d = JSON.parse(e.data);\n"
-    "  for (const k of ['connections', 'websockets', 'requests', 'bytes_in', 'bytes_out'])\n"
-    "    document.getElementById(k).textContent = d[k];\n"
-    "  document.getElementById('uptime').textContent = Math.floor(d.uptime_ms / 1000);\n"
-    "};\n"
-    "</script></body></html>\n";
-
-static void page_live(mote_request *req, mote_response *res, void *user)
-{
-    (void)req;
-    (void)user;
-    (void)mote_response_header(res, "Content-Type", "text/html; charset=utf-8");
-    (void)mote_response_header(res, "Cache-Control", "no-cache");
-    (void)mote_response_send_static(res, live_page, sizeof live_page - 1);
-}
 
 static void echo(mote_ws *ws, const mote_ws_message *m, void *user)
 {
@@ -96,12 +60,10 @@ int live_start(mote_server *srv)
                                           .on_message = echo,
                                           .max_message_size = ECHO_MAX_MESSAGE};
     const mote_ws_route_def live_route = {.path = "/live/ws", .on_writable = push_now};
-    const mote_route_def page = {.path = "/live", .handler = page_live, .methods = MOTE_GET};
     mote_server *loop;
     unsigned i;
     int rc = mote_ws_route(srv, &echo_route);
     if (rc == 0) rc = mote_ws_route(srv, &live_route);
-    if (rc == 0) rc = mote_route(srv, &page);
     for (i = 0; rc >= 0 && (loop = mote_server_loop(srv, i)) != NULL; i++)
         rc = mote_timer_start(loop, 1000, 1000, tick, NULL);
     return rc < 0 ? rc : 0;

@@ -11,6 +11,7 @@
 #include <mbedtls/version.h>
 
 #include "mote.h"
+#include "mote_static.h"
 #include "api.h"
 #include "live.h"
 #include "pages.h"
@@ -30,7 +31,11 @@ typedef struct options {
     long ws_ping_interval_ms;
     const char *auth_realm, *auth_user, *auth_password;
     int log_level, access_log;
+    const char *root;             /* --root: a directory served at /files/ */
 } options;
+
+/* The pages in web/, compiled in by mote-embed (CMake's mote_embed()). */
+extern const mote_embedded_table sample_web;
 
 /* for the signal handler; volatile: cleared before the server goes, never after */
 static mote_server *volatile running;
@@ -57,6 +62,7 @@ static void usage(FILE *to)
           "  --auth-realm R  realm of /auth (\"mote\")\n"
           "  --auth-user U   user name /auth accepts (\"admin\")\n"
           "  --auth-password P   password /auth accepts (\"mote\")\n"
+          "  --root DIR      serve the directory DIR at /files/ (listed, dot-files hidden)\n"
           "  --log-level L   error, warn, info or debug (info)\n"
           "  --access-log F  access lines: mote, common, combined, json or off (mote)\n"
           "  --version       the versions of mote-sample, libmote and mbedTLS\n"
@@ -149,7 +155,8 @@ static int parse_options(int argc, char **argv, options *o)
             strcmp(opt, "--defer-accept") == 0 ||
             strcmp(opt, "--auth-realm") == 0 || strcmp(opt, "--auth-user") == 0 ||
             strcmp(opt, "--auth-password") == 0 ||
-            strcmp(opt, "--log-level") == 0 || strcmp(opt, "--access-log") == 0) {
+            strcmp(opt, "--log-level") == 0 || strcmp(opt, "--access-log") == 0 ||
+            strcmp(opt, "--root") == 0) {
             if (!val) return bad_usage("%s needs a value", opt);
             i++;
         } else {
@@ -187,6 +194,8 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (timeout) {
             if (parse_number(val, 1, 86400000, timeout) < 0)
                 return bad_usage("bad timeout '%s'", val);
+        } else if (strcmp(opt, "--root") == 0) {
+            o->root = val;
         } else if (strcmp(opt, "--access-log") == 0) {
             if ((o->access_log = parse_access_log(val)) < 0)
                 return bad_usage("bad access-log format '%s'", val);
@@ -233,6 +242,18 @@ static void handle_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* The compiled-in pages at / (a path naming none of them gets the seed's soft 404), and
+ * --root's directory at /files/. */
+static int register_files(mote_server *srv, const options *o)
+{
+    const mote_static_options pages = {.fallback = page_soft_404};
+    const mote_static_options files = {.listing = 1};
+    int rc = mote_static_embedded(srv, "/", &sample_web, &pages);
+    if (rc == 0 && o->root && (rc = mote_static_dir(srv, "/files", o->root, &files)) < 0)
+        fprintf(stderr, "mote-sample: --root %s: %s\n", o->root, mote_strerror(rc));
+    return rc;
+}
+
 /* Returns 0, or a MOTE_E* code for a route the options make invalid. */
 static int register_routes(mote_server *srv, const char *machine, const options *o, events *ev)
 {
@@ -263,6 +284,7 @@ static int register_routes(mote_server *srv, const char *machine, const options 
     for (i = 0; i < sizeof routes / sizeof routes[0] && rc == 0; i++) rc = mote_route(srv, &routes[i]);
     if (rc == 0 && (rc = mote_route(srv, &auth)) < 0)
         fprintf(stderr, "mote-sample: bad --auth-realm or --auth-user (no '\"' or ':')\n");
+    if (rc == 0) rc = register_files(srv, o);
     if (rc == 0) rc = events_start(srv, ev);
     if (rc == 0) rc = live_start(srv);
     return rc;

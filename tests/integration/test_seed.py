@@ -150,8 +150,8 @@ class SeedCommands(mh.SampleTestCase):
             self.assertEqual(r.body, header_page([("Host", "x"), ("X-Probe", "1")], "GET", target,
                                                  platform.machine()), target)
         # "/a" takes "/a/..." but never "/ab": these fall to the soft 404
-        for target in ("/index.htmlx", "/index.html.bak", "/headersx", "/", "/forbiddenx",
-                       "/INDEX.HTML"):
+        for target in ("/index.htmlx", "/index.html.bak", "/headersx", "/forbiddenx",
+                       "/INDEX.HTML", "/assets/nothing.css"):
             r = c.request("GET", target)
             self.assertEqual((r.status, r.body), (200, mh.NOT_FOUND_PAGE), target)
             self.assertEqual(r.framing, "chunked", target)
