@@ -18,10 +18,8 @@ typedef struct embedded_route {
     static_route common;            /* first: the static layer's */
     const mote_embedded_table *table;
     size_t prefix_len;              /* without a trailing '/' */
-    const char *index;              /* "" for none */
     int hidden;
     const mote_allocator *alloc;    /* the server's, for gunzip's state; NULL: none */
-    unsigned gunzips;               /* decompressing responses now */
 } embedded_route;
 
 /* ---- gzip-only files to a client that does not take gzip ------------------------------------ */
@@ -43,6 +41,7 @@ typedef struct embedded_file_of {
 typedef struct gunzip {
     z_stream z;
     embedded_route *er;
+    unsigned *streams;              /* its loop's count */
     size_t pending, at;             /* inflated bytes in out[] not yet written */
     unsigned char out[GUNZIP_PIECE];
 } gunzip;
@@ -65,7 +64,7 @@ static void gunzip_release(void *user, int completed)
     embedded_route *er = g->er;
     (void)completed;
     (void)inflateEnd(&g->z);
-    er->gunzips--;
+    (*g->streams)--;
     er->alloc->free(er->alloc->ctx, g);
 }
 
@@ -102,12 +101,14 @@ static int gunzip_start(mote_request *req, mote_response *res, void *ctx)
     const embedded_file_of *of = ctx;
     embedded_route *er = of->er;
     const mote_embedded_file *f = of->file;
+    unsigned *streams = &static_loop_of(&er->common, req)->streams;
     gunzip *g;
-    if (er->gunzips >= GUNZIPS_MAX) return MOTE_ELIMIT;
+    if (*streams >= GUNZIPS_MAX) return MOTE_ELIMIT;
     g = er->alloc->alloc(er->alloc->ctx, sizeof *g);
     if (!g) return MOTE_ENOMEM;
     memset(g, 0, sizeof *g);
     g->er = er;
+    g->streams = streams;
     g->z.zalloc = gunzip_alloc;
     g->z.zfree = gunzip_free;
     g->z.opaque = g;
@@ -117,7 +118,7 @@ static int gunzip_start(mote_request *req, mote_response *res, void *ctx)
         er->alloc->free(er->alloc->ctx, g);
         return MOTE_ENOMEM;
     }
-    er->gunzips++;
+    (*streams)++;
     (void)mote_request_set_user(req, g, gunzip_release);
     (void)mote_response_length(res, f->len);
     return mote_response_defer(res, gunzip_ready);
@@ -184,11 +185,11 @@ static int table_is_sorted(const mote_embedded_table *t)
 static const mote_embedded_file *lookup(const embedded_route *er, const char *rel, size_t len)
 {
     char key[256];
-    size_t index_len = strlen(er->index);
+    size_t index_len = strlen(er->common.index);
     if (len == 0 || rel[len - 1] != '/') return find_file(er->table, rel, len);
     if (index_len == 0 || len + index_len > sizeof key) return NULL;
     memcpy(key, rel, len);
-    memcpy(key + len, er->index, index_len);
+    memcpy(key + len, er->common.index, index_len);
     return find_file(er->table, key, len + index_len);
 }
 
@@ -288,10 +289,8 @@ int mote_static_embedded(mote_server *srv, const char *prefix, const mote_embedd
         return MOTE_EINVAL;
     if (!table_is_sorted(table)) return MOTE_EINVAL;
     a = engine_alloc(srv);
-    er = a->alloc(a->ctx, sizeof *er + static_options_size(options));
+    er = static_route_create(srv, sizeof *er, options);
     if (!er) return MOTE_ENOMEM;
-    memset(er, 0, sizeof *er);
-    er->index = static_options_init(&er->common, options, (char *)(er + 1));
     er->table = table;
     er->hidden = options && options->hidden;
     er->alloc = engine_fixed_memory(srv) ? NULL : a; /* an arena never gives memory back */

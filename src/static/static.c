@@ -30,23 +30,44 @@ static const char *or_default(const char *s, const char *fallback)
     return s ? s : fallback;
 }
 
-size_t static_options_size(const mote_static_options *o)
+static size_t round_up(size_t n)
 {
-    return strlen(or_default(o ? o->cache_control : NULL, DEFAULT_CACHE_CONTROL)) + 1 +
-           strlen(or_default(o ? o->index : NULL, DEFAULT_INDEX)) + 1;
+    return (n + 15u) & ~(size_t)15u;
 }
 
-const char *static_options_init(static_route *sr, const mote_static_options *o, char *store)
+static unsigned loops_of(mote_server *srv)
 {
+    unsigned n = 1;
+    while (mote_server_loop(srv, n)) n++;
+    return n;
+}
+
+void *static_route_create(mote_server *srv, size_t size, const mote_static_options *o)
+{
+    const mote_allocator *a = engine_alloc(srv);
     const char *cc = or_default(o ? o->cache_control : NULL, DEFAULT_CACHE_CONTROL);
     const char *index = or_default(o ? o->index : NULL, DEFAULT_INDEX);
-    size_t cc_len = strlen(cc) + 1;
-    memcpy(store, cc, cc_len);
-    memcpy(store + cc_len, index, strlen(index) + 1);
-    sr->cache_control = store;
+    size_t cc_len = strlen(cc) + 1, index_len = strlen(index) + 1;
+    unsigned loops = loops_of(srv);
+    size_t at_loops = round_up(size), at_strings = at_loops + loops * sizeof(static_loop);
+    char *block = a->alloc(a->ctx, at_strings + cc_len + index_len);
+    static_route *sr = (static_route *)(void *)block;
+    if (!block) return NULL;
+    memset(block, 0, at_strings);
+    memcpy(block + at_strings, cc, cc_len);
+    memcpy(block + at_strings + cc_len, index, index_len);
+    sr->cache_control = block + at_strings;
+    sr->index = block + at_strings + cc_len;
     sr->fallback = o ? o->fallback : NULL;
     sr->fallback_user = o ? o->fallback_user : NULL;
-    return store + cc_len;
+    sr->loops = (static_loop *)(void *)(block + at_loops);
+    sr->loop_count = loops;
+    return block;
+}
+
+static_loop *static_loop_of(static_route *sr, mote_request *req)
+{
+    return &sr->loops[mote_server_loop_index(mote_request_server(req)) % sr->loop_count];
 }
 
 int static_route_add(mote_server *srv, const char *prefix, mote_handler handler, void *owned,
@@ -324,11 +345,11 @@ static void multipart_release(void *user, int completed)
     m->route = NULL;
 }
 
-static static_multipart *multipart_slot(static_route *sr)
+static static_multipart *multipart_slot(static_loop *l)
 {
     size_t i;
     for (i = 0; i < MOTE_CONFIG_STATIC_MULTIPART; i++)
-        if (!sr->multipart[i].route) return &sr->multipart[i];
+        if (!l->multipart[i].route) return &l->multipart[i];
     return NULL;
 }
 
@@ -349,7 +370,8 @@ static void make_boundary(char out[20], uint32_t n, const char *etag)
 static int send_multipart(mote_request *req, mote_response *res, static_route *sr,
                           static_rep *rep, const byte_range *ranges, size_t count)
 {
-    static_multipart *m = multipart_slot(sr);
+    static_loop *l = static_loop_of(sr, req);
+    static_multipart *m = multipart_slot(l);
     char type[64];
     if (!m || strlen(rep->type) > PART_TYPE_MAX || (!rep->data && !sr->write_file) ||
         rep->data_is_transient)
@@ -362,7 +384,7 @@ static int send_multipart(mote_request *req, mote_response *res, static_route *s
     m->data = rep->data;
     m->file = rep->file;
     m->type = rep->type;
-    make_boundary(m->boundary, sr->boundaries++, rep->etag);
+    make_boundary(m->boundary, l->boundaries++, rep->etag);
     memcpy(type, "multipart/byteranges; boundary=", 31);
     memcpy(type + 31, m->boundary, sizeof m->boundary);
     (void)mote_request_set_user(req, m, multipart_release);

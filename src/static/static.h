@@ -50,23 +50,34 @@ typedef struct static_multipart {
     char boundary[20];
 } static_multipart;
 
-/* The state every static route holds (first in the route's own). */
-typedef struct static_route {
-    const char *cache_control;       /* never NULL */
-    mote_handler fallback;           /* a path with no file, or NULL: 404 */
-    void *fallback_user;
-    static_write_file_fn write_file;
+/* What a route changes as it serves, one per event loop: loops share routes (workers), and
+ * each changes only its own. */
+typedef struct static_loop {
     uint32_t boundaries;             /* multipart responses so far: each boundary differs */
+    unsigned streams;                /* bodies made as they are sent (gunzip), now */
 #if MOTE_CONFIG_STATIC_MULTIPART > 0
     static_multipart multipart[MOTE_CONFIG_STATIC_MULTIPART];
 #endif
+} static_loop;
+
+/* The state every static route holds (first in the route's own). */
+typedef struct static_route {
+    const char *cache_control;       /* never NULL */
+    const char *index;               /* a directory's page, "" for none */
+    mote_handler fallback;           /* a path with no file, or NULL: 404 */
+    void *fallback_user;
+    static_write_file_fn write_file;
+    static_loop *loops;              /* one per event loop of the server */
+    unsigned loop_count;
 } static_route;
 
-/* Copies `options` (may be NULL) into the route's own strings; `store` must hold
- * static_options_size(options) bytes. Fills sr and returns the index page's name (in `store`). */
-size_t static_options_size(const mote_static_options *options);
-const char *static_options_init(static_route *sr, const mote_static_options *options,
-                                char *store);
+/* Allocates a route's state: `size` bytes (a static_route first, zeroed but for it), the
+ * per-loop states and copies of the options' strings, from the server's allocator. NULL when
+ * out of memory. */
+void *static_route_create(mote_server *srv, size_t size, const mote_static_options *options);
+
+/* The per-loop state of the loop serving `req`. */
+static_loop *static_loop_of(static_route *sr, mote_request *req);
 
 /* Whether a request target must not name a file: an encoded '/', '\' or NUL, or a '\', in its
  * path (once decoded they would be separators, or worse, where the route saw none). */

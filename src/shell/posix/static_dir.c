@@ -41,9 +41,8 @@
 typedef struct dir_route {
     static_route common;           /* first: the static layer's */
     int root;                      /* O_PATH descriptor of the root directory */
-    int no_openat2;                /* the kernel said ENOSYS once */
+    int no_openat2;                /* the kernel has no openat2 (found at registration) */
     size_t prefix_len;             /* without a trailing '/' */
-    const char *index;             /* "" for none */
     int listing, hidden;
     const mote_mime_type *types;
     size_t type_count;
@@ -102,15 +101,18 @@ static int open_beneath_walk(int dir, const char *path, int flags)
     return fd;
 }
 
-static int open_beneath(dir_route *dr, int dir, const char *path, int flags)
+static int open_beneath(const dir_route *dr, int dir, const char *path, int flags)
 {
-    int fd;
-    if (!dr->no_openat2) {
-        fd = open_beneath_kernel(dir, path, flags);
-        if (fd >= 0 || errno != ENOSYS) return fd;
-        dr->no_openat2 = 1;
-    }
-    return open_beneath_walk(dir, path, flags);
+    if (dr->no_openat2) return open_beneath_walk(dir, path, flags);
+    return open_beneath_kernel(dir, path, flags);
+}
+
+/* Whether the kernel has openat2: asked once, before the route serves (loops share it). */
+static int kernel_lacks_openat2(int root)
+{
+    int fd = open_beneath_kernel(root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) close(fd);
+    return fd < 0 && errno == ENOSYS;
 }
 
 static int open_flags(void)
@@ -416,10 +418,11 @@ static void send_listing(mote_request *req, mote_response *res, dir_route *dr, i
 static void send_directory(mote_request *req, mote_response *res, dir_route *dr, int fd)
 {
     struct stat st;
-    int page = dr->index[0] ? open_beneath(dr, fd, dr->index, open_flags()) : -1;
+    const char *index = dr->common.index;
+    int page = index[0] ? open_beneath(dr, fd, index, open_flags()) : -1;
     if (page >= 0 && fstat(page, &st) == 0 && S_ISREG(st.st_mode)) {
         close(fd);
-        send_file(req, res, dr, page, &st, dr->index, NULL);
+        send_file(req, res, dr, page, &st, index, NULL);
         return;
     }
     if (page >= 0) close(page);
@@ -536,13 +539,12 @@ int mote_static_dir(mote_server *srv, const char *prefix, const char *root,
     fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return MOTE_ESYS;
     a = engine_alloc(srv);
-    dr = a->alloc(a->ctx, sizeof *dr + static_options_size(options));
+    dr = static_route_create(srv, sizeof *dr, options);
     if (!dr) {
         close(fd);
         return MOTE_ENOMEM;
     }
-    memset(dr, 0, sizeof *dr);
-    dr->index = static_options_init(&dr->common, options, (char *)(dr + 1));
+    dr->no_openat2 = kernel_lacks_openat2(fd);
     dr->common.write_file = write_file_piece;
     dr->root = fd;
     dr->listing = options && options->listing;
