@@ -39,6 +39,10 @@ typedef struct mote_static_options {
     const mote_mime_type *types;  /**< the application's types, before the built-in table */
     size_t type_count;            /**< entries at `types` */
     const mote_basic_auth *auth;  /**< NULL: no credentials needed */
+    int open_files;               /**< directories: files each event loop keeps open for the
+                                       next request (0: 64; -1: none, open each time) */
+    uint32_t open_file_ms;        /**< how long a kept file is served before it is looked up
+                                       again (0: 1000): a change shows within this time */
     mote_handler fallback;        /**< answers a path that names no file (NULL: 404): a
                                        single-page application's page, a soft 404 */
     void *fallback_user;          /**< passed to `fallback` */

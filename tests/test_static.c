@@ -447,6 +447,69 @@ static void test_dir_confinement(int port)
     }
 }
 
+/* Sends a request on a connection of its own and leaves the reply unread. */
+static int send_only(int port, const char *target)
+{
+    char req[256];
+    int fd = loopback_dial(port, 10), n = snprintf(req, sizeof req,
+                                                   "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", target);
+    if (fd >= 0 && send(fd, req, (size_t)n, 0) != n) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The rest of a reply, and whether its body is `want`. */
+static int read_body_is(int fd, const char *want, size_t len)
+{
+    size_t cap = len + 4096, got = 0;
+    char *buf = malloc(cap + 1), *body;
+    int ok;
+    ssize_t n;
+    if (!buf) return 0;
+    while (got < cap && (n = recv(fd, buf + got, cap - got, 0)) > 0) got += (size_t)n;
+    buf[got] = '\0';
+    body = strstr(buf, "\r\n\r\n");
+    ok = body && got - (size_t)(body + 4 - buf) == len && memcmp(body + 4, want, len) == 0;
+    free(buf);
+    close(fd);
+    return ok;
+}
+
+/* Kept files: several responses sending from one descriptor at once, evictions from a table of
+ * two, and nothing left open afterwards (counted by the caller). */
+static void test_kept_files(int port)
+{
+    static const char *const names[] = {"/k/hello.txt", "/k/page.html", "/k/big.bin",
+                                        "/k/gone.js", "/k/sub/", "/k/hello.txt"};
+    int fds[3], round;
+    size_t i;
+    for (i = 0; i < 3; i++) fds[i] = send_only(port, "/k/big.bin");
+    for (i = 0; i < 3; i++) CHECK_MSG(read_body_is(fds[i], big, sizeof big), "reader %zu", i);
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+            char head[128];
+            reply r;
+            snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nAccept-Encoding: gzip", names[i]);
+            r = fetch(port, head);
+            CHECK_MSG(r.status == 200 || r.status == 404, "%s: %d", names[i], r.status);
+            free(r.text);
+        }
+    }
+}
+
+static int open_fds(void)
+{
+    char path[64];
+    int n = 0, fd;
+    for (fd = 0; fd < 4096; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        if (access(path, F_OK) == 0) n++;
+    }
+    return n;
+}
+
 static void test_registration(mote_server *srv)
 {
     static const mote_embedded_file unsorted[] = {
@@ -463,8 +526,11 @@ int main(void)
 {
     char base[] = "/tmp/mote-static-XXXXXX", root[64], outside[64];
     running r;
-    int l;
+    mote_static_options two = {0}, none = {0};
+    int l, fds_before = open_fds();
     if (!mkdtemp(base)) return 1;
+    two.open_files = 2;
+    none.open_files = -1;
     memset(long_txt, '.', sizeof long_txt);
     memcpy(long_txt, "AB", 2);
     memcpy(long_txt + 250, "YZ", 2);
@@ -477,6 +543,8 @@ int main(void)
     CHECK(mote_server_create(&r.srv, NULL) == 0);
     CHECK(mote_static_embedded(r.srv, "/e", &table, NULL) == 0);
     CHECK(mote_static_dir(r.srv, "/d", root, NULL) == 0);
+    CHECK(mote_static_dir(r.srv, "/k", root, &two) == 0);
+    CHECK(mote_static_dir(r.srv, "/n", root, &none) == 0);
     test_registration(r.srv);
     l = mote_listen(r.srv, "127.0.0.1", 0);
     CHECK(l >= 0);
@@ -489,10 +557,17 @@ int main(void)
     test_embedded_paths_and_methods(r.port);
     test_dir(r.port);
     test_dir_confinement(r.port);
+    test_kept_files(r.port);
+    {
+        reply n = fetch(r.port, "GET /n/hello.txt HTTP/1.1");
+        CHECK(body_equals(&n, "hello\n", 6));
+        free(n.text);
+    }
 
     mote_server_stop(r.srv);
     pthread_join(r.thread, NULL);
     mote_server_destroy(r.srv);
+    CHECK_EQ_INT(open_fds(), fds_before); /* every kept file closed, the roots too */
     {
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

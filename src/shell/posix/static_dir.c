@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -37,6 +38,8 @@
 #define PATH_MAX_LEN 1024u   /* a relative path's bytes, with room for ".br" */
 #define ETAG_LEN 64u
 #define LISTING_MAX_ENTRIES 10000u
+#define DEFAULT_OPEN_FILES 64
+#define DEFAULT_OPEN_FILE_MS 1000
 
 typedef struct dir_route {
     static_route common;           /* first: the static layer's */
@@ -46,6 +49,9 @@ typedef struct dir_route {
     int listing, hidden;
     const mote_mime_type *types;
     size_t type_count;
+    struct kept_file *kept;        /* kept_count per loop, or NULL */
+    unsigned kept_count;
+    int64_t kept_ms;               /* how long a kept file is trusted */
 } dir_route;
 
 /* ---- opening beneath the root ----------------------------------------------------------------- */
@@ -136,31 +142,209 @@ static int open_error_status(int err)
     }
 }
 
-/* ---- files as the response takes them --------------------------------------------------------- */
+/* ---- files kept open -------------------------------------------------------------------------- */
 
-static void close_file(void *ctx)
+/* Each loop keeps up to `open_files` files open, by path, for `open_file_ms`: a request for one
+ * of them costs no open, stat and close, only the read or sendfile. A kept file is the one that
+ * was opened beneath the root (a link swapped in later does not change it); one changed or
+ * removed since is served as it was until it is looked up again, as nginx's open_file_cache
+ * does. Siblings found missing (name.br, name.gz) are kept too, as missing. The responses
+ * sending from a kept descriptor count on it: one replaced meanwhile is closed after the last. */
+
+#define KEPT_PATH 120u  /* longer paths are opened each time */
+#define KEPT_PROBE 4u   /* slots a path may take */
+
+typedef struct kept_file {
+    char path[KEPT_PATH];          /* "" : a free slot */
+    int fd;                        /* -1: known not to be there */
+    unsigned refs;                 /* responses sending from it */
+    int stale;                     /* replaced: closed once refs reach 0 */
+    int64_t until_ms;              /* trusted until */
+    struct stat st;
+} kept_file;
+
+/* A file as a request holds it: its descriptor and stat, and the kept file it belongs to
+ * (NULL: the request's own, closed with it). */
+typedef struct file_ref {
+    int fd;
+    kept_file *kept;
+    struct stat st;
+} file_ref;
+
+static int64_t now_ms(void)
 {
-    close((int)(intptr_t)ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long read_file(void *ctx, void *buf, size_t len, uint64_t offset)
+static uint32_t path_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void kept_clear(kept_file *k)
+{
+    if (k->fd >= 0) close(k->fd);
+    k->fd = -1;
+    k->path[0] = '\0';
+    k->stale = 0;
+}
+
+static void kept_release(kept_file *k)
+{
+    if (--k->refs == 0 && k->stale) kept_clear(k);
+}
+
+static void file_ref_drop(file_ref *f)
+{
+    if (f->kept) kept_release(f->kept);
+    else if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    f->kept = NULL;
+}
+
+/* The loop's kept files. */
+static kept_file *kept_of(const dir_route *dr, mote_request *req)
+{
+    unsigned loop = mote_server_loop_index(mote_request_server(req)) % dr->common.loop_count;
+    return dr->kept ? dr->kept + (size_t)loop * dr->kept_count : NULL;
+}
+
+/* The kept file of `path`, still trusted, or NULL; *slot is where it may be kept otherwise
+ * (NULL: every slot it may take is in use). */
+static kept_file *kept_find(const dir_route *dr, kept_file *kept, const char *path, int64_t now,
+                            kept_file **slot)
+{
+    uint32_t h = path_hash(path);
+    unsigned i;
+    *slot = NULL;
+    for (i = 0; i < KEPT_PROBE; i++) {
+        kept_file *k = &kept[(h + i) % dr->kept_count];
+        if (k->path[0] && !k->stale && strcmp(k->path, path) == 0) {
+            if (now < k->until_ms) return k;
+            if (k->refs) k->stale = 1; /* closed after its last response */
+            else kept_clear(k);
+        }
+        if (!*slot && !k->path[0]) *slot = k;
+    }
+    for (i = 0; i < KEPT_PROBE && !*slot; i++) { /* evict one no response uses */
+        kept_file *k = &kept[(h + i) % dr->kept_count];
+        if (!k->refs && !k->stale) {
+            kept_clear(k);
+            *slot = k;
+        }
+    }
+    return NULL;
+}
+
+/* Opens `path` beneath the root (a regular file or a directory): 0 with *f filled, or -errno.
+ * Regular files, and missing ones when `keep_missing`, come from the loop's kept files when
+ * they are there and go there when not. */
+static int open_file(dir_route *dr, mote_request *req, const char *path, int keep_missing,
+                     file_ref *f)
+{
+    kept_file *kept = kept_of(dr, req), *k = NULL, *slot = NULL;
+    int64_t now = 0;
+    int fd, err;
+    f->fd = -1;
+    f->kept = NULL;
+    if (kept && strlen(path) < KEPT_PATH) {
+        now = now_ms();
+        k = kept_find(dr, kept, path, now, &slot);
+    }
+    if (k) {
+        if (k->fd < 0) return -ENOENT;
+        k->refs++;
+        f->fd = k->fd;
+        f->kept = k;
+        f->st = k->st;
+        return 0;
+    }
+    fd = open_beneath(dr, dr->root, path, open_flags());
+    err = errno;
+    if (fd < 0) {
+        if (slot && keep_missing && err == ENOENT) {
+            memcpy(slot->path, path, strlen(path) + 1);
+            slot->until_ms = now + dr->kept_ms;
+        }
+        return -err;
+    }
+    if (fstat(fd, &f->st) < 0) {
+        err = errno;
+        close(fd);
+        return -err;
+    }
+    f->fd = fd;
+    if (slot && S_ISREG(f->st.st_mode)) {
+        memcpy(slot->path, path, strlen(path) + 1);
+        slot->fd = fd;
+        slot->st = f->st;
+        slot->until_ms = now + dr->kept_ms;
+        slot->refs = 1;
+        f->kept = slot;
+    }
+    return 0;
+}
+
+static void release_kept(dir_route *dr)
+{
+    size_t i;
+    for (i = 0; dr->kept && i < (size_t)dr->common.loop_count * dr->kept_count; i++)
+        if (dr->kept[i].fd >= 0) close(dr->kept[i].fd);
+}
+
+/* ---- files as the response takes them --------------------------------------------------------- */
+
+static long read_fd(int fd, void *buf, size_t len, uint64_t offset)
 {
     ssize_t n;
     do {
-        n = pread((int)(intptr_t)ctx, buf, len, (off_t)offset);
+        n = pread(fd, buf, len, (off_t)offset);
     } while (n < 0 && errno == EINTR);
     return (long)n;
 }
 
-static mote_file file_of(int fd)
+static void close_own(void *ctx)
 {
-    mote_file f;
-    memset(&f, 0, sizeof f);
-    f.fd = fd;
-    f.read = read_file;
-    f.close = close_file;
-    f.ctx = (void *)(intptr_t)fd;
-    return f;
+    close((int)(intptr_t)ctx);
+}
+
+static long read_own(void *ctx, void *buf, size_t len, uint64_t offset)
+{
+    return read_fd((int)(intptr_t)ctx, buf, len, offset);
+}
+
+static void close_kept(void *ctx)
+{
+    kept_release(ctx);
+}
+
+static long read_kept(void *ctx, void *buf, size_t len, uint64_t offset)
+{
+    return read_fd(((kept_file *)ctx)->fd, buf, len, offset);
+}
+
+/* The file as mote_response_send_file() takes it: the response owns the reference. */
+static mote_file file_of(file_ref *f)
+{
+    mote_file mf;
+    memset(&mf, 0, sizeof mf);
+    mf.fd = f->fd;
+    if (f->kept) {
+        mf.read = read_kept;
+        mf.close = close_kept;
+        mf.ctx = f->kept;
+    } else {
+        mf.read = read_own;
+        mf.close = close_own;
+        mf.ctx = (void *)(intptr_t)f->fd;
+    }
+    f->fd = -1;
+    f->kept = NULL;
+    return mf;
 }
 
 /* A multipart part's piece: read, then written in one mote_response_write(). */
@@ -213,53 +397,54 @@ static const variant variants[] = {
     {ENC_GZIP, ".gz", "gzip", "-gz"},
 };
 
-/* Opens the precompressed sibling the request prefers, if any; its descriptor and stat, and
- * *v set, or -1 (then the plain file or 406). `plain` tells whether the plain file exists. */
-static int open_variant(dir_route *dr, const char *accept, char *path, size_t len, int plain,
-                        struct stat *st, const variant **v)
+/* Opens the precompressed sibling the request prefers, if any, into *f with *v set: 1, or 0
+ * (then the plain file or 406). `plain` tells whether the plain file exists. */
+static int open_variant(dir_route *dr, mote_request *req, char *path, size_t len, int plain,
+                        file_ref *f, const variant **v)
 {
+    const char *accept = mote_request_header(req, "Accept-Encoding");
     unsigned have = ENC_BR | ENC_GZIP | (plain ? ENC_IDENTITY : 0u);
     while (have) {
         unsigned pick = encoding_choose(accept, have);
         size_t i;
-        if (pick == 0 || pick == ENC_IDENTITY) return -1;
+        if (pick == 0 || pick == ENC_IDENTITY) return 0;
         for (i = 0; i < sizeof variants / sizeof variants[0]; i++) {
-            int fd;
+            int rc;
             if (variants[i].coding != pick) continue;
             memcpy(path + len, variants[i].ext, 4);
-            fd = open_beneath(dr, dr->root, path, open_flags());
+            rc = open_file(dr, req, path, 1, f);
             path[len] = '\0';
-            if (fd >= 0 && fstat(fd, st) == 0 && S_ISREG(st->st_mode)) {
+            if (rc == 0 && S_ISREG(f->st.st_mode)) {
                 *v = &variants[i];
-                return fd;
+                return 1;
             }
-            if (fd >= 0) close(fd);
+            if (rc == 0) file_ref_drop(f);
         }
         have &= ~pick;
     }
-    return -1;
+    return 0;
 }
 
-/* Sends the regular file at fd (whose plain name is `name`), as variant v (NULL: plain). */
-static void send_file(mote_request *req, mote_response *res, dir_route *dr, int fd,
-                      const struct stat *st, const char *name, const variant *v)
+/* Sends the regular file *f (whose plain name is `name`), as variant v (NULL: plain). */
+static void send_file(mote_request *req, mote_response *res, dir_route *dr, file_ref *f,
+                      const char *name, const variant *v)
 {
     char etag[ETAG_LEN], small[INLINE_MAX];
     static_rep rep;
     memset(&rep, 0, sizeof rep);
-    make_etag(etag, st, v ? v->suffix : NULL);
+    make_etag(etag, &f->st, v ? v->suffix : NULL);
     rep.type = mote_mime_type_of(name, dr->types, dr->type_count);
     rep.encoding = v ? v->name : NULL;
     rep.etag = etag;
-    rep.mtime = (int64_t)st->st_mtime;
-    rep.length = (uint64_t)st->st_size;
+    rep.mtime = (int64_t)f->st.st_mtime;
+    rep.length = (uint64_t)f->st.st_size;
     rep.vary = 1; /* a sibling may appear at any time: every answer could vary */
-    rep.file = file_of(fd);
+    rep.file = file_of(f);
     if (rep.length <= INLINE_MAX && !mote_request_header(req, "Range") &&
         mote_request_method_id(req) == MOTE_GET) {
-        long n = read_file(rep.file.ctx, small, (size_t)rep.length, 0);
+        long n = rep.file.read(rep.file.ctx, small, (size_t)rep.length, 0);
         if (n != (long)rep.length) {
-            close(fd);
+            rep.file.close(rep.file.ctx);
             static_error(res, 500);
             return;
         }
@@ -414,56 +599,58 @@ static void send_listing(mote_request *req, mote_response *res, dir_route *dr, i
     free(t.p);
 }
 
-/* A directory named with its trailing '/': its index page, its listing, or 404. */
-static void send_directory(mote_request *req, mote_response *res, dir_route *dr, int fd)
+/* A directory named with its trailing '/' (open at dirfd): its index page, its listing, or 404. */
+static void send_directory(mote_request *req, mote_response *res, dir_route *dr, char *path,
+                           size_t len, int dirfd)
 {
-    struct stat st;
     const char *index = dr->common.index;
-    int page = index[0] ? open_beneath(dr, fd, index, open_flags()) : -1;
-    if (page >= 0 && fstat(page, &st) == 0 && S_ISREG(st.st_mode)) {
-        close(fd);
-        send_file(req, res, dr, page, &st, index, NULL);
-        return;
+    size_t index_len = strlen(index);
+    file_ref page;
+    if (index_len && len + 1 + index_len + 4 < PATH_MAX_LEN) {
+        int rc;
+        if (len) path[len++] = '/';
+        memcpy(path + len, index, index_len + 1);
+        rc = open_file(dr, req, path, 0, &page);
+        if (rc == 0 && S_ISREG(page.st.st_mode)) {
+            close(dirfd);
+            send_file(req, res, dr, &page, index, NULL);
+            return;
+        }
+        if (rc == 0) file_ref_drop(&page);
     }
-    if (page >= 0) close(page);
-    if (dr->listing) send_listing(req, res, dr, fd);
+    if (dr->listing) send_listing(req, res, dr, dirfd);
     else static_not_found(req, res, &dr->common);
-    close(fd);
+    close(dirfd);
 }
-
-/* ---- the route -------------------------------------------------------------------------------- */
 
 /* Whether a precompressed sibling of a missing file exists: then the request that takes none
  * of them gets 406, not 404. */
-static int has_variant(dir_route *dr, char *path, size_t len)
+static int has_variant(dir_route *dr, mote_request *req, char *path, size_t len)
 {
     size_t i;
     int found = 0;
     for (i = 0; i < sizeof variants / sizeof variants[0] && !found; i++) {
-        int fd;
+        file_ref f;
         memcpy(path + len, variants[i].ext, 4);
-        fd = open_beneath(dr, dr->root, path, open_flags());
-        found = fd >= 0;
-        if (fd >= 0) close(fd);
+        found = open_file(dr, req, path, 1, &f) == 0;
+        if (found) file_ref_drop(&f);
     }
     path[len] = '\0';
     return found;
 }
 
-/* A file, or a missing one that a precompressed sibling may stand for. */
+/* A file, or a missing one (errno `err`) that a precompressed sibling may stand for. */
 static void serve_dir_file(mote_request *req, mote_response *res, dir_route *dr, char *path,
-                       size_t len, int fd, const struct stat *st, int err)
+                           size_t len, file_ref *plain, int err)
 {
-    const char *accept = mote_request_header(req, "Accept-Encoding");
     const variant *v = NULL;
-    struct stat vst;
-    int vfd = open_variant(dr, accept, path, len, fd >= 0, &vst, &v);
-    if (vfd >= 0) {
-        if (fd >= 0) close(fd);
-        send_file(req, res, dr, vfd, &vst, path, v);
-    } else if (fd >= 0) {
-        send_file(req, res, dr, fd, st, path, NULL);
-    } else if (err == ENOENT && has_variant(dr, path, len)) {
+    file_ref sibling;
+    if (open_variant(dr, req, path, len, plain->fd >= 0, &sibling, &v)) {
+        file_ref_drop(plain);
+        send_file(req, res, dr, &sibling, path, v);
+    } else if (plain->fd >= 0) {
+        send_file(req, res, dr, plain, path, NULL);
+    } else if (err == ENOENT && has_variant(dr, req, path, len)) {
         (void)mote_response_header(res, "Vary", "Accept-Encoding");
         static_error(res, 406);
     } else if (open_error_status(err) == 404) {
@@ -476,21 +663,21 @@ static void serve_dir_file(mote_request *req, mote_response *res, dir_route *dr,
 static void serve_path(mote_request *req, mote_response *res, dir_route *dr, char *path,
                        size_t len, int dir_slash)
 {
-    struct stat st;
-    int fd = open_beneath(dr, dr->root, len ? path : ".", open_flags()), err = errno;
-    int is_dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    file_ref f;
+    int rc = open_file(dr, req, len ? path : ".", 0, &f);
+    int is_dir = rc == 0 && S_ISDIR(f.st.st_mode);
     if (is_dir && dir_slash) {
-        send_directory(req, res, dr, fd);
+        send_directory(req, res, dr, path, len, f.fd);
     } else if (is_dir) {
-        close(fd);
+        file_ref_drop(&f);
         static_redirect_to_dir(req, res);
-    } else if (fd >= 0 && (dir_slash || !S_ISREG(st.st_mode))) {
-        close(fd); /* "file/", or not a regular file (a FIFO, a device) */
+    } else if (rc == 0 && (dir_slash || !S_ISREG(f.st.st_mode))) {
+        file_ref_drop(&f); /* "file/", or not a regular file (a FIFO, a device) */
         static_not_found(req, res, &dr->common);
     } else if (dir_slash) {
         static_not_found(req, res, &dr->common);
     } else {
-        serve_dir_file(req, res, dr, path, len, fd, &st, err);
+        serve_dir_file(req, res, dr, path, len, &f, -rc);
     }
 }
 
@@ -525,7 +712,24 @@ static void dir_handler(mote_request *req, mote_response *res, void *user)
 static void release_dir_route(void *owned)
 {
     dir_route *dr = owned;
+    release_kept(dr);
+    free(dr->kept);
     if (dr->root >= 0) close(dr->root);
+}
+
+/* The loops' kept files, all free; 0 or MOTE_ENOMEM. */
+static int keep_files(dir_route *dr, const mote_static_options *o)
+{
+    size_t i, n;
+    dr->kept_count = o && o->open_files ? (unsigned)(o->open_files < 0 ? 0 : o->open_files)
+                                        : DEFAULT_OPEN_FILES;
+    dr->kept_ms = o && o->open_file_ms ? o->open_file_ms : DEFAULT_OPEN_FILE_MS;
+    if (dr->kept_count == 0) return 0;
+    n = (size_t)dr->common.loop_count * dr->kept_count;
+    dr->kept = calloc(n, sizeof *dr->kept);
+    if (!dr->kept) return MOTE_ENOMEM;
+    for (i = 0; i < n; i++) dr->kept[i].fd = -1;
+    return 0;
 }
 
 int mote_static_dir(mote_server *srv, const char *prefix, const char *root,
@@ -545,6 +749,11 @@ int mote_static_dir(mote_server *srv, const char *prefix, const char *root,
         return MOTE_ENOMEM;
     }
     dr->no_openat2 = kernel_lacks_openat2(fd);
+    if (keep_files(dr, options) < 0) {
+        close(fd);
+        a->free(a->ctx, dr);
+        return MOTE_ENOMEM;
+    }
     dr->common.write_file = write_file_piece;
     dr->root = fd;
     dr->listing = options && options->listing;
@@ -555,6 +764,7 @@ int mote_static_dir(mote_server *srv, const char *prefix, const char *root,
     dr->prefix_len = prefix[prefix_len - 1] == '/' ? prefix_len - 1 : prefix_len;
     rc = static_route_add(srv, prefix, dir_handler, dr, release_dir_route, options);
     if (rc < 0) {
+        free(dr->kept);
         close(fd);
         a->free(a->ctx, dr);
     }
