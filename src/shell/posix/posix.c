@@ -29,6 +29,10 @@
 #define HELD_ROUNDS 256
 /* One TLS record's worth of a file, read through the output buffer at a time. */
 #define BOUNCE_MAX 16384
+/* Bytes one connection sends in a loop turn before the others get theirs: without a bound, a
+ * reader faster than TLS encrypts (or than the disk under sendfile) held the loop for a whole
+ * file. The rest goes out on the next turn (the output keeps write interest). */
+#define WRITE_TURN_MAX (256u * 1024u)
 
 enum handle_kind { H_LISTENER, H_CONN, H_WAKE };
 
@@ -249,6 +253,7 @@ static long send_segments(posix_conn *pc, engine_conn *ec, const out_seg *segs, 
 static void write_output(posix_conn *pc)
 {
     engine_conn *ec = engine_conn_of_shell(pc);
+    size_t turn = 0;
     for (;;) {
         const out_seg *segs;
         size_t n = engine_pending(ec, &segs);
@@ -260,6 +265,8 @@ static void write_output(posix_conn *pc)
         r = send_segments(pc, ec, segs, n);
         if (r > 0) {
             engine_sent(ec, (size_t)r);
+            turn += (size_t)r;
+            if (turn >= WRITE_TURN_MAX) break;
         } else if (r == IO_WANT_WRITE || r == IO_WANT_READ) {
             engine_write_blocked(ec, 1);
             break;
