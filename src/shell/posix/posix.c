@@ -242,8 +242,9 @@ static long send_segments(posix_conn *pc, engine_conn *ec, const out_seg *segs, 
         r = bounce(ec, s);
         return r > 0 ? 0 : (r == 0 ? IO_FAILED : r); /* the bytes are out on the next turn */
     }
-    do {
-        r = ps->io.sendfile(ps->io.ctx, pc->fd, s->u.file.file.fd, s->u.file.off, s->len);
+    do { /* one turn's worth: on loopback, one call could otherwise send the whole file */
+        r = ps->io.sendfile(ps->io.ctx, pc->fd, s->u.file.file.fd, s->u.file.off,
+                            s->len < WRITE_TURN_MAX ? s->len : WRITE_TURN_MAX);
     } while (r < 0 && errno == EINTR);
     if (r > 0) return r;
     if (r == 0) return IO_FAILED; /* the file is shorter than its Content-Length said */
