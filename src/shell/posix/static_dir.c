@@ -145,11 +145,12 @@ static int open_error_status(int err)
 /* ---- files kept open -------------------------------------------------------------------------- */
 
 /* Each loop keeps up to `open_files` files open, by path, for `open_file_ms`: a request for one
- * of them costs no open, stat and close, only the read or sendfile. A kept file is the one that
- * was opened beneath the root (a link swapped in later does not change it); one changed or
- * removed since is served as it was until it is looked up again, as nginx's open_file_cache
- * does. Siblings found missing (name.br, name.gz) are kept too, as missing. The responses
- * sending from a kept descriptor count on it: one replaced meanwhile is closed after the last. */
+ * of them costs no lookup, open or close, only an fstat (so a file written in place is sent
+ * with its new validators) and the read or sendfile. A kept file is the one that was opened
+ * beneath the root (a link swapped in later does not change it); one renamed over or removed
+ * is served as it was until its path is looked up again, as nginx's open_file_cache does.
+ * Siblings found missing (name.br, name.gz) are kept too, as missing. The responses sending
+ * from a kept descriptor count on it: one replaced meanwhile is closed after the last. */
 
 #define KEPT_PATH 120u  /* longer paths are opened each time */
 #define KEPT_PROBE 4u   /* slots a path may take */
@@ -257,6 +258,7 @@ static int open_file(dir_route *dr, mote_request *req, const char *path, int kee
     }
     if (k) {
         if (k->fd < 0) return -ENOENT;
+        if (fstat(k->fd, &k->st) < 0) return -errno; /* written in place: validators now */
         k->refs++;
         f->fd = k->fd;
         f->kept = k;
