@@ -184,6 +184,15 @@ static void test_embedded_plain_and_gzip(int port)
     CHECK_EQ_INT(r.status, 304);
     free(r.text);
 
+    /* a client that takes none of what there is: the plain bytes while there are some */
+    r = fetch(port, "GET /e/index.html HTTP/1.1\r\nAccept-Encoding: identity;q=0");
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(body_equals(&r, index_html, 12));
+    free(r.text);
+    r = fetch(port, "GET /e/a.txt HTTP/1.1\r\nAccept-Encoding: br, identity;q=0");
+    CHECK(body_equals(&r, a_txt, 36));
+    free(r.text);
+
     /* a file without a compressed copy does not vary */
     r = fetch(port, "GET /e/index.html HTTP/1.1");
     CHECK_EQ_INT(r.status, 200);

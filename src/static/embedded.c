@@ -124,10 +124,10 @@ static int gunzip_start(mote_request *req, mote_response *res, void *ctx)
     return mote_response_defer(res, gunzip_ready);
 }
 
-/* Whether a file kept only compressed can go to this client decompressed. */
-static int can_gunzip(const embedded_route *er, const mote_embedded_file *f, const char *accept)
+/* Whether a file kept only compressed can go decompressed to a client that takes no gzip. */
+static int can_gunzip(const embedded_route *er, const mote_embedded_file *f)
 {
-    return !f->data && f->gzip && er->alloc && encoding_choose(accept, ENC_IDENTITY) != 0;
+    return !f->data && f->gzip && er->alloc;
 }
 
 #else
@@ -138,9 +138,9 @@ static int gunzip_start(mote_request *req, mote_response *res, void *ctx)
     return MOTE_ENOTSUP;
 }
 
-static int can_gunzip(const embedded_route *er, const mote_embedded_file *f, const char *accept)
+static int can_gunzip(const embedded_route *er, const mote_embedded_file *f)
 {
-    (void)er, (void)f, (void)accept;
+    (void)er, (void)f;
     return 0;
 }
 
@@ -222,7 +222,8 @@ static void serve_embedded(mote_request *req, mote_response *res, embedded_route
     const char *accept = mote_request_header(req, "Accept-Encoding");
     unsigned have = (f->data ? ENC_IDENTITY : 0u) | (f->gzip ? ENC_GZIP : 0u);
     unsigned pick = encoding_choose(accept, have);
-    int inflating = pick == 0 && can_gunzip(er, f, accept);
+    int inflating = pick == 0 && can_gunzip(er, f);
+    if (pick == 0 && f->data) pick = ENC_IDENTITY; /* takes none we have: the plain bytes */
     if (pick == 0 && !inflating) {
         if (f->gzip) (void)mote_response_header(res, "Vary", "Accept-Encoding");
         static_error(res, 406);
