@@ -5,7 +5,8 @@
 # h2o and nginx (and, over WebSocket, mote and ws) and writes bench/RESULTS.md. Options go to
 # run.py (`make bench BENCH_ARGS="--rounds 1 --duration 2"` for a smoke run; `--strace
 # keepalive` for system calls per request instead; `--ws-only` for the WebSocket part alone,
-# printed, RESULTS.md left as it is). About 7 minutes with the defaults.
+# `--only static` for the static-file part alone, each printed, RESULTS.md left as it is;
+# `--no-static` skips the static files). About 12 minutes with the defaults.
 set -eu
 cd "$(dirname "$0")/.."
 

@@ -13,6 +13,11 @@ WebSocket (with --ws-load): mote-sample's /ws and an echo server on Node.js's `w
 per server-CPU-second, and the memory of idle WebSockets against idle HTTP connections.
 --ws-only runs just that part and prints its section.
 
+Static files (issue 13; --no-static skips them): the same 113 B, 64 KiB and 100 MiB files at
+/files/ from mote-sample --root, nginx (alias, sendfile) and h2o (file.dir), over HTTP and HTTPS,
+requests (MB for 100 MiB) per server-CPU-second; and mote's compiled-in copy of its page against
+that page from memory. --only static runs just that part and prints its section.
+
 --strace MODE instead runs `strace -c -f` on each server over a short run and prints
 system calls per request (strace slows the servers: only the counts mean anything)."""
 import argparse
@@ -82,6 +87,37 @@ WS_WORKLOADS = [
 ]
 WS_IDLE_CONNS = 5000        # idle HTTP connections, then idle WebSockets (as IDLE_CONNS)
 WS_IDLE_SLACK = 128         # bar: bytes per idle WebSocket <= per idle HTTP connection + this
+
+# Static files (issue 13): the same files at the same URLs from all three servers: mote-sample
+# --root DIR, nginx `location /files/ { alias DIR/; }`, h2o `/files: file.dir: DIR`
+FILES_PREFIX = "/files/"
+SMALL_FILE = "page.html"    # the 113 bytes of mote's /index.html (the keep-alive page)
+STATIC_FILES = [            # name, size (None: SMALL_FILE's bytes), title
+    (SMALL_FILE, None, "113 B"),
+    ("64k.bin", 64 * 1024, "64 KiB"),
+    ("100m.bin", 100 * 1024 * 1024, "100 MiB"),
+]
+BIG_CONNS = 4               # wrk connections of the 100 MiB workloads
+STATIC_DURATION = 4         # s per run of the static section (--static-duration)
+STATIC_WORKLOADS = [
+    # key, title, file, scheme, wrk connections, unit, bars {other server: mote/other >= x}
+    ("f113", "file 113 B, keep-alive, 50 conns", SMALL_FILE, "http", 50, "req",
+     {"h2o": 1.25, "nginx": 1.25}),
+    ("f64k", "file 64 KiB, keep-alive, 50 conns", "64k.bin", "http", 50, "req",
+     {"h2o": 1.25, "nginx": 1.25}),
+    ("f100m", "file 100 MiB, keep-alive, %d conns" % BIG_CONNS, "100m.bin", "http", BIG_CONNS,
+     "MB", {"nginx": 0.95}),
+    ("f113s", "HTTPS file 113 B, keep-alive, 50 conns", SMALL_FILE, "https", 50, "req",
+     {"h2o": 1.0}),
+    ("f64ks", "HTTPS file 64 KiB, keep-alive, 50 conns", "64k.bin", "https", 50, "req",
+     {"h2o": 1.0}),
+    ("f100ms", "HTTPS file 100 MiB, keep-alive, %d conns" % BIG_CONNS, "100m.bin", "https",
+     BIG_CONNS, "MB", {}),
+]
+# compiled-in (embedded) content: mote-sample's copy of the /index.html bytes, against that
+# page from memory (the keep-alive workload), both mote only, back to back in every round
+EMBEDDED_PATH = "/assets/it-works.html"
+EMBEDDED_BAR = 0.95         # compiled-in req/CPU-s >= this x in-memory
 
 children = []  # every process started here, stopped on any exit
 
@@ -233,8 +269,10 @@ def wait_port(port, proc, timeout=10.0):
 # ---------- servers ----------
 
 class Server:
-    def __init__(self, name, work, args):
+    def __init__(self, name, work, args, files=None):
         self.name, self.work, self.args = name, work, args
+        self.files = files  # a directory served at FILES_PREFIX (the static section), or None
+        self.tag = "-files" if files else ""  # of its configuration and pid files
         self.port, self.tls_port = free_port(), free_port()
         self.proc = None
 
@@ -288,15 +326,25 @@ class Mote(Server):
                 "--tls-port", str(self.tls_port), "--cert", w + "/cert.pem",
                 "--key", w + "/key.pem",
                 "--max-conns", str(MAX_CONNS), "--idle-timeout", str(IDLE_TIMEOUT_S * 1000),
-                "--log-level", "warn"]
+                "--log-level", "warn"] + (["--root", self.files] if self.files else [])
 
 
 class Nginx(Server):
     def command(self):
         w = self.work
-        conf = os.path.join(w, "nginx.conf")
+        conf = os.path.join(w, "nginx%s.conf" % self.tag)
         tmp = os.path.join(w, "nginx-tmp")
         os.makedirs(tmp, exist_ok=True)
+        files = ""
+        if self.files:  # the static section: sendfile for these, as one would serve files
+            files = """
+        location {prefix} {{
+            alias {files}/;
+            sendfile on;
+            tcp_nopush on;
+            open_file_cache max=1000 inactive=20s;
+            open_file_cache_valid 30s;
+        }}""".format(prefix=FILES_PREFIX, files=self.files)
         with open(conf, "w") as f:
             f.write("""
 user root root;
@@ -304,7 +352,7 @@ worker_processes 1;
 worker_rlimit_nofile 20000;
 daemon off;
 master_process on;
-pid {w}/nginx.pid;
+pid {w}/nginx{tag}.pid;
 error_log {w}/nginx-error.log warn;
 events {{ worker_connections {maxc}; use epoll; }}
 http {{
@@ -329,11 +377,11 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         listen 127.0.0.1:{tport} ssl;
-        root {w}/docroot;
+        root {w}/docroot;{files}
     }}
 }}
 """.format(w=w, tmp=tmp, cipher=TLS_CIPHER, maxc=MAX_CONNS, idle=IDLE_TIMEOUT_S,
-           port=self.port, tport=self.tls_port))
+           port=self.port, tport=self.tls_port, tag=self.tag, files=files))
         return ["nginx", "-p", w, "-c", conf, "-e", w + "/nginx-error.log"]
 
 
@@ -346,14 +394,19 @@ class H2o(Server):
 
     def command(self):
         w = self.work
-        conf = os.path.join(w, "h2o.conf")
+        conf = os.path.join(w, "h2o%s.conf" % self.tag)
+        files = ""
+        if self.files:  # before "/": the static section's files
+            files = """
+      {prefix}:
+        file.dir: {files}""".format(prefix=FILES_PREFIX.rstrip("/"), files=self.files)
         with open(conf, "w") as f:
             f.write("""
 num-threads: 1
 max-connections: {maxc}
 http1-request-timeout: {idle}
 user: root
-pid-file: {w}/h2o.pid
+pid-file: {w}/h2o{tag}.pid
 error-log: {w}/h2o-error.log
 listen:
   host: 127.0.0.1
@@ -370,11 +423,11 @@ listen:
     ocsp-update-interval: 0
 hosts:
   default:
-    paths:
+    paths:{files}
       /:
         file.dir: {w}/docroot
 """.format(w=w, cipher=TLS_CIPHER, maxc=MAX_CONNS, idle=IDLE_TIMEOUT_S, port=self.port,
-           tport=self.tls_port))
+           tport=self.tls_port, tag=self.tag, files=files))
         return ["h2o", "-c", conf]
 
 
@@ -404,8 +457,8 @@ class WsPeer(Server):
         return [self.port]
 
 
-def make_server(name, work, args):
-    return {"mote": Mote, "h2o": H2o, "nginx": Nginx}[name](name, work, args)
+def make_server(name, work, args, files=None):
+    return {"mote": Mote, "h2o": H2o, "nginx": Nginx}[name](name, work, args, files)
 
 
 # ---------- set-up ----------
@@ -510,15 +563,15 @@ class Holder:
         stop(self.proc)
 
 
-def measure(server, workload, seconds):
+def measure(server, workload, seconds, path="/index.html", conns=50):
     key, _, mode, scheme, hold = workload
     holder = Holder(server.port, hold) if hold else None
     try:
         port = server.tls_port if scheme == "https" else server.port
-        url = "%s://127.0.0.1:%d/index.html" % (scheme, port)
+        url = "%s://127.0.0.1:%d%s" % (scheme, port, path)
         pid = server.proc.pid
         (m0, k0), c0, t0 = machine_busy(), cpu_seconds(pid), time.monotonic()
-        w = run_wrk(url, mode, seconds)
+        w = run_wrk(url, mode, seconds, conns)
         c1, t1, (m1, k1) = cpu_seconds(pid), time.monotonic(), machine_busy()
         cpu = max(c1 - c0, 1.0 / HZ)
         # CPU the machine spent on anything but the server and wrk (other processes, kernel
@@ -529,6 +582,10 @@ def measure(server, workload, seconds):
             "cpu": cpu,
             "per_cpu": w["requests"] / cpu,
             "rps": w["requests"] / (w["duration_us"] / 1e6),
+            # bytes wrk read (heads included, and the part of a response still in flight at
+            # the end), in MB (10^6 bytes) per server CPU second and per second
+            "mb_cpu": w["bytes"] / cpu / 1e6,
+            "mbps": w["bytes"] / (w["duration_us"] / 1e6) / 1e6,
             "util": cpu / (t1 - t0),
             # wrk gives 0 when its coordinated-omission correction has moved samples below
             # its recorded minimum (it does with pipelining): no figure then
@@ -757,6 +814,181 @@ def run_ws(args, work):
             "bufferutil": ws_peer_version(args, "bufferutil"), "node": node_version()}
 
 
+# ---------- static files ----------
+
+def mote_has_root(args):
+    """Whether this mote-sample has --root (its --help lists it)."""
+    try:
+        p = subprocess.run([args.mote, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--root" in p.stdout + p.stderr
+
+
+def response_head(port, path):
+    """The head a server sends for GET path over plain HTTP (the body is left unread)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d or len(buf) > 65536:
+                raise RuntimeError("no response head for %s from port %d" % (path, port))
+            buf += d
+    return buf[:buf.find(b"\r\n\r\n") + 4]
+
+
+def fetch_digest(url):
+    """Status, length and SHA-256 of the body at url, read in pieces (no exception for an
+    HTTP error status)."""
+    import hashlib
+    import urllib.error
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    h, n = hashlib.sha256(), 0
+    try:
+        r = urllib.request.urlopen(url, context=ctx, timeout=10)
+    except urllib.error.HTTPError as e:
+        return e.code, 0, ""
+    with r:
+        while True:
+            d = r.read(1 << 20)
+            if not d:
+                break
+            h.update(d)
+            n += len(d)
+        return r.status, n, h.hexdigest()
+
+
+def check_files(server, expect):
+    """None when server sends every file of expect ({name: (length, sha256)}) byte for byte
+    at FILES_PREFIX over HTTP and HTTPS, else what went wrong."""
+    import http.client
+    for name, (size, digest) in expect.items():
+        for scheme, port in (("http", server.port), ("https", server.tls_port)):
+            url = "%s://127.0.0.1:%d%s%s" % (scheme, port, FILES_PREFIX, name)
+            try:
+                status, n, d = fetch_digest(url)
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                return "%s: %s" % (url, e)
+            if status != 200 or n != size or d != digest:
+                return "%s: status %d, %d bytes%s" % (
+                    url, status, n, " (other bytes)" if status == 200 and n == size else "")
+    return None
+
+
+def measure_static(server, wl, seconds, path, conns):
+    """measure(), a failed run ({"error": ...}) instead of an exception."""
+    try:
+        return measure(server, wl, seconds, path, conns)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        return {"error": str(e).strip().splitlines()[0] if str(e).strip() else repr(e)}
+
+
+def run_static(args, work):
+    """The static section: the same files (STATIC_FILES, written into work/files) at the same
+    URLs from mote (--root), h2o (file.dir) and nginx (alias, sendfile), freshly started, each
+    pinned to SERVER_CPU, every workload against each in every round; then mote's compiled-in
+    copy of its page (args.embedded_path) against that page from memory, back to back."""
+    import hashlib
+    files = os.path.join(work, "files")
+    os.makedirs(files, exist_ok=True)
+    os.makedirs(os.path.join(work, "docroot"), exist_ok=True)
+    seconds = min(args.duration, args.static_duration)
+    missing, servers, heads, tls = {}, {}, {}, {}
+    if not mote_has_root(args):
+        missing["mote"] = "this mote-sample has no --root"
+    try:
+        mote = servers["mote"] = Mote("mote", work, args, None if missing else files)
+        mote.start()
+        _, _, body = fetch("http://127.0.0.1:%d/index.html" % mote.port)
+        expect = {}
+        for name, size, _ in STATIC_FILES:
+            data = body if size is None else os.urandom(size)
+            with open(os.path.join(files, name), "wb") as f:
+                f.write(data)
+            expect[name] = (len(data), hashlib.sha256(data).hexdigest())
+        index = os.path.join(work, "docroot", "index.html")
+        if not os.path.exists(index):
+            with open(index, "wb") as f:
+                f.write(body)
+        for n in ("h2o", "nginx"):
+            servers[n] = make_server(n, work, args, files)
+            servers[n].start()
+        for n in SERVERS:
+            if n in missing:
+                continue
+            why = check_files(servers[n], expect)
+            if why and n != "mote":
+                raise RuntimeError("%s does not serve the files: %s" % (n, why))
+            if why:
+                missing["mote"] = "--root does not serve the files: " + why
+                continue
+            heads[n] = {name: response_head(servers[n].port, FILES_PREFIX + name).decode(
+                "latin-1") for name, _, _ in STATIC_FILES}
+            tls[n] = tls_params(servers[n].tls_port)
+        emb = {"path": args.embedded_path}
+        status, n, d = fetch_digest("http://127.0.0.1:%d%s" % (mote.port, args.embedded_path))
+        # mote-sample answers a path it has nothing at with the seed's soft 404, a 200
+        soft = fetch_digest("http://127.0.0.1:%d/%s/no-such-file" % (
+            mote.port, os.urandom(6).hex()))
+        if status != 200 or (status, n, d) == soft:
+            missing["embedded"] = "mote-sample has nothing at %s (%s)" % (
+                args.embedded_path, "status %d" % status if status != 200 else "its soft 404")
+        else:
+            emb.update(len=n, same=(n, d) == expect[SMALL_FILE], head=len(response_head(
+                mote.port, args.embedded_path)), index_head=len(response_head(
+                    mote.port, "/index.html")))
+        for n, why in missing.items():
+            log("static: %s not available: %s" % (n, why))
+
+        for n in SERVERS:  # warm-up, not measured
+            if n not in missing:
+                for scheme, port in (("http", servers[n].port), ("https", servers[n].tls_port)):
+                    run_wrk("%s://127.0.0.1:%d%s%s" % (scheme, port, FILES_PREFIX, SMALL_FILE),
+                            "keepalive", 1)
+        if "embedded" not in missing:
+            run_wrk("http://127.0.0.1:%d%s" % (mote.port, args.embedded_path), "keepalive", 1)
+
+        res = {wl[0]: {n: [] for n in SERVERS} for wl in STATIC_WORKLOADS}
+        pair = {"inmem": [], "embedded": []}
+        for r in range(args.rounds):
+            order = SERVERS[r % 3:] + SERVERS[:r % 3]
+            for key, _, name, scheme, conns, unit, _ in STATIC_WORKLOADS:
+                for n in order:
+                    if n in missing:
+                        continue
+                    m = measure_static(servers[n], (key, key, "keepalive", scheme, 0), seconds,
+                                       FILES_PREFIX + name, conns)
+                    res[key][n].append(m)
+                    if "error" in m:
+                        log("round %d %-8s %-5s failed: %s" % (r + 1, key, n, m["error"]))
+                    elif unit == "MB":
+                        log("round %d %-8s %-5s %9.0f MB/CPU-s %8.0f MB/s cpu %.2fs err %d "
+                            "others %.0f%%" % (r + 1, key, n, m["mb_cpu"], m["mbps"], m["cpu"],
+                                               m["errors"], 100 * m["other"]))
+                    else:
+                        log("round %d %-8s %-5s %9.0f req/CPU-s %8.0f req/s cpu %.2fs err %d "
+                            "others %.0f%%" % (r + 1, key, n, m["per_cpu"], m["rps"], m["cpu"],
+                                               m["errors"], 100 * m["other"]))
+            if "embedded" in missing:
+                continue
+            kinds = [("inmem", "/index.html"), ("embedded", args.embedded_path)]
+            for key, path in kinds if r % 2 == 0 else kinds[::-1]:
+                m = measure_static(mote, (key, key, "keepalive", "http", 0), seconds, path, 50)
+                pair[key].append(m)
+                log("round %d %-8s mote  %s" % (r + 1, key, m["error"] if "error" in m else
+                                                "%9.0f req/CPU-s %8.0f req/s cpu %.2fs err %d" % (
+                                                    m["per_cpu"], m["rps"], m["cpu"],
+                                                    m["errors"])))
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    return {"res": res, "pair": pair, "missing": missing, "heads": heads, "emb": emb,
+            "seconds": seconds, "body_len": len(body), "tls": tls}
+
+
 def node_version():
     try:
         return subprocess.run(["node", "--version"], capture_output=True, text=True,
@@ -830,7 +1062,7 @@ def versions(args):
 
 
 def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, started,
-           ws=None):
+           ws=None, static=None):
     L = []
     a = L.append
     a("# mote benchmark results")
@@ -935,6 +1167,8 @@ def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, 
                 ", ".join("%.2f" % (m["per_cpu"] / f["per_cpu"])
                           for m, f in zip(res["keepalive"]["mote"], runs))))
         a("")
+    if static:
+        L.extend(report_static(args, static))
     a("Idle memory: VmRSS of each server's process tree (nginx: master + worker; h2o: its "
       "process, its neverbleed key process and its perl backtrace helper), freshly started, "
       "then holding %d idle keep-alive connections (each served one request; the holder opens "
@@ -1131,6 +1365,182 @@ def report_ws(args, ws):
     return L
 
 
+def report_static(args, st):
+    """The static-file section of the report (Markdown lines)."""
+    L = []
+    a = L.append
+    if "failed" in st:
+        return ["Static files: **the measurement failed**: %s." % st["failed"], ""]
+    res, pair, missing, heads, emb = st["res"], st["pair"], st["missing"], st["heads"], st["emb"]
+
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+
+    def ok_rows(rows):
+        return [r for r in rows if "error" not in r]
+
+    a("Static files: the same files at the same URLs from all three, each server freshly "
+      "started for this section and pinned to CPU %s, wrk to CPU %s: %s (the same %d bytes as "
+      "`/index.html`), `%s` (64 KiB) and `%s` (100 MiB, random bytes), in one directory served "
+      "at `%s`: mote `mote-sample --root DIR`; nginx `location %s { alias DIR/; }` with "
+      "`sendfile on; tcp_nopush on; open_file_cache max=1000 inactive=20s; "
+      "open_file_cache_valid 30s;` (the rest of its configuration as for `/index.html`); h2o "
+      "`file.dir: DIR` on `%s` (h2o 2.2 has no sendfile: pread and writev). No compressed "
+      "variants exist and wrk asks for none. wrk keep-alive (`-t1`): 50 connections for the "
+      "small files, **req/CPU-s**; %d connections for the 100 MiB file, **MB/CPU-s** = bytes "
+      "wrk read (10^6 bytes) / the server's utime+stime (each response read whole, the next "
+      "asked for on the same connection). %d s per run; every workload against each server in "
+      "turn, the order rotating by round; median (min-max) of the rounds. HTTPS: TLS 1.2, %s, "
+      "for all three (none of them uses sendfile over TLS)."
+      % (SERVER_CPU, CLIENT_CPU, "`%s%s`" % (FILES_PREFIX, SMALL_FILE), st["body_len"],
+         FILES_PREFIX + STATIC_FILES[1][0], FILES_PREFIX + STATIC_FILES[2][0], FILES_PREFIX,
+         FILES_PREFIX, FILES_PREFIX.rstrip("/"), BIG_CONNS, st["seconds"], TLS_CIPHER))
+    if st["tls"]:
+        a("Negotiated with Python's OpenSSL: %s." % "; ".join(
+            "%s %s" % (n, st["tls"][n]) for n in SERVERS if n in st["tls"]))
+    a("")
+    if "mote" in missing:
+        a("mote: **not measured**: %s." % missing["mote"])
+        a("")
+    runs = [r for wl in res.values() for rows in wl.values() for r in ok_rows(rows)] + \
+        [r for rows in pair.values() for r in ok_rows(rows)]
+    disturbed = sum(1 for r in runs if r["other"] > DISTURBED)
+    if disturbed:
+        a("**Disturbed**: in %d of %d runs something else used more than %d%% of a CPU "
+          "meanwhile (column *others*, the most of the rounds)." % (
+              disturbed, len(runs), 100 * DISTURBED))
+        a("")
+    a("| workload | server | req/CPU-s (MB/CPU-s) | req/s (MB/s) | p50 ms | p99 ms "
+      "| server CPU | others | errors |")
+    a("|---|---|---|---|---|---|---|---|---|")
+    fig = {}  # (key, server): (median figure, [each round's figure or None])
+
+    def row(title, n, rows, unit):
+        good = ok_rows(rows)
+        if not rows:
+            a("| %s | %s | not available | | | | | | |" % (title, n))
+            return
+        if not good:
+            a("| %s | %s | **failed**: %s | | | | | | |" % (title, n, rows[0]["error"]))
+            return
+        k, rk = ("per_cpu", "rps") if unit == "req" else ("mb_cpu", "mbps")
+        pc, rt = med(good, k), med(good, rk)
+        failed = len(rows) - len(good)
+        a("| %s | %s | **%s** (%s-%s)%s | %s (%s-%s) | %s | %s | %.0f%% | %.0f%% | %d |" % (
+            title, n, fmt_rate(pc[0]), fmt_rate(pc[1]), fmt_rate(pc[2]),
+            " (%d of %d runs failed: %s)" % (failed, len(rows), next(
+                r["error"] for r in rows if "error" in r)) if failed else "",
+            fmt_rate(rt[0]), fmt_rate(rt[1]), fmt_rate(rt[2]), ms(lat(good, "p50")),
+            ms(lat(good, "p99")), 100 * med(good, "util")[0],
+            100 * max(r["other"] for r in good), sum(r["errors"] for r in good)))
+        return pc[0], [None if "error" in r else r[k] for r in rows], failed
+
+    for key, title, _, _, _, unit, _ in STATIC_WORKLOADS:
+        if unit == "MB":
+            title += " (MB)"
+        for n in SERVERS:
+            f = row(title, n, res[key][n], unit)
+            if f:
+                fig[(key, n)] = f
+    a("")
+    if heads:
+        names = [t for _, _, t in STATIC_FILES]
+        a("Response heads (plain HTTP, a GET without conditions), bytes for the %s files: %s." % (
+            " / ".join(names), "; ".join(
+                "%s %s" % (n, " / ".join(str(len(heads[n][f])) for f, _, _ in STATIC_FILES))
+                for n in SERVERS if n in heads)))
+        fields = {}
+        for n in SERVERS:
+            if n in heads:
+                lines = heads[n][SMALL_FILE].split("\r\n")[1:]
+                fields[n] = [ln.split(":", 1)[0] for ln in lines if ":" in ln]
+        want = ("etag", "last-modified", "accept-ranges")
+        lacking = {n: [w for w in want if w not in (x.lower() for x in f)]
+                   for n, f in fields.items()}
+        a("ETag, Last-Modified and Accept-Ranges: %s. The fields of each (%s file): %s." % (
+            "sent by %s" % ("all three" if len(fields) == 3 else " and ".join(fields))
+            if not any(lacking.values()) else "**not sent by** " + "; ".join(
+                "%s: %s" % (n, ", ".join(v)) for n, v in lacking.items() if v),
+            STATIC_FILES[0][2], "; ".join("%s: %s" % (n, ", ".join(f))
+                                          for n, f in fields.items())))
+        a("")
+
+    a("Ratios of req/CPU-s (MB/CPU-s for 100 MiB): of the medians, and (in brackets) of each "
+      "round's interleaved runs.")
+    a("")
+    a("| workload | mote/h2o | mote/nginx | bar | |")
+    a("|---|---|---|---|---|")
+
+    def ratio(key, other):
+        if (key, "mote") not in fig or (key, other) not in fig:
+            return None, "n/a"
+        m, o = fig[(key, "mote")], fig[(key, other)]
+        rounds = ", ".join("%.2f" % (x / y) for x, y in zip(m[1], o[1])
+                           if x is not None and y is not None)
+        return m[0] / o[0], "%.2f (%s)" % (m[0] / o[0], rounds)
+
+    for key, title, _, _, _, _, bars in STATIC_WORKLOADS:
+        (rh, th), (rn, tn) = ratio(key, "h2o"), ratio(key, "nginx")
+        bar = " and ".join("mote/%s >= %.2f" % (o, b) for o, b in bars.items()) or \
+            "none (beside h2o)"
+        if not bars:
+            v = ""
+        elif (key, "mote") not in fig:
+            v = "**not measured**"
+        elif fig[(key, "mote")][2]:
+            v = "**not met** (mote failed %d run(s))" % fig[(key, "mote")][2]
+        else:
+            got = {"h2o": rh, "nginx": rn}
+            v = verdict(all(got[o] is not None and got[o] >= b for o, b in bars.items()))
+        a("| %s | %s | %s | %s | %s |" % (title, th, tn, bar, v))
+    a("")
+
+    ek = "compiled-in `%s`" % emb["path"]
+    if "embedded" in missing:
+        a("Compiled-in: **not measured**: %s (bar: compiled-in >= %.2f x in-memory)." % (
+            missing["embedded"], EMBEDDED_BAR))
+        a("")
+        return L
+    a("Compiled-in against in-memory, mote only: mote-sample's compiled-in (embedded) `%s` "
+      "(%d bytes%s; response head %d bytes) and its in-memory `/index.html` (the keep-alive "
+      "workload's page; head %d bytes), keep-alive, 50 connections, back to back in every round "
+      "(the order alternating), on the mote of this section." % (
+          emb["path"], emb["len"], ", the same bytes as `/index.html`" if emb["same"]
+          else ", **not the bytes of `/index.html`**", emb["head"], emb["index_head"]))
+    a("")
+    a("| workload | req/CPU-s | req/s | p50 ms | p99 ms | server CPU | others | errors |")
+    a("|---|---|---|---|---|---|---|---|")
+    got = {}
+    for key, title in (("inmem", "in-memory `/index.html`"), ("embedded", ek)):
+        rows = pair[key]
+        good = ok_rows(rows)
+        if not good:
+            a("| %s | **failed**: %s | | | | | | |" % (title, rows[0]["error"] if rows else "-"))
+            continue
+        pc, rt = med(good, "per_cpu"), med(good, "rps")
+        got[key] = pc[0]
+        a("| %s | **%s** (%s-%s) | %s (%s-%s) | %s | %s | %.0f%% | %.0f%% | %d |" % (
+            title, fmt_rate(pc[0]), fmt_rate(pc[1]), fmt_rate(pc[2]), fmt_rate(rt[0]),
+            fmt_rate(rt[1]), fmt_rate(rt[2]), ms(lat(good, "p50")), ms(lat(good, "p99")),
+            100 * med(good, "util")[0], 100 * max(r["other"] for r in good),
+            sum(r["errors"] for r in good)))
+    a("")
+    if len(got) == 2:
+        rounds = ", ".join("%.2f" % (e["per_cpu"] / i["per_cpu"])
+                           for e, i in zip(pair["embedded"], pair["inmem"])
+                           if "error" not in e and "error" not in i)
+        r = got["embedded"] / got["inmem"]
+        failed = any("error" in x for x in pair["embedded"])
+        a("Bar: compiled-in >= %.2f x in-memory: %.2f (%s): %s." % (
+            EMBEDDED_BAR, r, rounds,
+            "**not comparable** (not the same bytes)" if not emb["same"] else
+            "**not met** (a run failed)" if failed else verdict(r >= EMBEDDED_BAR)))
+    else:
+        a("Bar: compiled-in >= %.2f x in-memory: **not measured**." % EMBEDDED_BAR)
+    a("")
+    return L
+
+
 def busy_processes():
     """Other processes using much CPU right now (e.g. fuzzers), to flag a run as not quiet."""
     p = subprocess.run(["ps", "-eo", "pid,pcpu,comm", "--no-headers"], capture_output=True,
@@ -1235,7 +1645,20 @@ def main():
     ap.add_argument("--ws-only", action="store_true",
                     help="run only the WebSocket part and print its section (--out is not "
                     "written)")
+    ap.add_argument("--no-static", action="store_true",
+                    help="skip the static-file section (files from %s, compiled-in content)"
+                    % FILES_PREFIX)
+    ap.add_argument("--static-duration", type=int, default=STATIC_DURATION,
+                    help="seconds per run of the static section (%d; --duration when that is "
+                    "shorter)" % STATIC_DURATION)
+    ap.add_argument("--embedded-path", default=EMBEDDED_PATH,
+                    help="mote-sample's compiled-in copy of /index.html (%s)" % EMBEDDED_PATH)
+    ap.add_argument("--only", choices=["static", "ws"],
+                    help="run only this section and print it (--out is not written): static "
+                    "files and compiled-in content, or the WebSocket part (as --ws-only)")
     args = ap.parse_args()
+    if args.only == "ws":
+        args.ws_only = True
     if args.ws_only and not args.ws_load:
         ap.error("--ws-only needs --ws-load")
 
@@ -1248,6 +1671,25 @@ def main():
     os.chmod(work, 0o755)
     try:
         make_cert(work)
+        if args.only == "static":
+            st = run_static(args, work)
+            L = ["# mote static-file benchmark (bench/run.py --only static)", "",
+                 "On %s UTC, %d round(s), %d s per run; took %.0f s." % (
+                     started.strftime("%Y-%m-%d %H:%M"), args.rounds, st["seconds"],
+                     time.monotonic() - info["t0"]), ""]
+            if args.rounds < 3 or st["seconds"] < STATIC_DURATION:
+                L += ["**Smoke run** (short or few rounds): not a measurement.", ""]
+            busy = busy_processes()
+            if info["busy"] or busy:
+                L += ["**Not quiet**: other CPU-heavy processes were running: %s." % ", ".join(
+                    x for x in (info["busy"], busy) if x), ""]
+            L += ["- %s: %s" % kv for kv in versions(args)
+                  if kv[0] in ("machine", "mote", "mbedTLS", "h2o", "nginx", "OpenSSL", "wrk")]
+            L += [""] + report_static(args, st)
+            print("\n".join(L))
+            if args.out:
+                log("--only static: the section is printed; %s is left as it was" % args.out)
+            return 0
         if args.ws_only:
             ws = run_ws(args, work)
             L = ["# mote WebSocket benchmark (bench/run.py --ws-only)", "",
@@ -1310,6 +1752,14 @@ def main():
         for f in floors:
             f.stop()
 
+        static = None
+        if not args.no_static:
+            try:
+                static = run_static(args, work)
+            except (RuntimeError, OSError) as e:  # the other results stand without it
+                log("static part failed: %s" % e)
+                static = {"failed": str(e)}
+
         mem = {n: [] for n in SERVERS}
         for r in range(args.rounds):
             for n in SERVERS:
@@ -1341,7 +1791,7 @@ def main():
         if busy and busy != info["busy"]:
             info["busy"] = ", ".join(x for x in (info["busy"], busy) if x)
         text = report(args, res, floor_runs, mem, sys_calls, parser, corpus, instr, info,
-                      versions(args), started, ws)
+                      versions(args), started, ws, static)
         print(text)
         if args.out:
             with open(args.out, "w") as f:
