@@ -491,7 +491,7 @@ static void check_like_clean(const reply *got, const reply *clean, const char *w
 static void test_socket_faults(const mote_tls_config *creds, const tls_client_config *tls)
 {
     faults f;
-    net_io io = {faulty_recv, faulty_send, faulty_accept, faulty_sendfile, &f};
+    net_io io = {faulty_recv, faulty_send, faulty_accept, faulty_sendfile, &f, NULL};
     static reply clean, got, after;
     running r;
     unsigned steps, k, kind, completed = 0, cut = 0;

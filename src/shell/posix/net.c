@@ -195,6 +195,16 @@ static long system_send(void *ctx, int fd, const void *buf, size_t len, int more
     return (long)send(fd, buf, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 }
 
+static long system_sendv(void *ctx, int fd, const struct iovec *iov, int count, int more)
+{
+    struct msghdr m;
+    (void)ctx;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)(uintptr_t)iov; /* sendmsg(2) only reads it */
+    m.msg_iovlen = (size_t)count;
+    return (long)sendmsg(fd, &m, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+}
+
 static long system_sendfile(void *ctx, int fd, int file_fd, uint64_t off, size_t len)
 {
 #ifdef __linux__
@@ -217,4 +227,5 @@ static int system_accept(void *ctx, int listen_fd, mote_addr *peer)
     return net_accept(listen_fd, peer);
 }
 
-const net_io net_io_system = {system_recv, system_send, system_accept, system_sendfile, NULL};
+const net_io net_io_system = {system_recv, system_send, system_accept, system_sendfile, NULL,
+                               system_sendv};

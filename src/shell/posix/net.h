@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "core/addr.h"
+
+struct iovec;
 #include "mote.h"
 
 enum {
@@ -44,6 +46,8 @@ typedef struct net_io {
     /* len bytes of file_fd from offset `off` (sendfile(2)): a count, 0 at the file's end. */
     long (*sendfile)(void *ctx, int fd, int file_fd, uint64_t off, size_t len);
     void *ctx;
+    /* Several pieces in one call (sendmsg(2)), as `send`; NULL: one `send` a piece. */
+    long (*sendv)(void *ctx, int fd, const struct iovec *iov, int count, int more);
 } net_io;
 
 extern const net_io net_io_system;

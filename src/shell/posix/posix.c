@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,10 @@
  * reader faster than TLS encrypts (or than the disk under sendfile) held the loop for a whole
  * file. The rest goes out on the next turn (the output keeps write interest). */
 #define WRITE_TURN_MAX (256u * 1024u)
+/* Segments sent in one sendmsg(2). */
+#define GATHER_MAX 8
+/* A file's bytes per sendfile(2), nginx's sendfile_max_chunk: one call is a turn's worth. */
+#define SENDFILE_MAX (2u * 1024u * 1024u)
 
 enum handle_kind { H_LISTENER, H_CONN, H_WAKE };
 
@@ -228,6 +233,26 @@ static long bounce(engine_conn *ec, const out_seg *seg)
     return n;
 }
 
+/* The first segments up to a file's, in one sendmsg(2) (a head and a body that lies
+ * elsewhere, pipelined responses): a count, or an IO_* code. */
+static long socket_send_gathered(posix_conn *pc, const out_seg *segs, size_t n)
+{
+    posix_shell *ps = pc->ps;
+    struct iovec iov[GATHER_MAX];
+    int count = 0;
+    long r;
+    while ((size_t)count < n && count < GATHER_MAX && segs[count].kind != OUT_FILE) {
+        iov[count].iov_base = (void *)(uintptr_t)segs[count].data; /* only read */
+        iov[count].iov_len = segs[count].len;
+        count++;
+    }
+    do {
+        r = ps->io.sendv(ps->io.ctx, pc->fd, iov, count, (size_t)count < n || closes_after(pc));
+    } while (r < 0 && errno == EINTR);
+    if (r >= 0) return r;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? IO_WANT_WRITE : IO_FAILED;
+}
+
 /* Sends what the first segments hold: a count, or an IO_* code. */
 static long send_segments(posix_conn *pc, engine_conn *ec, const out_seg *segs, size_t n)
 {
@@ -236,15 +261,17 @@ static long send_segments(posix_conn *pc, engine_conn *ec, const out_seg *segs, 
     long r;
     if (s->kind != OUT_FILE) {
         if (pc->tls) return tls_write(pc->tls, s->data, s->len);
+        if (n > 1 && segs[1].kind != OUT_FILE && ps->io.sendv)
+            return socket_send_gathered(pc, segs, n);
         return socket_send_more(pc, s->data, s->len, n > 1 || closes_after(pc));
     }
     if (pc->tls || s->u.file.file.fd < 0) {
         r = bounce(ec, s);
         return r > 0 ? 0 : (r == 0 ? IO_FAILED : r); /* the bytes are out on the next turn */
     }
-    do { /* one turn's worth: on loopback, one call could otherwise send the whole file */
+    do { /* a bounded piece: on loopback, one call could otherwise send the whole file */
         r = ps->io.sendfile(ps->io.ctx, pc->fd, s->u.file.file.fd, s->u.file.off,
-                            s->len < WRITE_TURN_MAX ? s->len : WRITE_TURN_MAX);
+                            s->len < SENDFILE_MAX ? s->len : SENDFILE_MAX);
     } while (r < 0 && errno == EINTR);
     if (r > 0) return r;
     if (r == 0) return IO_FAILED; /* the file is shorter than its Content-Length said */
