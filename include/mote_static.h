@@ -36,7 +36,8 @@ typedef struct mote_static_options {
     const char *index;            /**< a directory's page; NULL: "index.html", "": none */
     int listing;                  /**< 1: list a directory that has no index page (HTML) */
     int hidden;                   /**< 1: serve names starting with '.' (else 404) */
-    const mote_mime_type *types;  /**< the application's types, before the built-in table */
+    const mote_mime_type *types;  /**< the application's types, before the built-in table
+                                       (they must outlive the server) */
     size_t type_count;            /**< entries at `types` */
     const mote_basic_auth *auth;  /**< NULL: no credentials needed */
     int open_files;               /**< directories: files each event loop keeps open for the
@@ -54,7 +55,8 @@ typedef struct mote_static_options {
  * (openat2's RESOLVE_BENEATH where the kernel has it, a component-by-component O_NOFOLLOW walk
  * where not). A file's precompressed siblings `name.br` and `name.gz` are sent in its place to
  * a client that accepts them. Linux and other POSIX systems; MOTE_ENOTSUP elsewhere. Returns 0,
- * MOTE_ESYS (`root` is not a directory that can be opened), or what mote_route() returns. */
+ * MOTE_EINVAL (options with CR or LF in a value, an index name with '/'), MOTE_ESYS (`root` is
+ * not a directory that can be opened), or what mote_route() returns. */
 int mote_static_dir(mote_server *srv, const char *prefix, const char *root,
                     const mote_static_options *options);
 
@@ -81,7 +83,8 @@ typedef struct mote_embedded_table {
  * to "/dir/" when that exists. A file kept only gzip-compressed goes to a client that does not
  * accept gzip decompressed on the fly where zlib is built in (MOTE_CONFIG_STATIC_GUNZIP), else
  * that client gets 406. `table` must outlive the server. Returns 0 or what mote_route()
- * returns; MOTE_EINVAL for a table out of order. */
+ * returns; MOTE_EINVAL for a table out of order or with CR or LF in a type or ETag, or for
+ * options as mote_static_dir() refuses them. */
 int mote_static_embedded(mote_server *srv, const char *prefix, const mote_embedded_table *table,
                          const mote_static_options *options);
 

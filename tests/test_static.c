@@ -529,6 +529,18 @@ static void test_registration(mote_server *srv)
     CHECK_EQ_INT(mote_static_embedded(srv, "/bad", &bad, NULL), MOTE_EINVAL);
     CHECK_EQ_INT(mote_static_dir(srv, "/none", "/nonexistent/mote", NULL), MOTE_ESYS);
     CHECK_EQ_INT(mote_static_embedded(srv, "/e", &table, NULL), MOTE_EEXIST);
+    { /* values are staged unchecked later: checked now */
+        static const mote_embedded_file injecting[] = {
+            {"/a", "text/plain\r\nSet-Cookie: x=1", "\"a\"", a_txt, 1, NULL, 0, 0},
+        };
+        const mote_embedded_table bad_type = {injecting, 1};
+        mote_static_options cc = {0}, index = {0};
+        cc.cache_control = "no-cache\r\nX: y";
+        index.index = "../index.html";
+        CHECK_EQ_INT(mote_static_embedded(srv, "/bad-type", &bad_type, NULL), MOTE_EINVAL);
+        CHECK_EQ_INT(mote_static_embedded(srv, "/bad-cc", &table, &cc), MOTE_EINVAL);
+        CHECK_EQ_INT(mote_static_dir(srv, "/bad-index", "/tmp", &index), MOTE_EINVAL);
+    }
 }
 
 int main(void)

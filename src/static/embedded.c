@@ -173,7 +173,8 @@ static int table_is_sorted(const mote_embedded_table *t)
     size_t i;
     for (i = 0; i < t->count; i++) {
         const mote_embedded_file *f = &t->files[i];
-        if (!f->path || f->path[0] != '/' || !f->type || !f->etag || (!f->data && !f->gzip))
+        if (!f->path || f->path[0] != '/' || !f->type || !f->etag || (!f->data && !f->gzip) ||
+            !static_value_is_valid(f->type) || !static_value_is_valid(f->etag))
             return 0;
         if (i > 0 && strcmp(t->files[i - 1].path, f->path) >= 0) return 0;
     }
@@ -288,7 +289,7 @@ int mote_static_embedded(mote_server *srv, const char *prefix, const mote_embedd
     int rc;
     if (!srv || !prefix || prefix[0] != '/' || !table || (!table->files && table->count))
         return MOTE_EINVAL;
-    if (!table_is_sorted(table)) return MOTE_EINVAL;
+    if (!table_is_sorted(table) || !static_options_are_valid(options)) return MOTE_EINVAL;
     a = engine_alloc(srv);
     er = static_route_create(srv, sizeof *er, options);
     if (!er) return MOTE_ENOMEM;

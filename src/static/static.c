@@ -13,6 +13,7 @@
 
 #include "core/httpdate.h"
 #include "engine/engine.h"
+#include "engine/exchange.h"
 #include "static/precond.h"
 
 #define DEFAULT_CACHE_CONTROL "no-cache"
@@ -63,6 +64,19 @@ void *static_route_create(mote_server *srv, size_t size, const mote_static_optio
     sr->loops = (static_loop *)(void *)(block + at_loops);
     sr->loop_count = loops;
     return block;
+}
+
+int static_options_are_valid(const mote_static_options *o)
+{
+    size_t i;
+    if (!o) return 1;
+    if (o->cache_control && !static_value_is_valid(o->cache_control)) return 0;
+    if (o->index && strchr(o->index, '/')) return 0;
+    if (o->type_count && !o->types) return 0;
+    for (i = 0; i < o->type_count; i++)
+        if (!o->types[i].ext || !o->types[i].type || !static_value_is_valid(o->types[i].type))
+            return 0;
+    return 1;
 }
 
 static_loop *static_loop_of(static_route *sr, mote_request *req)
@@ -204,25 +218,48 @@ static void content_range(char out[64], const byte_range *r, uint64_t length)
 
 /* ---- headers ---------------------------------------------------------------------------------- */
 
+/* A field of the answer, staged without mote_response_header()'s checks: the names are these,
+ * and the values were checked when the route was registered (static_value_is_valid()) or are
+ * made here (dates, ETags of digits, ranges). */
+static void put_field(mote_response *res, const char *name, const char *value)
+{
+    (void)exchange_stage_field(exchange_of_response(res), name, value);
+}
+
+int static_value_is_valid(const char *value)
+{
+    for (; *value; value++)
+        if (*value == '\r' || *value == '\n') return 0;
+    return 1;
+}
+
+/* Last-Modified of `mtime`, formatted once for as long as it stays the loop's last. */
+static const char *last_modified(static_loop *l, int64_t mtime)
+{
+    if (!l->date[0] || l->date_of != mtime) {
+        httpdate_format(l->date, mtime);
+        l->date_of = mtime;
+    }
+    return l->date;
+}
+
 /* The fields a 200, a 206 and a 304 all carry (§15.4.5: a 304 sends the validators, and
  * Cache-Control and Vary, that a 200 would). */
-static void add_validators(mote_response *res, const static_route *sr, const static_rep *rep)
+static void add_validators(mote_request *req, mote_response *res, static_route *sr,
+                           const static_rep *rep)
 {
-    (void)mote_response_header(res, "ETag", rep->etag);
-    if (rep->mtime >= 0) {
-        char date[HTTPDATE_LEN + 1];
-        httpdate_format(date, rep->mtime);
-        (void)mote_response_header(res, "Last-Modified", date);
-    }
-    (void)mote_response_header(res, "Cache-Control", sr->cache_control);
-    if (rep->vary) (void)mote_response_header(res, "Vary", "Accept-Encoding");
+    put_field(res, "ETag", rep->etag);
+    if (rep->mtime >= 0)
+        put_field(res, "Last-Modified", last_modified(static_loop_of(sr, req), rep->mtime));
+    put_field(res, "Cache-Control", sr->cache_control);
+    if (rep->vary) put_field(res, "Vary", "Accept-Encoding");
 }
 
 static void add_content_fields(mote_response *res, const static_rep *rep)
 {
-    (void)mote_response_header(res, "Content-Type", rep->type);
-    if (rep->encoding) (void)mote_response_header(res, "Content-Encoding", rep->encoding);
-    (void)mote_response_header(res, "Accept-Ranges", "bytes");
+    put_field(res, "Content-Type", rep->type);
+    if (rep->encoding) put_field(res, "Content-Encoding", rep->encoding);
+    put_field(res, "Accept-Ranges", "bytes");
 }
 
 /* ---- bodies ----------------------------------------------------------------------------------- */
@@ -460,7 +497,7 @@ void static_send(mote_request *req, mote_response *res, static_route *sr, static
         static_error(res, 412);
         return;
     }
-    add_validators(res, sr, rep);
+    add_validators(req, res, sr, rep);
     if (v == PRECOND_NOT_MODIFIED) {
         send_no_body(res, rep, 304);
         return;

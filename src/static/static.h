@@ -53,6 +53,8 @@ typedef struct static_multipart {
 /* What a route changes as it serves, one per event loop: loops share routes (workers), and
  * each changes only its own. */
 typedef struct static_loop {
+    int64_t date_of;                 /* the mtime `date` holds */
+    char date[32];                   /* the last Last-Modified formatted, or "" */
     uint32_t boundaries;             /* multipart responses so far: each boundary differs */
     unsigned streams;                /* bodies made as they are sent (gunzip), now */
 #if MOTE_CONFIG_STATIC_MULTIPART > 0
@@ -75,6 +77,14 @@ typedef struct static_route {
  * per-loop states and copies of the options' strings, from the server's allocator. NULL when
  * out of memory. */
 void *static_route_create(mote_server *srv, size_t size, const mote_static_options *options);
+
+/* Whether a string can be a field's value as it is (no CR or LF): the types, ETags and
+ * Cache-Control a route serves are checked once, when it is registered. */
+int static_value_is_valid(const char *value);
+
+/* Whether options (may be NULL) can be served as they are: field values without CR or LF, an
+ * index page's name without '/', every type entry whole. */
+int static_options_are_valid(const mote_static_options *options);
 
 /* The per-loop state of the loop serving `req`. */
 static_loop *static_loop_of(static_route *sr, mote_request *req);

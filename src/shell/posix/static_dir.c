@@ -741,7 +741,8 @@ int mote_static_dir(mote_server *srv, const char *prefix, const char *root,
     dir_route *dr;
     size_t prefix_len;
     int fd, rc;
-    if (!srv || !prefix || prefix[0] != '/' || !root) return MOTE_EINVAL;
+    if (!srv || !prefix || prefix[0] != '/' || !root || !static_options_are_valid(options))
+        return MOTE_EINVAL;
     fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return MOTE_ESYS;
     a = engine_alloc(srv);
