@@ -294,7 +294,12 @@ static void write_output(posix_conn *pc)
         if (r > 0) {
             engine_sent(ec, (size_t)r);
             turn += (size_t)r;
-            if (turn >= WRITE_TURN_MAX) break;
+            if (turn >= WRITE_TURN_MAX) {
+                /* as if blocked: write interest, and the write timeout counting (it restarts
+                 * with each byte sent), also if the socket is full by the next turn */
+                engine_write_blocked(ec, 1);
+                break;
+            }
         } else if (r == IO_WANT_WRITE || r == IO_WANT_READ) {
             engine_write_blocked(ec, 1);
             break;
