@@ -180,6 +180,13 @@ static void test_embedded_plain_and_gzip(int port)
 #endif
     CHECK_EQ_STR(field(&r, "Vary"), "Accept-Encoding");
     free(r.text);
+    r = fetch(port, "HEAD /e/only.txt HTTP/1.1\r\nAccept-Encoding: identity");
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(r.body_len == 0);
+#if MOTE_CONFIG_STATIC_GUNZIP
+    CHECK_EQ_INT(strtol(field(&r, "Content-Length"), NULL, 10), (long)(4 * strlen(ONLY_PLAIN_LINE)));
+#endif
+    free(r.text);
     r = fetch(port, "GET /e/only.txt HTTP/1.1\r\nAccept-Encoding: identity\r\nIf-None-Match: \"only\"");
     CHECK_EQ_INT(r.status, 304);
     free(r.text);

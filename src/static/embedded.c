@@ -4,12 +4,11 @@
 #include <string.h>
 
 #include "mote_static.h"
-
-#if MOTE_CONFIG_STATIC
-
 #include "engine/engine.h"
 #include "static/encoding.h"
 #include "static/static.h"
+
+#if MOTE_CONFIG_STATIC
 
 /* etag of the gzip variant: the plain one with "-gz" before its closing quote */
 #define ETAG_MAX 96u

@@ -7,14 +7,14 @@
  * none free, the whole representation is sent, which §14.2 permits. */
 #include "static/static.h"
 
-#if MOTE_CONFIG_STATIC
-
 #include <string.h>
 
 #include "core/httpdate.h"
 #include "engine/engine.h"
 #include "engine/exchange.h"
 #include "static/precond.h"
+
+#if MOTE_CONFIG_STATIC
 
 #define DEFAULT_CACHE_CONTROL "no-cache"
 #define DEFAULT_INDEX "index.html"

@@ -14,8 +14,6 @@
 #define _GNU_SOURCE /* O_PATH, syscall */
 #include "mote_static.h"
 
-#if MOTE_CONFIG_STATIC
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +31,8 @@
 #include "engine/engine.h"
 #include "static/encoding.h"
 #include "static/static.h"
+
+#if MOTE_CONFIG_STATIC
 
 #define INLINE_MAX 4096u
 #define PATH_MAX_LEN 1024u   /* a relative path's bytes, with room for ".br" */
@@ -210,8 +210,8 @@ static void file_ref_drop(file_ref *f)
 /* The loop's kept files. */
 static kept_file *kept_of(const dir_route *dr, mote_request *req)
 {
-    unsigned loop = mote_server_loop_index(mote_request_server(req)) % dr->common.loop_count;
-    return dr->kept ? dr->kept + (size_t)loop * dr->kept_count : NULL;
+    unsigned at = mote_server_loop_index(mote_request_server(req)) % dr->common.loop_count;
+    return dr->kept ? dr->kept + (size_t)at * dr->kept_count : NULL;
 }
 
 /* The kept file of `path`, still trusted, or NULL; *slot is where it may be kept otherwise
