@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/chars.h"
 #include "core/httpdate.h"
 #include "mote.h"
 
@@ -31,12 +32,7 @@ static void put_str(writer *w, const char *s)
 static void put_u64(writer *w, uint64_t v)
 {
     char digits[20];
-    size_t n = 0;
-    do {
-        digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(w, digits + sizeof digits - n, n);
+    put(w, digits, (size_t)(decimal_write(digits, v) - digits));
 }
 
 /* "0.153" milliseconds from microseconds */

@@ -3,6 +3,7 @@
 #ifndef MOTE_CHARS_H
 #define MOTE_CHARS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -67,6 +68,19 @@ static inline unsigned word_first_marked(uint64_t m)
 static inline int char_lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+/* Writes v in decimal at p (at most 20 bytes, no NUL); returns where it ends. */
+static inline char *decimal_write(char *p, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *p++ = digits[--n];
+    return p;
 }
 
 static inline int hex_value(int c)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/body.h"
+#include "core/chars.h"
 #include "core/parser.h"
 #include "engine/conn.h"
 #include "engine/exchange.h"
@@ -641,18 +642,6 @@ static char *append_str(char *p, const char *s)
     return append(p, s, strlen(s));
 }
 
-static char *append_decimal(char *p, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) *p++ = digits[--n];
-    return p;
-}
-
 static char *append_hex(char *p, uint64_t v)
 {
     static const char hex[] = "0123456789abcdef";
@@ -732,7 +721,7 @@ static char *write_head(mote_exchange *x, enum framing framing, uint64_t length)
     if (no_body) {
     } else if (framing == FRAME_LENGTH) {
         p = append(p, "Content-Length: ", 16);
-        p = append_decimal(p, length);
+        p = decimal_write(p, length);
         p = append(p, "\r\n", 2);
     } else if (x->req.version >= 11) {
         p = append_str(p, "Transfer-Encoding: chunked\r\n");

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "core/chars.h"
 #include "core/httpdate.h"
 #include "engine/engine.h"
 #include "engine/exchange.h"
@@ -100,21 +101,13 @@ int static_route_add(mote_server *srv, const char *prefix, mote_handler handler,
 
 /* ---- the request target ------------------------------------------------------------------ */
 
-static int hex_digit_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int static_target_is_ambiguous(const mote_request *req)
 {
     const char *p = mote_request_target(req);
     for (; *p && *p != '?' && *p != '#'; p++) {
         if (*p == '\\') return 1;
-        if (*p == '%' && hex_digit_value(p[1]) >= 0 && hex_digit_value(p[2]) >= 0) {
-            int c = hex_digit_value(p[1]) * 16 + hex_digit_value(p[2]);
+        if (*p == '%' && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
+            int c = hex_value(p[1]) * 16 + hex_value(p[2]);
             if (c == '/' || c == '\\' || c == 0) return 1;
         }
     }
@@ -181,18 +174,6 @@ void static_not_found(mote_request *req, mote_response *res, const static_route 
 
 /* ---- numbers into header values ------------------------------------------------------------ */
 
-static char *write_u64(char *p, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) *p++ = digits[--n];
-    return p;
-}
-
 static char *write_str(char *p, const char *s)
 {
     size_t n = strlen(s);
@@ -205,14 +186,14 @@ static void content_range(char out[64], const byte_range *r, uint64_t length)
 {
     char *p = write_str(out, "bytes ");
     if (r) {
-        p = write_u64(p, r->first);
+        p = decimal_write(p, r->first);
         *p++ = '-';
-        p = write_u64(p, r->last);
+        p = decimal_write(p, r->last);
     } else {
         *p++ = '*';
     }
     *p++ = '/';
-    p = write_u64(p, length);
+    p = decimal_write(p, length);
     *p = '\0';
 }
 
