@@ -235,7 +235,34 @@ typedef struct mote_config {
                                      hold no slot meanwhile (Linux's TCP_DEFER_ACCEPT; no
                                      effect elsewhere). 0: every connection as soon as its TCP
                                      handshake is done. */
+    unsigned http2;               /**< how HTTP/2 may begin on a listener (MOTE_HTTP2_ALL where
+                                     the library is built with it, else 0; 0: HTTP/1.1 only);
+                                     a listener may narrow it (mote_listener_http2()). Not in
+                                     static-memory mode (nghttp2 allocates per stream) */
+    uint32_t h2_max_concurrent_streams; /**< HTTP/2 streams open at once per connection (100);
+                                     more are refused (REFUSED_STREAM) */
+    uint32_t h2_stream_window;    /**< request body bytes a stream may have in flight (65535):
+                                     the window is given back only as the handler takes the
+                                     body, so a paused body holds the client back */
+    uint32_t h2_connection_window; /**< the same for all streams of a connection (1 MiB) */
+    uint32_t h2_header_table_size; /**< HPACK dynamic table the client may fill (4096) */
+    uint32_t h2_max_glitches;     /**< frames that cost without progress (PING, SETTINGS,
+                                     PRIORITY, WINDOW_UPDATE while idle, empty DATA, resets,
+                                     refused streams) a connection may send, less one per
+                                     stream completed (1000); past it: GOAWAY
+                                     ENHANCE_YOUR_CALM */
+    size_t h2_max_session_memory; /**< heap nghttp2 may hold per connection (1 MiB): HPACK
+                                     tables, frames queued, stream states; past it the
+                                     connection ends */
 } mote_config;
+
+/** How HTTP/2 may begin (mote_config.http2, mote_listener_http2()): bits. */
+enum {
+    MOTE_HTTP2_ALPN = 1,            /**< TLS listeners offer "h2" before "http/1.1" (RFC 9113 §3.2) */
+    MOTE_HTTP2_PRIOR_KNOWLEDGE = 2, /**< plain listeners take the client preface (§3.3) */
+    MOTE_HTTP2_UPGRADE = 4,         /**< plain listeners answer "Upgrade: h2c" (RFC 7540 §3.2) */
+    MOTE_HTTP2_ALL = 7
+};
 
 /** Fills `cfg` with the defaults above. */
 void mote_config_init(mote_config *cfg);
@@ -269,6 +296,10 @@ typedef struct mote_tls_config {
 /** Opens an HTTPS listener (TLS 1.2, ECDHE with AEAD suites only, no renegotiation). The
  * credentials are loaded now; a bad file or key gives MOTE_ETLS and one log line saying why. */
 int mote_listen_tls(mote_server *srv, const char *addr, uint16_t port, const mote_tls_config *tls);
+
+/** Narrows how HTTP/2 may begin on a listener (MOTE_HTTP2_* bits, within mote_config.http2;
+ * 0: HTTP/1.1 only), for its connections from now on. MOTE_ENOTSUP without HTTP/2. */
+int mote_listener_http2(mote_server *srv, int listener, unsigned modes);
 
 /** The port a listener is bound to (useful after port 0), or a MOTE_E* code. */
 int mote_listener_port(const mote_server *srv, int listener);
@@ -454,7 +485,8 @@ int mote_query_next(mote_str query, size_t *pos, char *key, size_t key_size, cha
  * or MOTE_ENOTFOUND. */
 int mote_query_get(mote_str query, const char *key, char *value, size_t value_size);
 
-/** 10 for HTTP/1.0, 11 for HTTP/1.1 (and for any later 1.x, which is served as 1.1). */
+/** 10 for HTTP/1.0, 11 for HTTP/1.1 (and for any later 1.x, which is served as 1.1), 20 for
+ * HTTP/2. */
 int mote_request_version(const mote_request *req);
 
 /** The value of the first header field called `name` (case-insensitive), or NULL. */

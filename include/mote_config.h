@@ -122,6 +122,28 @@
 #define MOTE_CONFIG_STATIC_GUNZIP 0 /**< gunzip gzip-only files on the fly (the Linux build: 1) */
 #endif
 
+#ifndef MOTE_CONFIG_HTTP2
+#define MOTE_CONFIG_HTTP2 0 /**< HTTP/2 on nghttp2 (the Linux build sets it to 1 where found) */
+#endif
+#ifndef MOTE_CONFIG_H2_MAX_CONCURRENT_STREAMS
+#define MOTE_CONFIG_H2_MAX_CONCURRENT_STREAMS 100 /**< streams open at once per connection */
+#endif
+#ifndef MOTE_CONFIG_H2_STREAM_WINDOW
+#define MOTE_CONFIG_H2_STREAM_WINDOW 65535 /**< request body bytes in flight per stream */
+#endif
+#ifndef MOTE_CONFIG_H2_CONNECTION_WINDOW
+#define MOTE_CONFIG_H2_CONNECTION_WINDOW (1024u * 1024) /**< and per connection */
+#endif
+#ifndef MOTE_CONFIG_H2_HEADER_TABLE_SIZE
+#define MOTE_CONFIG_H2_HEADER_TABLE_SIZE 4096 /**< HPACK table the peer may fill (RFC 7541) */
+#endif
+#ifndef MOTE_CONFIG_H2_MAX_GLITCHES
+#define MOTE_CONFIG_H2_MAX_GLITCHES 1000 /**< costly frames without progress: GOAWAY */
+#endif
+#ifndef MOTE_CONFIG_H2_MAX_SESSION_MEMORY
+#define MOTE_CONFIG_H2_MAX_SESSION_MEMORY (1024u * 1024) /**< nghttp2's heap per connection */
+#endif
+
 /* ---- static memory ---------------------------------------------------------------------- */
 
 /**

@@ -27,6 +27,7 @@ typedef struct options {
     const char *cert, *key;
     long max_conns, workers;
     int defer_accept;
+    int http2;                    /* --http2: offered on both ports */
     long idle_timeout_ms, head_timeout_ms, handshake_timeout_ms, body_timeout_ms, write_timeout_ms;
     long ws_ping_interval_ms;
     const char *auth_realm, *auth_user, *auth_password;
@@ -52,6 +53,8 @@ static void usage(FILE *to)
           "  --max-conns N   most open connections, per worker (1024)\n"
           "  --workers N     event-loop threads sharing the ports (1)\n"
           "  --defer-accept on|off  accept a connection once it has sent something (on)\n"
+          "  --http2 on|off         HTTP/2: ALPN h2 on the TLS port, prior knowledge and\n"
+          "                         Upgrade: h2c on the plain one (on, where built with it)\n"
           "  --idle-timeout MS   close idle keep-alive connections after MS (30000)\n"
           "  --head-timeout MS   408 when a request head takes longer than MS (10000)\n"
           "  --body-timeout MS   408 when a request body stalls for MS (30000)\n"
@@ -134,6 +137,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->max_conns = 1024;
     o->workers = 1;
     o->defer_accept = 1;
+    o->http2 = 1;
     o->idle_timeout_ms = 30000;
     o->head_timeout_ms = 10000;
     o->handshake_timeout_ms = 10000;
@@ -152,7 +156,7 @@ static int parse_options(int argc, char **argv, options *o)
         if (timeout || strcmp(opt, "--port") == 0 || strcmp(opt, "--tls-port") == 0 ||
             strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
             strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 || strcmp(opt, "--workers") == 0 ||
-            strcmp(opt, "--defer-accept") == 0 ||
+            strcmp(opt, "--defer-accept") == 0 || strcmp(opt, "--http2") == 0 ||
             strcmp(opt, "--auth-realm") == 0 || strcmp(opt, "--auth-user") == 0 ||
             strcmp(opt, "--auth-password") == 0 ||
             strcmp(opt, "--log-level") == 0 || strcmp(opt, "--access-log") == 0 ||
@@ -185,6 +189,10 @@ static int parse_options(int argc, char **argv, options *o)
             if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
                 return bad_usage("bad --defer-accept '%s' (on or off)", val);
             o->defer_accept = strcmp(val, "on") == 0;
+        } else if (strcmp(opt, "--http2") == 0) {
+            if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
+                return bad_usage("bad --http2 '%s' (on or off)", val);
+            o->http2 = strcmp(val, "on") == 0;
         } else if (strcmp(opt, "--auth-realm") == 0) {
             o->auth_realm = val;
         } else if (strcmp(opt, "--auth-user") == 0) {
@@ -363,6 +371,7 @@ int main(int argc, char **argv)
     cfg.max_connections = (size_t)o.max_conns;
     cfg.workers = (unsigned)o.workers;
     cfg.defer_accept = o.defer_accept;
+    if (!o.http2) cfg.http2 = 0;
     cfg.idle_timeout_ms = (uint32_t)o.idle_timeout_ms;
     cfg.head_timeout_ms = (uint32_t)o.head_timeout_ms;
     cfg.handshake_timeout_ms = (uint32_t)o.handshake_timeout_ms;

@@ -85,7 +85,7 @@ static void put_request_line(writer *w, const access_entry *e)
     line[n++] = ' ';
     line[n] = '\0';
     strncat(line, e->target, FIELD_MAX);
-    strcat(line, e->version == 10 ? " HTTP/1.0" : " HTTP/1.1");
+    strcat(line, e->version == 10 ? " HTTP/1.0" : e->version == 20 ? " HTTP/2.0" : " HTTP/1.1");
     put_quoted(w, line, 0);
 }
 
@@ -126,7 +126,10 @@ static void put_json(writer *w, const access_entry *e)
     put_str(w, ",\"target\":");
     put_optional(w, e->method ? e->target : NULL, 1);
     put_str(w, ",\"version\":");
-    put_str(w, !e->method ? "null" : e->version == 10 ? "\"HTTP/1.0\"" : "\"HTTP/1.1\"");
+    put_str(w, !e->method                ? "null"
+               : e->version == 10 ? "\"HTTP/1.0\""
+               : e->version == 20 ? "\"HTTP/2.0\""
+                                  : "\"HTTP/1.1\"");
     put_str(w, ",\"status\":");
     put_u64(w, e->status);
     put_str(w, ",\"bytes\":");

@@ -32,4 +32,11 @@ void mote_config_init(mote_config *cfg)
     cfg->send_date = MOTE_CONFIG_SEND_DATE;
     cfg->log_level = (enum mote_log_level)MOTE_CONFIG_LOG_LEVEL;
     cfg->access_log = (enum mote_access_log)MOTE_CONFIG_ACCESS_LOG;
+    cfg->http2 = MOTE_CONFIG_HTTP2 ? MOTE_HTTP2_ALL : 0;
+    cfg->h2_max_concurrent_streams = MOTE_CONFIG_H2_MAX_CONCURRENT_STREAMS;
+    cfg->h2_stream_window = MOTE_CONFIG_H2_STREAM_WINDOW;
+    cfg->h2_connection_window = MOTE_CONFIG_H2_CONNECTION_WINDOW;
+    cfg->h2_header_table_size = MOTE_CONFIG_H2_HEADER_TABLE_SIZE;
+    cfg->h2_max_glitches = MOTE_CONFIG_H2_MAX_GLITCHES;
+    cfg->h2_max_session_memory = MOTE_CONFIG_H2_MAX_SESSION_MEMORY;
 }

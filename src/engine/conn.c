@@ -47,6 +47,13 @@ void conn_env_init(conn_env *env, const mote_config *cfg, const router *routes,
     env->ws_max_buffered = cfg->ws_max_buffered;
     env->alloc = alloc;
     env->fixed_memory = fixed_memory;
+    env->h2_modes = (uint8_t)cfg->http2;
+    env->h2_max_streams = cfg->h2_max_concurrent_streams;
+    env->h2_stream_window = cfg->h2_stream_window;
+    env->h2_conn_window = cfg->h2_connection_window;
+    env->h2_header_table_size = cfg->h2_header_table_size;
+    env->h2_max_glitches = cfg->h2_max_glitches;
+    env->h2_max_session_memory = cfg->h2_max_session_memory;
     if (name && name[0]) {
         size_t len = strlen(name); /* at most 64: the configuration was checked */
         memcpy(env->server_line, "Server: ", 8);
@@ -63,6 +70,7 @@ void conn_init(mote_conn *c, const conn_env *env, void *user)
     c->env = env;
     c->user = user;
     c->proto = env->first_proto;
+    c->h2_modes = env->h2_proto ? env->h2_modes : 0;
 }
 
 int conn_attach(mote_conn *c, char *block)
@@ -240,7 +248,7 @@ int conn_switch(mote_conn *c, const proto_ops *next, void *ext)
 
 size_t conn_read_space(mote_conn *c, char **at)
 {
-    if (c->closing || c->peer_eof || !c->b) return 0;
+    if ((c->closing && !c->proto->reads_while_closing) || c->peer_eof || !c->b) return 0;
     return c->proto->read_space(c, at);
 }
 
@@ -267,8 +275,14 @@ void conn_peer_eof(mote_conn *c)
 
 size_t conn_pending(mote_conn *c, const out_seg **segs)
 {
-    const conn_block *b = c->b;
+    const conn_block *b;
     size_t n;
+    if (c->proto->produce && c->b && !c->busy) {
+        c->busy = 1;
+        c->proto->produce(c);
+        c->busy = 0;
+    }
+    b = c->b;
     if (b && b->seg_count && front(c)->len == 0) {
         settle_front(c);
         b = c->b;

@@ -52,6 +52,15 @@ typedef struct conn_env {
     int (*borrow)(mote_conn *c);
     /* A decision of the library's worth a log line: `what` is a fixed text (MOTE_LOG_*). */
     void (*note)(mote_exchange *x, int level, const char *what);
+    /* Reads a file's bytes for a protocol that frames them itself (HTTP/2): a count, 0 at
+     * its end, -1 on error. NULL: files with a descriptor cannot be sent that way. */
+    long (*read_file)(const mote_file *f, void *buf, size_t len, uint64_t off);
+    /* HTTP/2 (MOTE_CONFIG_HTTP2) */
+    const proto_ops *h2_proto;        /* NULL: not built, or turned off */
+    uint8_t h2_modes;                 /* MOTE_HTTP2_* a listener allows unless it says */
+    uint32_t h2_max_streams, h2_stream_window, h2_conn_window, h2_header_table_size;
+    uint32_t h2_max_glitches;
+    size_t h2_max_session_memory;
 } conn_env;
 
 /* The env for a server's configuration, without hooks, owner or exchange pool. */
@@ -119,6 +128,7 @@ typedef struct mote_conn {
     uint8_t closing;                  /* no more exchanges: close once the output drains */
     uint8_t peer_eof;                 /* the peer will send nothing more */
     uint8_t busy;                     /* inside the connection: output queued now is seen after */
+    uint8_t h2_modes;                 /* how HTTP/2 may begin on it (MOTE_HTTP2_*) */
 } mote_conn;
 
 /* The size of the block a connection borrows while active. */

@@ -16,13 +16,16 @@
 #include "core/httpdate.h"
 #include "engine/exchange.h"
 #include "proto/h1.h"
+#include "proto/h2.h"
 #include "proto/ws.h"
 
 #define LINGER_MS 2000
 #define LINGER_MAX_BYTES (256 * 1024)
 #define NO_SLOT UINT32_MAX
 
-enum timer_kind { T_HANDSHAKE, T_HEAD, T_IDLE, T_BODY, T_WRITE, T_LINGER, T_WS_IDLE, T_WS_CLOSE, T_COUNT };
+enum timer_kind {
+    T_HANDSHAKE, T_HEAD, T_IDLE, T_BODY, T_WRITE, T_LINGER, T_WS_IDLE, T_WS_CLOSE, T_STALL, T_COUNT
+};
 
 /* A task handed over by mote_post() or mote_response_post(), and an application timer. */
 typedef struct posted_task {
@@ -219,6 +222,13 @@ static const field_range config_ranges[] = {
     RANGE(ws_max_buffered, 0, UINT32_MAX),
     RANGE(log_level, MOTE_LOG_ERROR, MOTE_LOG_DEBUG),
     RANGE(access_log, MOTE_ACCESS_LOG_MOTE, MOTE_ACCESS_LOG_OFF),
+    RANGE(http2, 0, MOTE_HTTP2_ALL),
+    RANGE(h2_max_concurrent_streams, 1, 1u << 16),
+    RANGE(h2_stream_window, 1024, 0x7fffffff),
+    RANGE(h2_connection_window, 65535, 0x7fffffff),
+    RANGE(h2_header_table_size, 0, 1u << 16),
+    RANGE(h2_max_glitches, 1, UINT32_MAX),
+    RANGE(h2_max_session_memory, 65536, UINT32_MAX),
 };
 
 /* A field of 4 or 8 bytes (an enum read as unsigned: a negative one is out of range). */
@@ -271,6 +281,11 @@ const mote_allocator *engine_alloc(const mote_server *s)
 const mote_config *engine_config(const mote_server *s)
 {
     return &s->cfg;
+}
+
+unsigned engine_h2_modes(const mote_server *s)
+{
+    return s->env.h2_proto ? s->cfg.http2 : 0;
 }
 
 int engine_fixed_memory(const mote_server *s)
@@ -364,6 +379,7 @@ static void choose_timer(engine_conn *ec)
         case CT_HEAD: arm_unless_armed(ec, T_HEAD); break;
         case CT_WS_IDLE: arm_unless_armed(ec, T_WS_IDLE); break; /* re-armed as bytes arrive */
         case CT_WS_CLOSE: arm_unless_armed(ec, T_WS_CLOSE); break;
+        case CT_STALL: arm_unless_armed(ec, T_STALL); break; /* not restarted by bytes sent */
         case CT_IDLE:
             if (ec->idle_after != ec->core.requests) {
                 /* idle since the last response, however often it was idle before */
@@ -496,11 +512,14 @@ engine_conn *engine_open(mote_server *s, const mote_addr *peer, int handshake)
     return ec;
 }
 
-void engine_handshake_done(engine_conn *ec)
+void engine_handshake_done(engine_conn *ec, const char *alpn)
 {
     ec->state = CS_OPEN;
     ec->core.is_tls = 1;
     timer_disarm(&ec->timer);
+    /* ALPN chose HTTP/2 (offered only where the listener allows it): the first bytes are its */
+    if (alpn && strcmp(alpn, "h2") == 0 && ec->core.env->h2_proto && !ec->core.b)
+        ec->core.proto = ec->core.env->h2_proto;
 }
 
 size_t engine_read_space(engine_conn *ec, char **at)
@@ -1027,6 +1046,10 @@ static void env_init(mote_server *s)
     e->kick = on_kick;
     e->borrow = on_borrow;
     e->note = on_note;
+    e->read_file = s->shell->read_file;
+#if MOTE_CONFIG_HTTP2
+    if (s->cfg.http2 && !s->fixed_memory) e->h2_proto = &h2_proto; /* nghttp2 allocates */
+#endif
 }
 
 int engine_create(mote_server **out, const mote_config *cfg, const mote_allocator *alloc,
@@ -1053,7 +1076,9 @@ int engine_create(mote_server **out, const mote_config *cfg, const mote_allocato
     router_init(&s->routes, a);
     env_init(s);
     pool_init(&s->blocks, a, conn_block_size(&s->env), cfg->max_connections);
-    pool_init(&s->exchanges, a, exchange_block_size(&s->env), cfg->max_connections);
+    /* HTTP/2 runs several exchanges on a connection: more blocks, each taken only when used */
+    pool_init(&s->exchanges, a, exchange_block_size(&s->env),
+              cfg->max_connections * (s->env.h2_proto ? 4u : 1u));
 #if MOTE_CONFIG_WS
     pool_init(&s->sockets, a, ws_socket_size(), cfg->max_connections);
 #else
@@ -1067,6 +1092,7 @@ int engine_create(mote_server **out, const mote_config *cfg, const mote_allocato
     timer_list_init(&s->timers[T_LINGER], LINGER_MS);
     timer_list_init(&s->timers[T_WS_IDLE], cfg->ws_ping_interval_ms);
     timer_list_init(&s->timers[T_WS_CLOSE], cfg->ws_close_timeout_ms);
+    timer_list_init(&s->timers[T_STALL], cfg->write_timeout_ms);
     s->slots = a.alloc(a.ctx, cfg->max_connections * s->slot_size);
     s->posts = a.alloc(a.ctx, cfg->max_posts * sizeof *s->posts);
     s->app_timers = a.alloc(a.ctx, cfg->max_timers * sizeof *s->app_timers);

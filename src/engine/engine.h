@@ -42,6 +42,8 @@ typedef struct shell_ops {
     void (*lock)(void *shell);                             /* the post queue, across threads */
     void (*unlock)(void *shell);
     void (*wake)(void *shell);                             /* have the loop run posts soon */
+    /* Reads a file's bytes at an offset (conn_env.read_file); NULL where there are no files. */
+    long (*read_file)(const mote_file *f, void *buf, size_t len, uint64_t off);
 } shell_ops;
 
 enum conn_state { CS_FREE, CS_HANDSHAKE, CS_OPEN, CS_LINGER };
@@ -77,6 +79,8 @@ int engine_route_owned(mote_server *s, const mote_route_def *def, void *owned,
                        void (*release)(void *owned));
 const mote_config *engine_config(const mote_server *s);
 int engine_fixed_memory(const mote_server *s);
+/* How HTTP/2 may begin on this server's listeners (MOTE_HTTP2_*; 0: not at all). */
+unsigned engine_h2_modes(const mote_server *s);
 
 /* Logs one line at `level` (printf-style) when the configuration passes it. */
 void engine_log(mote_server *s, int level, const char *fmt, ...);
@@ -134,8 +138,9 @@ static inline mote_server *engine_server_of(const engine_conn *ec)
     return ec->core.env->owner;
 }
 
-/* The TLS handshake is over: the connection is open, and its requests arrive over TLS. */
-void engine_handshake_done(engine_conn *ec);
+/* The TLS handshake is over: the connection is open, and its requests arrive over TLS in the
+ * protocol ALPN chose ("h2", "http/1.1"; NULL: none chosen). */
+void engine_handshake_done(engine_conn *ec, const char *alpn);
 
 /* Where to read into (a block is lent on demand) and how much; 0: do not read now. Out of
  * memory marks the connection dead. */

@@ -130,6 +130,8 @@ static int split_target(mote_exchange *x)
         req->host = area_copy(x, authority, authority_len);
         if (!req->host) return 414;
         req->host_len = authority_len;
+    } else if (req->host) {
+        req->host_len = (uint32_t)strlen(req->host); /* the protocol's (HTTP/2's :authority) */
     } else if ((host = find_field(req, "host", 4)) != NULL) {
         req->host = req->base + host->value_off;
         req->host_len = host->value_len;
@@ -210,15 +212,16 @@ static void discard_fields(mote_exchange *x)
 
 int exchange_fail(mote_exchange *x, int status)
 {
+    int whole_conn = !x->ops->multiplexed; /* a stream's failure is its own */
     if (x->res.state != RES_IDLE) {
-        x->conn->closing = 1;
+        if (whole_conn) x->conn->closing = 1;
         return MOTE_ESTATE;
     }
     discard_fields(x);
     x->res.wants_close = 1;
     x->body.mode = BODY_DRAIN;
     exchange_answer(x, status, NULL, NULL);
-    x->conn->closing = 1;
+    if (whole_conn) x->conn->closing = 1;
     if (x->res.state != RES_DONE) x->res.state = RES_DONE; /* no room even for the answer */
     return MOTE_OK;
 }

@@ -31,7 +31,9 @@ enum conn_timer_kind {
     CT_IDLE,     /* between requests on a kept-alive connection */
     CT_BODY,     /* a request body's next bytes are awaited */
     CT_WS_IDLE,  /* a WebSocket's peer has been silent: ping it, then give up on it */
-    CT_WS_CLOSE  /* our close frame awaits the peer's */
+    CT_WS_CLOSE, /* our close frame awaits the peer's */
+    CT_STALL     /* a response waits for the peer to open its flow-control window (HTTP/2):
+                    the write timeout, which bytes sent meanwhile do not restart */
 };
 
 typedef struct proto_ops {
@@ -68,6 +70,12 @@ typedef struct proto_ops {
      * 1001, HTTP/2's GOAWAY), then end once the output has gone. NULL: the connection just
      * closes once what is in flight is answered. */
     void (*going_away)(mote_conn *c);
+    /* Output is asked for (conn_pending(), outside any callback): a protocol that frames
+     * lazily (HTTP/2) fills the output buffer now. May be NULL. */
+    void (*produce)(mote_conn *c);
+    /* Whether the connection goes on reading once it is closing: HTTP/2 streams in flight
+     * still receive their bodies after a GOAWAY. */
+    uint8_t reads_while_closing;
 } proto_ops;
 
 /* A response body handed over whole (mote_response_send(), _send_static(), _send_file()). */
@@ -108,6 +116,9 @@ typedef struct exchange_ops {
      * protocol keeps beyond the block (c->ext), the bytes after the request its first input.
      * MOTE_ENOTSUP where the protocol cannot switch (HTTP/2), MOTE_EAGAIN without room. */
     int (*upgrade)(mote_exchange *x, const proto_ops *next, void *ext);
+    /* One of several exchanges on the connection (an HTTP/2 stream): one that fails ends
+     * itself, not the connection. */
+    uint8_t multiplexed;
 } exchange_ops;
 
 #endif

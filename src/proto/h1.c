@@ -16,6 +16,7 @@
 #include "core/parser.h"
 #include "engine/conn.h"
 #include "engine/exchange.h"
+#include "proto/h2.h"
 
 /* Room to read body bytes into after a head; a head leaving less is moved down first. */
 #define BODY_READ_ROOM 4096
@@ -482,6 +483,43 @@ static void switch_protocol(mote_conn *c)
     next->received(c, 0);
 }
 
+#if MOTE_CONFIG_HTTP2
+/* 1 when the input begins with HTTP/2's client preface, 0 when it does not, -1 when it is too
+ * short to tell. */
+static int starts_preface(const char *in, uint32_t len)
+{
+    uint32_t n = len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN;
+    if (memcmp(in, H2_PREFACE, n) != 0) return 0;
+    return n == H2_PREFACE_LEN ? 1 : -1;
+}
+#endif
+
+/* "Upgrade: h2c" where the listener takes it: 101, and the request is answered as HTTP/2's
+ * stream 1 (RFC 7540 §3.2). 0 when the request stays with HTTP/1.1. */
+static int upgrade_to_h2(mote_exchange *x)
+{
+#if MOTE_CONFIG_HTTP2
+    mote_conn *c = x->conn;
+    void *state;
+    if (!c->env->h2_proto || !h2_wants_upgrade(x)) return 0;
+    state = h2_upgrade_state(x);
+    if (!state) return 0;
+    x->req.valid = 1;
+    if (c->env->exchange_begin) c->env->exchange_begin(x);
+    if (exchange_stage_field(x, "Connection", "Upgrade") < 0 ||
+        exchange_stage_field(x, "Upgrade", "h2c") < 0 ||
+        exchange_upgrade(x, c->env->h2_proto, state) < 0) {
+        h2_upgrade_abandon(c, state);
+        x->res.fields_len = 0;
+        return 0;
+    }
+    return 1;
+#else
+    (void)x;
+    return 0;
+#endif
+}
+
 static void process(mote_conn *c)
 {
     h1_conn *s = st(c);
@@ -496,12 +534,25 @@ static void process(mote_conn *c)
             continue;
         }
         if (b->in_start == b->in_len || !output_has_room(c)) break;
+#if MOTE_CONFIG_HTTP2
+        if (c->requests == 0 && b->in_start == 0 && (c->h2_modes & MOTE_HTTP2_PRIOR_KNOWLEDGE) &&
+            !c->is_tls && c->env->h2_proto) {
+            int preface = starts_preface(b->in, b->in_len);
+            if (preface < 0) break; /* could still be one: wait for more */
+            if (preface) {
+                s->processing = 0;
+                if (conn_switch(c, c->env->h2_proto, NULL) < 0) c->closing = 1;
+                else c->proto->received(c, 0);
+                return;
+            }
+        }
+#endif
         if (!s->ready) begin_request(c);
         switch (parser_execute(&hx(s->x)->parser, b->in + b->in_start, b->in_len - b->in_start)) {
         case PARSE_DONE:
             take_head(c);
             s->ready = 0;
-            exchange_dispatch(s->x);
+            if (!upgrade_to_h2(s->x)) exchange_dispatch(s->x);
             break;
         case PARSE_ERROR:
             exchange_fail(s->x, hx(s->x)->parser.status);
@@ -626,7 +677,7 @@ const proto_ops h1_proto = {
     "http/1.1",     h1_start,          h1_stop,         NULL,            h1_read_space,
     h1_received,    h1_peer_eof,       h1_sent,         h1_is_idle,
     h1_is_responding, h1_ends_with_output, h1_timer,   h1_expire,
-    h1_find,        NULL,
+    h1_find,        NULL,              NULL,            0,
 };
 
 /* ---- the response ------------------------------------------------------------------------- */
@@ -919,5 +970,5 @@ static int h1_upgrade(mote_exchange *x, const proto_ops *next, void *ext)
 }
 
 static const exchange_ops h1_exchange_ops = {
-    h1_send, h1_write, h1_end, h1_room, h1_want_body, h1_collect, h1_finished, h1_upgrade,
+    h1_send, h1_write, h1_end, h1_room, h1_want_body, h1_collect, h1_finished, h1_upgrade, 0,
 };

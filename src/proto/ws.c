@@ -794,7 +794,7 @@ static void ws_going_away(mote_conn *c)
 const proto_ops ws_proto = {
     "websocket",     ws_start,      ws_stop,      ws_end,        ws_read_space, ws_received,
     ws_peer_eof,     ws_sent,       ws_is_idle,   ws_is_responding, ws_ends_with_output,
-    ws_timer,        ws_expire,     ws_find,    ws_going_away,
+    ws_timer,        ws_expire,     ws_find,    ws_going_away, NULL,          0,
 };
 
 /* ---- the rest of the public API ------------------------------------------------------------- */

@@ -44,6 +44,12 @@ size_t tls_pending(const tls_conn *c);
 /* Sends close_notify, best effort (never blocks). */
 void tls_close_notify(tls_conn *c);
 
+/* Whether the listener offers "h2" in ALPN, ahead of "http/1.1" (off at creation). */
+void tls_ctx_offer_h2(tls_ctx *ctx, int on);
+
+/* The protocol ALPN chose once the handshake is over ("h2", "http/1.1"), or NULL. */
+const char *tls_alpn(const tls_conn *c);
+
 /* The backend's name and version, for logs ("mbedTLS 2.28.3"; "none"). */
 const char *tls_backend(void);
 

@@ -58,7 +58,7 @@ struct tls_ctx {
     mbedtls_ssl_ticket_context tickets;
     mbedtls_ssl_config conf;
     /* mbedtls_ssl_conf_alpn_protocols() keeps the pointer and wants it non-const. */
-    const char *alpn[3];
+    const char *alpn[4];
     mote_allocator alloc;
 };
 
@@ -287,9 +287,7 @@ static int build_config(tls_ctx *ctx, char *err, size_t err_len)
     restrict_protocol(conf);
     mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &ctx->drbg);
 
-    ctx->alpn[0] = "http/1.1";
-    ctx->alpn[1] = "http/1.0";
-    ctx->alpn[2] = NULL;
+    tls_ctx_offer_h2(ctx, 0);
     ret = mbedtls_ssl_conf_alpn_protocols(conf, ctx->alpn);
     if (ret != 0)
         return setup_failure(ret, err, err_len, "cannot set the ALPN protocol list");
@@ -599,4 +597,20 @@ void tls_close_notify(tls_conn *c)
 const char *tls_backend(void)
 {
     return "mbedTLS " MBEDTLS_VERSION_STRING;
+}
+
+void tls_ctx_offer_h2(tls_ctx *ctx, int on)
+{
+    /* the list the configuration points at, rewritten in place: sessions read it only while
+     * they handshake, on this listener's thread */
+    size_t i = 0;
+    if (on) ctx->alpn[i++] = "h2";
+    ctx->alpn[i++] = "http/1.1";
+    ctx->alpn[i++] = "http/1.0";
+    ctx->alpn[i] = NULL;
+}
+
+const char *tls_alpn(const tls_conn *c)
+{
+    return mbedtls_ssl_get_alpn_protocol(&c->ssl);
 }

@@ -76,3 +76,15 @@ const char *tls_backend(void)
 {
     return "none";
 }
+
+void tls_ctx_offer_h2(tls_ctx *ctx, int on)
+{
+    (void)ctx;
+    (void)on;
+}
+
+const char *tls_alpn(const tls_conn *c)
+{
+    (void)c;
+    return NULL;
+}

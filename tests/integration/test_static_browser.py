@@ -24,7 +24,7 @@ from browser import Chromium, chromium
 import moteharness as mh
 
 BROWSER_TIMEOUT = 40.0    # Chromium's start on a loaded machine and two loads of a small page
-ACCESS = re.compile(r'^\[info\] 127\.0\.0\.1:\d+ "GET (\S+) HTTP/1\.1" (\d{3}) ')
+ACCESS = re.compile(r'^\[info\] 127\.0\.0\.1:\d+ "GET (\S+) HTTP/(?:1\.1|2\.0)" (\d{3}) ')
 
 # In the page: what it loaded, as the Resource Timing API saw it, and whether the stylesheet
 # and script arrived intact (decoded by the browser from gzip).
@@ -32,13 +32,14 @@ PAGE_STATE = """
 (() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const res = performance.getEntriesByType('resource').map((e) => ({
-    path: new URL(e.name).pathname, transferSize: e.transferSize,
+    path: new URL(e.name).pathname, protocol: e.nextHopProtocol, transferSize: e.transferSize,
     encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize}));
   let rules = 0;
   for (const sheet of document.styleSheets) {
     try { rules += sheet.cssRules.length; } catch (e) { rules = -1; }
   }
-  return {nav: {transferSize: nav.transferSize, encodedBodySize: nav.encodedBodySize,
+  return {nav: {protocol: nav.nextHopProtocol, transferSize: nav.transferSize,
+                encodedBodySize: nav.encodedBodySize,
                 decodedBodySize: nav.decodedBodySize},
           resources: res, cssRules: rules, scripts: document.scripts.length,
           title: document.title};
@@ -136,7 +137,10 @@ class BrowserStatic(mh.SampleTestCase):
             dt.wait_event("Page.loadEventFired")
             state1 = dt.evaluate(session, PAGE_STATE)
             for path in wanted:
-                s.wait_stdout(r'"GET %s HTTP/1\.1" 200 ' % re.escape(path), start=mark1)
+                # over TLS, Chromium takes the h2 that ALPN offers; over plain TCP it stays
+                # with HTTP/1.1 (browsers do not speak h2c)
+                s.wait_stdout(r'"GET %s HTTP/%s" 200 ' % (re.escape(path), "2\\.0" if tls else
+                                                          "1\\.1"), start=mark1)
             first_events = list(dt.events)
             dt.events.clear()
             mark2 = s.settled_mark()
@@ -166,6 +170,12 @@ class BrowserStatic(mh.SampleTestCase):
             self.assertEqual(headers.get("content-encoding"), "gzip",
                              "%s reached Chromium without gzip: %r" % (path, headers))
         self.assertGreater(state1["cssRules"], 0, "the stylesheet did not arrive: %r" % state1)
+        # every resource came over the protocol ALPN chose (PerformanceResourceTiming)
+        protocol = "h2" if tls else "http/1.1"
+        self.assertEqual(state1["nav"]["protocol"], protocol, "the page: %r" % state1["nav"])
+        self.assertTrue(state1["resources"], "no resources timed: %r" % state1)
+        for r in state1["resources"]:
+            self.assertEqual(r["protocol"], protocol, "%s: %r" % (r["path"], r))
         # the icon, whenever Chromium asked for it (it may ask after the load event)
         icon = first.get("/favicon.ico", []) + second.get("/favicon.ico", [])
         self.assertTrue(set(icon) <= {200, 304} and icon[:1] in ([], [200]),

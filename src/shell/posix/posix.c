@@ -51,6 +51,7 @@ typedef struct listener {
     int fd;
     uint16_t port;
     tls_ctx *tls;
+    uint8_t h2_modes;              /* MOTE_HTTP2_* its connections allow */
     char address[ADDR_TEXT_MAX];
 } listener;
 
@@ -172,9 +173,18 @@ static void posix_wake(void *shell)
     (void)!write(((posix_shell *)shell)->wake_fds[1], &byte, 1);
 }
 
+static long posix_read_file(const mote_file *f, void *buf, size_t len, uint64_t off)
+{
+    ssize_t n;
+    do {
+        n = pread(f->fd, buf, len, (off_t)off);
+    } while (n < 0 && errno == EINTR);
+    return (long)n;
+}
+
 static const shell_ops posix_ops = {
     posix_now_us, posix_unix_s, posix_interest, posix_shutdown_write, posix_close,
-    posix_lock,   posix_unlock, posix_wake,
+    posix_lock,   posix_unlock, posix_wake,     posix_read_file,
 };
 
 /* ---- the socket as a transport ----------------------------------------------------------- */
@@ -381,7 +391,7 @@ static void advance_handshake(posix_conn *pc)
     engine_conn *ec = engine_conn_of_shell(pc);
     int r = tls_handshake(pc->tls);
     if (r == 0) {
-        engine_handshake_done(ec);
+        engine_handshake_done(ec, tls_alpn(pc->tls));
         serve(pc, LOOP_READ); /* the first request may already sit decrypted in the session */
     } else if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
         pc->handshake_wants = r == IO_WANT_READ ? LOOP_READ : LOOP_WRITE;
@@ -442,6 +452,7 @@ static posix_conn *start_connection(posix_shell *ps, listener *l, int fd, const 
     pc->h.kind = H_CONN;
     pc->fd = fd;
     pc->ps = ps;
+    ec->core.h2_modes = l->h2_modes;
     if (l->tls) {
         io_transport socket = {socket_recv, socket_send, pc};
         if (tls_conn_create(l->tls, &socket, &pc->tls) < 0) {
@@ -763,6 +774,8 @@ static int add_listener(mote_server *s, const char *addr, uint16_t port, tls_ctx
     l->h.kind = H_LISTENER;
     l->fd = fd;
     l->tls = tls;
+    l->h2_modes = (uint8_t)engine_h2_modes(s);
+    if (tls) tls_ctx_offer_h2(tls, (l->h2_modes & MOTE_HTTP2_ALPN) != 0);
     l->port = (uint16_t)net_local_port(fd);
     net_local_address(fd, l->address, sizeof l->address);
     if (ps->listener_count) memcpy(grown, ps->listeners, ps->listener_count * sizeof *grown);
@@ -822,6 +835,21 @@ int mote_listen_tls(mote_server *s, const char *addr, uint16_t port, const mote_
         return MOTE_ENOTSUP;
     }
     return listen_all(s, addr, port, tls);
+}
+
+int mote_listener_http2(mote_server *s, int i, unsigned modes)
+{
+    unsigned k;
+    if (!s || modes > MOTE_HTTP2_ALL) return MOTE_EINVAL;
+    if (i < 0 || (size_t)i >= shell_of(s)->listener_count) return MOTE_EINVAL;
+    if (!engine_h2_modes(s)) return modes ? MOTE_ENOTSUP : MOTE_OK;
+    for (k = 0; k <= shell_of(s)->worker_count; k++) {
+        mote_server *w = mote_server_loop(s, k);
+        listener *l = shell_of(w)->listeners[i];
+        l->h2_modes = (uint8_t)(modes & engine_h2_modes(w));
+        if (l->tls) tls_ctx_offer_h2(l->tls, (l->h2_modes & MOTE_HTTP2_ALPN) != 0);
+    }
+    return MOTE_OK;
 }
 
 int mote_listener_port(const mote_server *s, int i)
