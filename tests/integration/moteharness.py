@@ -30,6 +30,16 @@ import unittest
 SAMPLE = os.environ.get("MOTE_SAMPLE", "")
 BACKEND = os.environ.get("MOTE_BACKEND", "?")
 
+def _sample_has_http2():
+    """True when mote-sample was built with HTTP/2 (its --version says so)."""
+    if not SAMPLE or not os.path.exists(SAMPLE):
+        return False
+    out = subprocess.run([SAMPLE, "--version"], capture_output=True, text=True, timeout=10).stdout
+    return "HTTP/2" in out
+
+
+HTTP2 = _sample_has_http2()
+
 # Slow builds (sanitizers) get more time; every wait in the tests is derived from these.
 START_TIMEOUT = 15.0      # banner complete
 IO_TIMEOUT = 10.0         # one socket read that must succeed

@@ -311,7 +311,7 @@ class Options(unittest.TestCase):
         rc, out, err = self.run_sample("--version")
         self.assertEqual(rc, 0)
         self.assertRegex(out, r"^mote-sample \d+\.\d+\.\d+ \(libmote \d+\.\d+\.\d+, "
-                              r"mbedTLS \d+\.\d+\.\d+\)\n$")
+                              r"mbedTLS \d+\.\d+\.\d+(, HTTP/2)?\)\n$")
         self.assertEqual(err, "")
 
     def test_bad_new_options(self):

@@ -171,7 +171,7 @@ class BrowserStatic(mh.SampleTestCase):
                              "%s reached Chromium without gzip: %r" % (path, headers))
         self.assertGreater(state1["cssRules"], 0, "the stylesheet did not arrive: %r" % state1)
         # every resource came over the protocol ALPN chose (PerformanceResourceTiming)
-        protocol = "h2" if tls else "http/1.1"
+        protocol = "h2" if tls and mh.HTTP2 else "http/1.1"
         self.assertEqual(state1["nav"]["protocol"], protocol, "the page: %r" % state1["nav"])
         self.assertTrue(state1["resources"], "no resources timed: %r" % state1)
         for r in state1["resources"]:
