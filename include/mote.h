@@ -239,8 +239,10 @@ typedef struct mote_config {
                                      the library is built with it, else 0; 0: HTTP/1.1 only);
                                      a listener may narrow it (mote_listener_http2()). Not in
                                      static-memory mode (nghttp2 allocates per stream) */
-    uint32_t h2_max_concurrent_streams; /**< HTTP/2 streams open at once per connection (100);
-                                     more are refused (REFUSED_STREAM) */
+    uint32_t h2_max_concurrent_streams; /**< HTTP/2 streams open at once per connection (100),
+                                     advertised in SETTINGS; a client that opens more is sent
+                                     GOAWAY PROTOCOL_ERROR (nghttp2 escalates the stream error
+                                     of RFC 9113 §5.1.2, as §5.4.1 allows) */
     uint32_t h2_stream_window;    /**< request body bytes a stream may have in flight (65535):
                                      the window is given back only as the handler takes the
                                      body, so a paused body holds the client back */

@@ -85,6 +85,9 @@ typedef struct h2_session {
     const uint8_t *held_data;
     size_t held_len;
     uint32_t glitches;            /* frames that cost without progress (see count_glitch) */
+    /* the client's last 64 stream ids, newest first (see late_headers) */
+    int32_t last_id;
+    uint64_t opened, reset;       /* bit i: stream last_id - 2i was opened / reset by us */
     uint8_t in_session;           /* inside mem_recv or mem_send */
     uint8_t started;              /* SETTINGS submitted */
     uint8_t got_frame;            /* the preface and a first frame arrived */
@@ -438,6 +441,24 @@ static int host_agrees(const mote_exchange *x)
     return 1;
 }
 
+/* Without a Host field, :authority is given as one, so a handler reads the same fields whichever
+ * version the request came in (RFC 9113 §8.3.1: clients send :authority instead of Host). */
+static void host_from_authority(mote_exchange *x)
+{
+    mote_request *req = &x->req;
+    h2_exchange *h = hx(x);
+    uint32_t used = req->field_count + req->trailer_count;
+    hdr_span *sp;
+    if (h->host_field || !h->authority_len || h->refuse_status) return;
+    if (used >= x->conn->env->max_headers || !head_reserve(x, 5)) return;
+    sp = &x->spans[used];
+    sp->name_len = 4;
+    sp->name_off = head_put(x, "host", 4);
+    sp->value_off = h->authority_off;
+    sp->value_len = h->authority_len;
+    req->field_count++;
+}
+
 /* The request head is complete: fill the request and hand it to the exchange policy. */
 static void dispatch(mote_exchange *x, int end_stream)
 {
@@ -446,6 +467,7 @@ static void dispatch(mote_exchange *x, int end_stream)
     const hdr_span *cl = NULL;
     uint32_t i;
     join_cookies(x);
+    host_from_authority(x);
     req->base = h->head;
     req->fields = x->spans;
     if (!h->refuse_status) req->method = (uint8_t)method_id(h->head + req->method_off);
@@ -478,6 +500,12 @@ static void dispatch(mote_exchange *x, int end_stream)
         /* the target's authority for exchange_dispatch: :authority stands for Host */
         req->host = h->head + h->authority_off;
     }
+    if (!h->head && (!head_reserve(x, 1) || head_put(x, "", 0) != 0)) {
+        (void)nghttp2_submit_rst_stream(h->s->ng, NGHTTP2_FLAG_NONE, (int32_t)x->id,
+                                        NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    req->base = h->head;
     if (h->refuse_status) {
         req->valid = 1;
         if (x->conn->env->exchange_begin) x->conn->env->exchange_begin(x);
@@ -495,10 +523,16 @@ static void dispatch(mote_exchange *x, int end_stream)
 
 /* ---- the request body ---------------------------------------------------------------------- */
 
-/* Returns body window to the peer for n bytes taken. */
-static void consume(h2_session *s, int32_t id, size_t n)
+/* n body bytes of stream `id` were dealt with: the connection's window reopens; the stream's
+ * only for a consumer that took them. A body nobody reads (drained before an answer, or
+ * after one until the stream is reset) gets no more window: the client stops sending it. */
+static void give_window(h2_session *s, mote_exchange *x, int32_t id, size_t n)
 {
-    if (n) (void)nghttp2_session_consume(s->ng, id, n);
+    if (!n) return;
+    if (stream_of(s, id) == x && x->body.mode != BODY_DRAIN)
+        (void)nghttp2_session_consume(s->ng, id, n);
+    else
+        (void)nghttp2_session_consume_connection(s->ng, n);
 }
 
 static int collect_piece(mote_exchange *x, const uint8_t *data, size_t len)
@@ -568,8 +602,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         return NGHTTP2_ERR_PAUSE;
     }
     deliver(x, data, len);
-    if (stream_of(s, id) == x) consume(s, id, len);
-    else (void)nghttp2_session_consume_connection(s->ng, len);
+    give_window(s, x, id, len);
     return 0;
 }
 
@@ -602,14 +635,59 @@ static int count_glitch(h2_session *s)
     return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
+/* Bit i of the recent-stream masks is stream last_id - 2i; a newer id moves the window. */
+static void note_stream_id(h2_session *s, int32_t id)
+{
+    uint32_t shift = (uint32_t)(id - s->last_id) / 2;
+    s->opened = shift >= 64 ? 0 : s->opened << shift;
+    s->reset = shift >= 64 ? 0 : s->reset << shift;
+    s->opened |= 1;
+    s->last_id = id;
+}
+
+static int recent_bit(const h2_session *s, int32_t id, uint64_t mask)
+{
+    uint32_t i = (uint32_t)(s->last_id - id) / 2;
+    return i < 64 && ((mask >> i) & 1u);
+}
+
+/* HEADERS on a client stream id not above the last one, for a stream nghttp2 no longer has
+ * (it ignores them, not remembering closed streams): trailers for a stream this server reset
+ * may still be under way and are ignored; otherwise the id is reused (a connection error
+ * STREAM_CLOSED, RFC 9113 §5.1) or goes backwards (PROTOCOL_ERROR, §5.1.1). Ids older than
+ * the last 64 are left to nghttp2. */
+static int late_headers(h2_session *s, int32_t id)
+{
+    uint32_t code;
+    if (id > s->last_id) {
+        note_stream_id(s, id);
+        return 0;
+    }
+    if ((uint32_t)(s->last_id - id) / 2 >= 64 || recent_bit(s, id, s->reset) ||
+        nghttp2_session_find_stream(s->ng, id))
+        return 0;
+    code = recent_bit(s, id, s->opened) ? NGHTTP2_STREAM_CLOSED : NGHTTP2_PROTOCOL_ERROR;
+    (void)nghttp2_session_terminate_session(s->ng, code);
+    s->fatal = 1;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 {
     h2_session *s = ud;
     (void)ng;
     s->got_frame = 1;
     switch (hd->type) {
-    case NGHTTP2_PING:
+    case NGHTTP2_HEADERS:
+        return (hd->stream_id & 1) ? late_headers(s, hd->stream_id) : 0;
     case NGHTTP2_PRIORITY:
+        if (hd->stream_id == 0) { /* RFC 9113 §6.3; nghttp2 ignores PRIORITY once RFC 7540's are off */
+            (void)nghttp2_session_terminate_session(s->ng, NGHTTP2_PROTOCOL_ERROR);
+            s->fatal = 1;
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+        return count_glitch(s);
+    case NGHTTP2_PING:
     case NGHTTP2_RST_STREAM:
         return count_glitch(s);
     case NGHTTP2_SETTINGS:
@@ -667,6 +745,9 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
     h2_session *s = ud;
     mote_exchange *x;
     (void)ng;
+    if (frame->hd.type == NGHTTP2_RST_STREAM && (frame->hd.stream_id & 1) &&
+        frame->hd.stream_id <= s->last_id && (uint32_t)(s->last_id - frame->hd.stream_id) / 2 < 64)
+        s->reset |= (uint64_t)1 << ((uint32_t)(s->last_id - frame->hd.stream_id) / 2);
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -685,10 +766,11 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
     h2_session *s = ud;
     mote_exchange *x = stream_of(s, id);
     (void)ng;
-    (void)error_code;
     if (x) {
+        /* a stream answered in full is progress; one reset (by either side) is not */
+        int answered = hx(x)->end_sent && error_code == NGHTTP2_NO_ERROR;
         stream_gone(x);
-        if (s->glitches) s->glitches--;
+        if (answered && s->glitches) s->glitches--;
     }
     return 0;
 }
@@ -914,6 +996,21 @@ static int h2_room(const mote_exchange *x)
     return stream_room(x);
 }
 
+/* A paused stream's chunk goes to its consumer once it is no longer paused (resumed, or
+ * answered and draining). */
+static void release_held(h2_session *s)
+{
+    mote_exchange *x = s->held;
+    const uint8_t *data = s->held_data;
+    size_t len = s->held_len;
+    int32_t id;
+    if (!x || (x->body.paused && x->body.mode == BODY_STREAM)) return;
+    id = (int32_t)x->id;
+    s->held = NULL;
+    deliver(x, data, len);
+    give_window(s, x, id, len);
+}
+
 static void h2_want_body(mote_exchange *x)
 {
     h2_exchange *h = hx(x);
@@ -926,15 +1023,8 @@ static void h2_want_body(mote_exchange *x)
         x->req.flags &= (uint8_t)~REQ_EXPECT_CONTINUE;
     }
     if (s->held == x && !x->body.paused && !x->in_callback && !s->in_session) {
-        mote_conn *c = x->conn;
-        const uint8_t *data = s->held_data;
-        size_t len = s->held_len;
-        int32_t id = (int32_t)x->id;
-        s->held = NULL;
-        deliver(x, data, len);
-        if (stream_of(s, id) == x) consume(s, id, len);
-        else (void)nghttp2_session_consume_connection(s->ng, len);
-        conn_output_queued(c); /* the input after it goes on from the shell's next turn */
+        release_held(s);
+        conn_output_queued(x->conn); /* the input after it goes on from the shell's next turn */
     }
 }
 
@@ -1051,16 +1141,23 @@ static void session_free(mote_conn *c, h2_session *s)
     env_free(c, s);
 }
 
+/* The GOAWAY error code for nghttp2's verdict on the input. */
+static uint32_t goaway_code(int rc)
+{
+    if (rc == NGHTTP2_ERR_FLOODED) return NGHTTP2_ENHANCE_YOUR_CALM;
+#if MOTE_HAVE_NGHTTP2_MAX_CONTINUATIONS
+    if (rc == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) return NGHTTP2_ENHANCE_YOUR_CALM;
+#endif
+    return rc == NGHTTP2_ERR_NOMEM ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_PROTOCOL_ERROR;
+}
+
 /* Something went wrong past repair: GOAWAY (once nghttp2 has queued one) and close. */
 static void session_fails(mote_conn *c, int rc)
 {
     h2_session *s = sess(c);
     s->fatal = 1;
     if (rc != NGHTTP2_ERR_CALLBACK_FAILURE || !nghttp2_session_want_write(s->ng))
-        (void)nghttp2_session_terminate_session(
-            s->ng, rc == NGHTTP2_ERR_BAD_CLIENT_MAGIC || rc == NGHTTP2_ERR_FLOODED
-                       ? NGHTTP2_PROTOCOL_ERROR
-                       : (rc == NGHTTP2_ERR_NOMEM ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_PROTOCOL_ERROR));
+        (void)nghttp2_session_terminate_session(s->ng, goaway_code(rc));
     c->closing = 1;
 }
 
@@ -1078,6 +1175,7 @@ static void start_upgraded(mote_conn *c, h2_session *s)
         session_fails(c, rc);
         return;
     }
+    note_stream_id(s, 1);
     stream_link(s, x);
     dispatch(x, 1);
 }
@@ -1129,7 +1227,11 @@ static size_t h2_read_space(mote_conn *c, char **at)
 {
     h2_session *s = sess(c);
     conn_block *b = c->b;
-    if (!s || s->fatal || s->held || s->pend_len || !nghttp2_session_want_read(s->ng)) return 0;
+    /* nothing is read while output waits: a peer that does not read its PING and SETTINGS
+     * acknowledgements stops being read from */
+    if (!s || s->fatal || s->held || s->pend_len || !conn_out_room(c) ||
+        !nghttp2_session_want_read(s->ng))
+        return 0;
     if (b->in_start == b->in_len) b->in_start = b->in_len = 0;
     *at = b->in + b->in_len;
     return c->env->in_size - b->in_len;
@@ -1204,6 +1306,7 @@ static void produce(mote_conn *c)
 {
     h2_session *s = sess(c);
     if (!s || !c->b || s->in_session) return;
+    release_held(s);
     if (!s->held) feed(c);
     take_output(c);
 }
@@ -1239,7 +1342,10 @@ static int h2_is_idle(const mote_conn *c)
 static int h2_is_responding(const mote_conn *c)
 {
     const h2_session *s = sess(c);
-    if (!s || s->fatal) return s ? s->pend_len > 0 : 0;
+    if (!s) return 0;
+    /* over (ours, or nghttp2 has sent its own GOAWAY): only the last frames remain */
+    if (s->fatal || (!nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng)))
+        return s->pend_len > 0 || nghttp2_session_want_write(s->ng);
     return s->open > 0 || s->pend_len > 0 || nghttp2_session_want_write(s->ng);
 }
 
