@@ -445,7 +445,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     A.f.env.exchange_begin = on_exchange_begin;
     add_routes();
     A.f.router_live = A.f.live;
-    fenv_start(&A.f, NULL);
+    fenv_start(&A.f, NULL, NULL);
     skip = 2 + split_init(&s, data + 2, size - 2);
 
     feed_all((const char *)data + skip, size - skip, &s, &d);

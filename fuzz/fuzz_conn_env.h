@@ -119,11 +119,17 @@ static void fenv_init(fenv *f, int small, int fixed)
     pool_init(&f->exchanges, plain, exchange_block_size(&f->env), 1);
 }
 
-static void fenv_start(fenv *f, void *user)
+/* The connection as the engine starts it; `speaking`: the protocol ALPN chose before the first
+ * byte (NULL: the env's first). */
+static void fenv_start(fenv *f, void *user, const proto_ops *speaking)
 {
     size_t size = conn_block_size(&f->env);
     char *block = malloc(size);
     conn_init(&f->conn, &f->env, user);
+    if (speaking) {
+        f->conn.is_tls = 1;
+        f->conn.proto = speaking;
+    }
     if (!block) abort();
     memset(block, 0xa5, size);
     if (conn_attach(&f->conn, block) < 0) abort();

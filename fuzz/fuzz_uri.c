@@ -217,7 +217,7 @@ static int run_request(const char *value, size_t vlen, int expect)
     fenv_init(&f, 0, 0);
     router_add(&f.routes, &(mote_route_def){.path = "/", .handler = h_check}, NULL);
     f.router_live = f.live;
-    fenv_start(&f, NULL);
+    fenv_start(&f, NULL, NULL);
     n = snprintf(req, vlen + 64, "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: %.*s\r\n\r\n",
                  (int)vlen, value);
     C.expect = expect;

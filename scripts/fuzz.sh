@@ -11,6 +11,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_tls fuzz_ws fuzz_static"
+# fuzz_h2 where the build has HTTP/2 (nghttp2 found)
+[ -f /usr/include/nghttp2/nghttp2.h ] && HARNESSES="$HARNESSES fuzz_h2"
 BUILD=build/fuzz
 BIN=$BUILD/fuzz
 FINDINGS=$BUILD/findings
