@@ -16,8 +16,10 @@ server's frames are parsed with hyperframe and its header blocks decoded with hp
 Where the RFC lets the server choose (a stream error may always be escalated to a connection
 error, RFC 9113 section 5.4.1; a frame size error in DATA may be either), the test accepts each
 permitted answer and says so."""
+import hashlib
 import os
 import select
+import signal
 import socket
 import ssl
 import struct
@@ -1605,6 +1607,73 @@ class ZeroWindow(H2Case):
         h.wait_closed(self.WRITE_MS / 1000 + 10)
         got = sum(int(l.split()[1]) for l in h.log if l.startswith("DATA(%d)" % sid))
         self.assertEqual(got, 100, h.log)
+
+
+class Semantics(H2Case):
+    """The rules HTTP/1.1 requests meet, met the same over HTTP/2: methods, body limits,
+    credentials, the target's normalisation."""
+
+    def status(self, fields, body=None):
+        h = self.open()
+        sid = h.request(fields, end_stream=body is None)
+        if body is not None:
+            h.send_body(sid, body)
+        status, headers, _ = h.response(sid)
+        return status, headers
+
+    def test_405_with_allow(self):
+        status, headers = self.status(request_fields("/echo"))
+        self.assertEqual((status, headers.get("allow")), (405, "POST, PUT, OPTIONS"))
+
+    def test_unknown_method_501(self):
+        self.assertEqual(self.status(request_fields("/index.html", "BREW"))[0], 501)
+
+    def test_body_over_the_route_limit_413(self):
+        big = 2 << 20   # /echo collects at most the default max_body_size (1 MiB)
+        h = self.open()
+        sid = h.request(request_fields("/echo", "POST", extra=[("content-length", str(big))]),
+                        end_stream=False)
+        # answered from the head, before any DATA
+        self.assertEqual(h.response(sid)[0], 413)
+
+    def test_basic_auth(self):
+        status, headers = self.status(request_fields("/auth"))
+        self.assertEqual((status, headers.get("www-authenticate")),
+                         (401, 'Basic realm="mote", charset="UTF-8"'))
+        good = [("authorization", "Basic YWRtaW46bW90ZQ==")]   # admin:mote, the defaults
+        self.assertEqual(self.status(request_fields("/auth", extra=good))[0], 200)
+
+    def test_target_normalised(self):
+        h = self.open()
+        sid = h.request(request_fields("/static/../index.html"))
+        status, _, body = h.response(sid)
+        self.assertEqual((status, body), (200, IT_WORKS))
+
+
+class Shutdown(H2Case):
+    """SIGTERM: a GOAWAY naming the last stream taken, the streams in flight finished, then
+    the close (RFC 9113 section 6.8)."""
+    shared_sample = False
+
+    def test_graceful_goaway_finishes_in_flight_streams(self):
+        self.sample = self.start_sample()
+        h = self.open()
+        status, _, _ = h.get("/index.html")
+        self.assertEqual(status, 200)
+        body = os.urandom(200000)
+        sid = h.request(request_fields("/upload", "POST"), end_stream=False)
+        h.send_body(sid, body[:1000], end_stream=False)
+        self.sample.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + IO_TIMEOUT
+        while not h.goaways:
+            self.assertIsNotNone(h.read_frame(deadline), "EOF before a GOAWAY: %s" % h.log)
+        self.assertEqual(h.goaways[0].error_code, NO_ERROR, h.log)
+        self.assertGreaterEqual(h.goaways[0].last_stream_id, sid, h.log)
+        h.send_body(sid, body[1000:])
+        status, _, reply = h.response(sid)
+        self.assertEqual(status, 200)
+        self.assertIn(hashlib.sha256(body).hexdigest().encode(), reply)
+        h.wait_closed()
 
 
 if __name__ == "__main__":
