@@ -636,6 +636,17 @@ int engine_stop_requested(const mote_server *s)
     return atomic_load(&s->stop_requested);
 }
 
+/* A connection whose protocol says goodbye (GOAWAY, a close frame) gets a block to say it in,
+ * if it gave its own back while idle; without one it is closed all the same. */
+static void lend_block_for_goodbye(mote_server *s, engine_conn *ec)
+{
+    char *block;
+    if (ec->state != CS_OPEN || ec->core.b || ec->core.closing || !ec->core.proto->going_away)
+        return;
+    block = pool_get(&s->blocks);
+    if (block && conn_attach(&ec->core, block) < 0) give_back_block(s, block);
+}
+
 void engine_begin_shutdown(mote_server *s)
 {
     uint32_t i;
@@ -645,6 +656,7 @@ void engine_begin_shutdown(mote_server *s)
         engine_conn *ec = slot(s, i);
         if (ec->state == CS_FREE) continue;
         if (ec->state == CS_HANDSHAKE) ec->dead = 1;
+        lend_block_for_goodbye(s, ec);
         conn_going_away(&ec->core);
         engine_settle(ec);
     }

@@ -85,9 +85,13 @@ typedef struct h2_session {
     const uint8_t *held_data;
     size_t held_len;
     uint32_t glitches;            /* frames that cost without progress (see count_glitch) */
-    /* the client's last 64 stream ids, newest first (see late_headers) */
+    /* the client's last 64 stream ids, newest first (see late_frame) */
     int32_t last_id;
     uint64_t opened, reset;       /* bit i: stream last_id - 2i was opened / reset by us */
+    /* while a SETTINGS frame is read: the peer's initial window and the largest stream window
+     * before it (see check_initial_window) */
+    int32_t initial_window_before, window_before_settings;
+    uint32_t to_frame;            /* input bytes to the next frame header (the preface first) */
     uint8_t in_session;           /* inside mem_recv or mem_send */
     uint8_t started;              /* SETTINGS submitted */
     uint8_t got_frame;            /* the preface and a first frame arrived */
@@ -345,6 +349,14 @@ static void take_field(mote_exchange *x, const uint8_t *name, size_t nlen, const
     }
 }
 
+/* A connection error: GOAWAY with `code`, then the close. */
+static int session_error(h2_session *s, uint32_t code)
+{
+    (void)nghttp2_session_terminate_session(s->ng, code);
+    s->fatal = 1;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
                      size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
 {
@@ -359,8 +371,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     h->decoded += nlen + vlen + 32;
     if (h->decoded > (uint64_t)DECODED_FACTOR * (env->max_request_line + env->max_header_bytes)) {
         /* an HPACK bomb: a small block decoding to far more than anything this server takes */
-        (void)nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return session_error(s, NGHTTP2_ENHANCE_YOUR_CALM);
     }
     if (h->refuse_status) return 0; /* decoded for HPACK's sake, not kept */
     if (h->trailers && name[0] == ':') return 0;
@@ -630,9 +641,7 @@ static void body_end(mote_exchange *x)
 static int count_glitch(h2_session *s)
 {
     if (++s->glitches <= s->c->env->h2_max_glitches) return 0;
-    (void)nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
-    s->fatal = 1;
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return session_error(s, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 /* Bit i of the recent-stream masks is stream last_id - 2i; a newer id moves the window. */
@@ -651,25 +660,49 @@ static int recent_bit(const h2_session *s, int32_t id, uint64_t mask)
     return i < 64 && ((mask >> i) & 1u);
 }
 
-/* HEADERS on a client stream id not above the last one, for a stream nghttp2 no longer has
- * (it ignores them, not remembering closed streams): trailers for a stream this server reset
- * may still be under way and are ignored; otherwise the id is reused (a connection error
- * STREAM_CLOSED, RFC 9113 §5.1) or goes backwards (PROTOCOL_ERROR, §5.1.1). Ids older than
- * the last 64 are left to nghttp2. */
-static int late_headers(h2_session *s, int32_t id)
+/* HEADERS or DATA on a client stream id not above the last one, for a stream nghttp2 no
+ * longer has (it ignores them, not remembering closed streams). Frames for a stream this
+ * server reset may still be under way and are ignored (RFC 9113 §5.1); otherwise the stream
+ * is closed (STREAM_CLOSED, §5.1), or for HEADERS on an id never opened, the id goes
+ * backwards (PROTOCOL_ERROR, §5.1.1). Ids older than the last 64 are left to nghttp2. */
+static int late_frame(h2_session *s, int32_t id, int headers)
 {
-    uint32_t code;
     if (id > s->last_id) {
-        note_stream_id(s, id);
-        return 0;
+        if (headers) note_stream_id(s, id);
+        return 0; /* DATA on an idle stream: nghttp2's PROTOCOL_ERROR */
     }
     if ((uint32_t)(s->last_id - id) / 2 >= 64 || recent_bit(s, id, s->reset) ||
         nghttp2_session_find_stream(s->ng, id))
         return 0;
-    code = recent_bit(s, id, s->opened) ? NGHTTP2_STREAM_CLOSED : NGHTTP2_PROTOCOL_ERROR;
-    (void)nghttp2_session_terminate_session(s->ng, code);
-    s->fatal = 1;
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return session_error(s, headers && !recent_bit(s, id, s->opened) ? NGHTTP2_PROTOCOL_ERROR
+                                                                      : NGHTTP2_STREAM_CLOSED);
+}
+
+/* The largest window of an open stream, before a SETTINGS frame changes the initial one. */
+static int32_t largest_stream_window(const h2_session *s)
+{
+    const mote_exchange *x;
+    int32_t most = 0, w;
+    for (x = s->streams; x; x = hx(x)->next) {
+        w = nghttp2_session_get_stream_remote_window_size(s->ng, (int32_t)x->id);
+        if (w > most) most = w;
+    }
+    return most;
+}
+
+/* A new SETTINGS_INITIAL_WINDOW_SIZE that would take an open stream's window past 2^31-1 is
+ * a connection error FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); nghttp2 resets the stream only. */
+static int check_initial_window(h2_session *s, const nghttp2_settings *set)
+{
+    size_t i;
+    for (i = set->niv; i-- > 0;) {
+        if (set->iv[i].settings_id != NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) continue;
+        if ((int64_t)set->iv[i].value - s->initial_window_before + s->window_before_settings >
+            INT32_MAX)
+            return session_error(s, NGHTTP2_FLOW_CONTROL_ERROR);
+        break;
+    }
+    return 0;
 }
 
 static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
@@ -679,23 +712,25 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
     s->got_frame = 1;
     switch (hd->type) {
     case NGHTTP2_HEADERS:
-        return (hd->stream_id & 1) ? late_headers(s, hd->stream_id) : 0;
+        return (hd->stream_id & 1) ? late_frame(s, hd->stream_id, 1) : 0;
     case NGHTTP2_PRIORITY:
-        if (hd->stream_id == 0) { /* RFC 9113 §6.3; nghttp2 ignores PRIORITY once RFC 7540's are off */
-            (void)nghttp2_session_terminate_session(s->ng, NGHTTP2_PROTOCOL_ERROR);
-            s->fatal = 1;
-            return NGHTTP2_ERR_CALLBACK_FAILURE;
-        }
+        /* RFC 9113 §6.3; nghttp2 ignores PRIORITY once RFC 7540's are off */
+        if (hd->stream_id == 0) return session_error(s, NGHTTP2_PROTOCOL_ERROR);
         return count_glitch(s);
     case NGHTTP2_PING:
     case NGHTTP2_RST_STREAM:
         return count_glitch(s);
     case NGHTTP2_SETTINGS:
-        return (hd->flags & NGHTTP2_FLAG_ACK) ? 0 : count_glitch(s);
+        if (hd->flags & NGHTTP2_FLAG_ACK) return 0;
+        s->initial_window_before = (int32_t)nghttp2_session_get_remote_settings(
+            s->ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+        s->window_before_settings = largest_stream_window(s);
+        return count_glitch(s);
     case NGHTTP2_WINDOW_UPDATE:
         /* a window opened for output that waits is progress; others are noise */
         return s->open ? 0 : count_glitch(s);
     case NGHTTP2_DATA:
+        if ((hd->stream_id & 1) && late_frame(s, hd->stream_id, 0)) return NGHTTP2_ERR_CALLBACK_FAILURE;
         return hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM) ? count_glitch(s) : 0;
     default:
         return 0;
@@ -729,6 +764,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     mote_exchange *x;
     int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     (void)ng;
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+        return check_initial_window(s, &frame->settings);
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     x = stream_of(s, frame->hd.stream_id);
     if (!x) return 0;
@@ -1127,6 +1164,7 @@ static h2_session *session_new(mote_conn *c)
     s->c = c;
     s->alloc = c->env->alloc;
     s->mem_max = c->env->h2_max_session_memory;
+    s->to_frame = H2_PREFACE_LEN; /* the client's preface, then frames */
     if (make_session(s) < 0) {
         env_free(c, s);
         return NULL;
@@ -1233,20 +1271,43 @@ static size_t h2_read_space(mote_conn *c, char **at)
         !nghttp2_session_want_read(s->ng))
         return 0;
     if (b->in_start == b->in_len) b->in_start = b->in_len = 0;
+    if (b->in_len == c->env->in_size && b->in_start) { /* a frame header's first bytes, kept */
+        b->in_len -= b->in_start;
+        memmove(b->in, b->in + b->in_start, b->in_len);
+        b->in_start = 0;
+    }
     *at = b->in + b->in_len;
     return c->env->in_size - b->in_len;
 }
 
-/* Input to nghttp2, up to a paused stream's chunk. */
+/* The frame header at `p` (9 bytes): one nghttp2 would ignore but the RFC does not. */
+static int check_frame_header(h2_session *s, const uint8_t *p)
+{
+    int32_t id = (int32_t)(((uint32_t)p[5] & 0x7f) << 24 | (uint32_t)p[6] << 16 |
+                           (uint32_t)p[7] << 8 | p[8]);
+    return p[3] == NGHTTP2_DATA && (id & 1) ? late_frame(s, id, 0) : 0;
+}
+
+/* Input to nghttp2, up to a paused stream's chunk, a frame at a time: each frame header is
+ * looked at whole before nghttp2 takes it, with the frames before it already taken. */
 static void feed(mote_conn *c)
 {
     h2_session *s = sess(c);
     conn_block *b = c->b;
     while (b->in_start < b->in_len && !s->held && !s->fatal) {
+        const uint8_t *in = (const uint8_t *)b->in + b->in_start;
+        size_t avail = b->in_len - b->in_start;
         ssize_t r;
+        if (s->to_frame == 0) {
+            if (avail < 9) break; /* the rest of the header is still to come */
+            if (check_frame_header(s, in) < 0) {
+                b->in_start = b->in_len;
+                break;
+            }
+            s->to_frame = 9 + ((uint32_t)in[0] << 16 | (uint32_t)in[1] << 8 | in[2]);
+        }
         s->in_session = 1;
-        r = nghttp2_session_mem_recv(s->ng, (const uint8_t *)b->in + b->in_start,
-                                     b->in_len - b->in_start);
+        r = nghttp2_session_mem_recv(s->ng, in, avail < s->to_frame ? avail : s->to_frame);
         s->in_session = 0;
         if (r < 0) {
             session_fails(c, (int)r);
@@ -1254,6 +1315,7 @@ static void feed(mote_conn *c)
             break;
         }
         b->in_start += (uint32_t)r;
+        s->to_frame -= (uint32_t)r;
     }
     if (b->in_start == b->in_len && !s->held) b->in_start = b->in_len = 0;
 }
@@ -1409,6 +1471,7 @@ static void h2_going_away(mote_conn *c)
     (void)nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
                                 nghttp2_session_get_last_proc_stream_id(s->ng), NGHTTP2_NO_ERROR,
                                 NULL, 0);
+    produce(c); /* out before the connection is seen idle and closed */
 }
 
 const proto_ops h2_proto = {

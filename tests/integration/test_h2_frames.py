@@ -998,6 +998,116 @@ class ConnectionErrors(H2Case):
         self.assertIn(code, (PROTOCOL_ERROR, FRAME_SIZE_ERROR), h.log)
 
 
+class MoreStates(H2Case):
+    """Section 5 cases beside those above: closed streams after RST_STREAM or END_STREAM,
+    CONTINUATION on an idle stream, self-dependency, the reserved bit, frames a stream may take
+    in any state."""
+
+    def test_continuation_on_idle_stream(self):
+        # section 6.10: CONTINUATION not preceded by HEADERS is a connection error
+        self.connection_error(continuation(1, GET_ROOT), PROTOCOL_ERROR)
+
+    def test_data_after_rst_stream(self):
+        # section 5.1, closed: DATA on a stream the client reset: STREAM_CLOSED (a stream or
+        # connection error; the RST_STREAM may still be in flight, so it may be ignored too)
+        h = self.open()
+        sid = h.request(request_fields("/echo", "POST"), end_stream=False)
+        h.send(rst(sid, CANCEL))
+        h.send(data_frame(sid, b"late", end_stream=True))
+        kind, code = h.outcome(sid, timeout=2.0)
+        if kind != "timeout":
+            self.assertIn(kind, ("rst", "goaway"), h.log)
+            self.assertEqual(code, STREAM_CLOSED, h.log)
+        if kind != "goaway":
+            self.assertUsable(h)
+
+    def test_data_on_closed_stream(self):
+        # section 5.1: after END_STREAM from both sides, DATA: STREAM_CLOSED
+        h = self.open()
+        sid = h.request()
+        self.assertEqual(h.response(sid)[0], 200)
+        h.send(data_frame(sid, b"late"))
+        kind, code = h.outcome(sid)
+        self.assertIn(kind, ("rst", "goaway"), h.log)
+        self.assertEqual(code, STREAM_CLOSED, h.log)
+
+    def test_headers_depending_on_itself(self):
+        # section 5.3.1 (RFC 7540): a stream cannot depend on itself: PROTOCOL_ERROR, a stream
+        # error; RFC 9113 leaves priority signals to be ignored, so a plain answer passes too
+        h = self.open()
+        blk = GET_ROOT
+        frame = HeadersFrame(1, data=blk, flags=["END_STREAM", "END_HEADERS", "PRIORITY"],
+                             depends_on=1, stream_weight=15).serialize()
+        h.send(frame)
+        kind, code = h.outcome(1)
+        if kind == "timeout":
+            return
+        self.assertIn(kind, ("rst", "goaway"), h.log)
+        self.assertEqual(code, PROTOCOL_ERROR, h.log)
+
+    def test_priority_depending_on_itself(self):
+        h = self.open()
+        h.send(priority(1, depends_on=1))
+        kind, code = h.outcome(1, timeout=2.0)
+        if kind != "timeout":
+            self.assertIn(kind, ("rst", "goaway"), h.log)
+            self.assertEqual(code, PROTOCOL_ERROR, h.log)
+
+    def test_reserved_bit_ignored(self):
+        # section 4.1: the reserved bit MUST be ignored on receipt
+        h = self.open()
+        h.send(raw_frame(HEADERS, 0x5, 0x80000001, GET_ROOT))
+        status, _, _ = h.response(1)
+        self.assertEqual(status, 200)
+
+    def test_unknown_flags_ignored(self):
+        h = self.open()
+        h.send(raw_frame(PING, 0x16, 0, b"abcdefgh"))
+        h.send(raw_frame(HEADERS, 0x5 | 0x2 | 0x40, 1, GET_ROOT))
+        status, _, _ = h.response(1)
+        self.assertEqual(status, 200)
+
+    def test_priority_on_idle_stream_accepted(self):
+        h = self.open()
+        h.send(priority(9, depends_on=0))
+        self.assertUsable(h)
+
+    def test_window_update_and_priority_on_half_closed_stream(self):
+        h = self.open()
+        sid = h.request(request_fields("/events"))
+        status, _ = ConnectionErrors.read_head(h, sid)
+        self.assertEqual(status, 200)
+        h.send(window_update(sid, 1000), priority(sid, depends_on=0))
+        self.assertUsable(h)
+
+    def test_settings_window_change_overflows_stream(self):
+        # section 6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE that takes an open stream's window
+        # past 2^31-1 is a connection error FLOW_CONTROL_ERROR
+        h = self.open()
+        sid = h.request(request_fields("/events"))
+        ConnectionErrors.read_head(h, sid)
+        h.send(window_update(sid, (1 << 31) - 1 - 65535))
+        h.send(settings_frame([(INITIAL_WINDOW_SIZE, 65535 + 100000)]))
+        self.assertConnectionError(h, FLOW_CONTROL_ERROR)
+
+    def test_settings_window_grows_open_stream(self):
+        # section 6.9.2: a new SETTINGS_INITIAL_WINDOW_SIZE adjusts the window of every open
+        # stream: a response held by a window of 0 flows once the setting grows it
+        h = self.open([(INITIAL_WINDOW_SIZE, 0)])
+        sid = h.request(request_fields("/index.html"))
+        ConnectionErrors.read_head(h, sid)
+        h.send(settings_frame([(INITIAL_WINDOW_SIZE, 65535)]))
+        data, deadline = b"", time.monotonic() + IO_TIMEOUT
+        while True:
+            f = h.read_frame(deadline)
+            self.assertIsNotNone(f, h.log)
+            if f.type == DATA and f.stream_id == sid:
+                data += bytes(f.data)
+                if "END_STREAM" in f.flags:
+                    break
+        self.assertEqual(data, IT_WORKS)
+
+
 class StreamWindows(H2Case):
     """WINDOW_UPDATE on an open stream: stream errors."""
 
@@ -1655,26 +1765,39 @@ class Shutdown(H2Case):
     the close (RFC 9113 section 6.8)."""
     shared_sample = False
 
-    def test_graceful_goaway_finishes_in_flight_streams(self):
-        self.sample = self.start_sample()
-        h = self.open()
-        status, _, _ = h.get("/index.html")
-        self.assertEqual(status, 200)
-        body = os.urandom(200000)
-        sid = h.request(request_fields("/upload", "POST"), end_stream=False)
-        h.send_body(sid, body[:1000], end_stream=False)
+    def sigterm_goaway(self, h):
+        """SIGTERM, then the GOAWAY it brings."""
         self.sample.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + IO_TIMEOUT
         while not h.goaways:
             self.assertIsNotNone(h.read_frame(deadline), "EOF before a GOAWAY: %s" % h.log)
         self.assertEqual(h.goaways[0].error_code, NO_ERROR, h.log)
-        self.assertGreaterEqual(h.goaways[0].last_stream_id, sid, h.log)
+        return h.goaways[0].last_stream_id
+
+    def test_idle_connection_gets_goaway(self):
+        self.sample = self.start_sample()
+        h = self.open()
+        self.assertEqual(h.get("/index.html")[0], 200)
+        self.assertEqual(self.sigterm_goaway(h), 1)
+        h.wait_closed()
+
+    def test_graceful_goaway_finishes_in_flight_streams(self):
+        self.sample = self.start_sample()
+        h = self.open()
+        self.assertEqual(h.get("/index.html")[0], 200)
+        body = os.urandom(200000)
+        sid = h.request(request_fields("/upload", "POST"), end_stream=False)
+        h.send_body(sid, body[:1000], end_stream=False)
+        h.send(ping(b"in-order"))   # its ACK: the frames before it have been read
+        deadline = time.monotonic() + IO_TIMEOUT
+        while not h.pings:
+            self.assertIsNotNone(h.read_frame(deadline), h.log)
+        self.assertGreaterEqual(self.sigterm_goaway(h), sid, h.log)
         h.send_body(sid, body[1000:])
         status, _, reply = h.response(sid)
         self.assertEqual(status, 200)
         self.assertIn(hashlib.sha256(body).hexdigest().encode(), reply)
         h.wait_closed()
-
 
 if __name__ == "__main__":
     main()
