@@ -1090,6 +1090,31 @@ class MoreStates(H2Case):
         h.send(settings_frame([(INITIAL_WINDOW_SIZE, 65535 + 100000)]))
         self.assertConnectionError(h, FLOW_CONTROL_ERROR)
 
+    def test_unknown_error_codes_accepted(self):
+        # section 7: unknown error codes MUST NOT trigger special behaviour
+        h = self.open()
+        sid = h.request(request_fields("/events"))
+        ConnectionErrors.read_head(h, sid)
+        h.send(rst(sid, 0xff))
+        self.assertUsable(h)
+        h.send(goaway(h.next_stream - 2, 0xff))
+        h.wait_closed()
+
+    def test_window_of_one_byte(self):
+        # section 6.9.1: a window of 1 gets DATA of 1 byte, and the rest as it opens
+        h = self.open([(INITIAL_WINDOW_SIZE, 1)])
+        h.auto_window = False
+        sid = h.request(request_fields("/index.html"))
+        data, deadline = b"", time.monotonic() + IO_TIMEOUT
+        while len(data) < len(IT_WORKS):
+            f = h.read_frame(deadline)
+            self.assertIsNotNone(f, h.log)
+            if f.type == DATA and f.stream_id == sid:
+                self.assertEqual(len(f.data), 1, h.log)
+                data += bytes(f.data)
+                h.send(window_update(sid, 1), window_update(0, 1))
+        self.assertEqual(data, IT_WORKS)
+
     def test_settings_window_grows_open_stream(self):
         # section 6.9.2: a new SETTINGS_INITIAL_WINDOW_SIZE adjusts the window of every open
         # stream: a response held by a window of 0 flows once the setting grows it
