@@ -11,7 +11,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 pkgs="cmake make gcc libc6-dev libmbedtls-dev python3 openssl util-linux procps wrk nginx h2o
-libhttp-parser-dev libh2o-dev strace valgrind"
+libhttp-parser-dev libh2o-dev strace valgrind nghttp2-client libnghttp2-dev"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -2,12 +2,14 @@
 """Holds many idle keep-alive connections open to a server (bench/run.py runs it as a process
 of its own, so that it and the server each have their own open-files limit).
 
-usage: holder.py HOST PORT COUNT [CONCURRENCY] [--websocket PATH]
+usage: holder.py HOST PORT COUNT [CONCURRENCY] [--websocket PATH | --h2]
 
 Opens COUNT connections, at most CONCURRENCY (50) at a time in progress; on each it sends one
 `GET /index.html` and reads the whole response, then leaves the connection open and idle. With
 --websocket PATH it does a WebSocket handshake at PATH instead (no extension offered) and keeps
-the sockets whose answer was 101, idle: no frame is sent. Prints
+the sockets whose answer was 101, idle: no frame is sent. With --h2 it speaks HTTP/2 with prior
+knowledge: the preface, an empty SETTINGS and `GET /index.html` on stream 1, kept once that
+stream has ended and the server has acknowledged the SETTINGS. Prints
 "ready OK FAILED SECONDS" when all are settled, then reads commands from stdin:
   check   prints "alive N": connections still open (the server has not closed them)
   quit    (or end of input) closes everything and exits."""
@@ -17,6 +19,7 @@ import os
 import resource
 import selectors
 import socket
+import struct
 import sys
 import time
 
@@ -29,6 +32,28 @@ def websocket_request(path):
     return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
             "User-Agent: mote-bench-holder\r\n\r\n" % (path, key)).encode()
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+# HPACK: :method GET, :scheme http (static indexes 2, 6), :path and :authority literal
+H2_BLOCK = b"\x82\x86\x04\x0b/index.html\x01\x09127.0.0.1"
+H2_REQUEST = (H2_PREFACE + struct.pack(">I", len(H2_BLOCK))[1:] +
+              struct.pack(">BBI", 1, 0x5, 1) + H2_BLOCK)   # HEADERS, END_STREAM|END_HEADERS
+
+
+def h2_complete(buf):
+    """Stream 1 has ended and our SETTINGS is acknowledged."""
+    at, acked, ended = 0, False, False
+    while len(buf) - at >= 9:
+        n = int.from_bytes(buf[at:at + 3], "big")
+        ftype, flags = buf[at + 3], buf[at + 4]
+        stream = int.from_bytes(buf[at + 5:at + 9], "big") & 0x7fffffff
+        if len(buf) - at - 9 < n:
+            break
+        acked = acked or (ftype == 4 and flags & 1)
+        ended = ended or (stream == 1 and ftype in (0, 1) and flags & 1)
+        at += 9 + n
+    return bool(acked and ended)
 
 
 def raise_nofile():
@@ -56,7 +81,7 @@ class Conn:
         self.buf = b""
 
 
-def open_all(host, port, count, concurrency, ws_path=None):
+def open_all(host, port, count, concurrency, ws_path=None, h2=False):
     sel = selectors.DefaultSelector()
     held, failed, started, in_progress = [], 0, 0, 0
     deadline = time.monotonic() + DEADLINE_S
@@ -81,7 +106,8 @@ def open_all(host, port, count, concurrency, ws_path=None):
                         done = True
                     else:
                         # small enough for an empty socket buffer
-                        c.sock.sendall(websocket_request(ws_path) if ws_path else REQUEST)
+                        c.sock.sendall(websocket_request(ws_path) if ws_path else
+                                       H2_REQUEST if h2 else REQUEST)
                         c.sent = True
                         sel.modify(c.sock, selectors.EVENT_READ, c)
                 else:
@@ -90,7 +116,9 @@ def open_all(host, port, count, concurrency, ws_path=None):
                         done = True
                     else:
                         c.buf += data
-                        if response_complete(c.buf):
+                        if h2:
+                            done = ok = h2_complete(c.buf)
+                        elif response_complete(c.buf):
                             done = True
                             ok = not ws_path or c.buf.startswith(b"HTTP/1.1 101 ")
             except OSError:
@@ -129,6 +157,9 @@ def main():
         i = argv.index("--websocket")
         ws_path = argv[i + 1]
         del argv[i:i + 2]
+    h2 = "--h2" in argv
+    if h2:
+        argv.remove("--h2")
     if len(argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
@@ -136,7 +167,7 @@ def main():
     concurrency = int(argv[3]) if len(argv) == 4 else 50
     raise_nofile()
     t0 = time.monotonic()
-    held, failed = open_all(host, port, count, concurrency, ws_path)
+    held, failed = open_all(host, port, count, concurrency, ws_path, h2)
     print("ready %d %d %.2f" % (len(held), failed, time.monotonic() - t0), flush=True)
     for line in sys.stdin:
         if line.strip() == "check":

@@ -119,6 +119,17 @@ STATIC_WORKLOADS = [
 EMBEDDED_PATH = "/assets/it-works.html"
 EMBEDDED_BAR = 0.95         # compiled-in req/CPU-s >= this x in-memory
 
+# HTTP/2 (issue 14): h2load, 50 connections x 10 concurrent streams each, /index.html, over
+# h2c (prior knowledge) and h2 (TLS, ALPN); nginx with `http2` on both listeners
+H2_CONNS, H2_STREAMS = 50, 10
+H2_WORKLOADS = [
+    # key, title, scheme
+    ("h2c", "h2c, prior knowledge, %d conns x %d streams" % (H2_CONNS, H2_STREAMS), "http"),
+    ("h2", "h2 over TLS (ALPN), %d conns x %d streams" % (H2_CONNS, H2_STREAMS), "https"),
+]
+H2_BARS = {"h2o": 1.0, "nginx": 1.5}    # mote / other, on both workloads
+H2_IDLE_CONNS = 2000        # idle HTTP/2 connections, each after one request
+
 children = []  # every process started here, stopped on any exit
 
 
@@ -269,10 +280,12 @@ def wait_port(port, proc, timeout=10.0):
 # ---------- servers ----------
 
 class Server:
-    def __init__(self, name, work, args, files=None):
+    def __init__(self, name, work, args, files=None, h2=False):
         self.name, self.work, self.args = name, work, args
         self.files = files  # a directory served at FILES_PREFIX (the static section), or None
-        self.tag = "-files" if files else ""  # of its configuration and pid files
+        self.h2 = h2        # HTTP/2 on both ports where it is a choice (nginx: h2c only on plain)
+        # of its configuration and pid files
+        self.tag = ("-files" if files else "") + ("-h2" if h2 else "")
         self.port, self.tls_port = free_port(), free_port()
         self.proc = None
 
@@ -375,13 +388,14 @@ http {{
     ssl_certificate {w}/cert.pem;
     ssl_certificate_key {w}/key.pem;
     server {{
-        listen 127.0.0.1:{port};
-        listen 127.0.0.1:{tport} ssl;
+        listen 127.0.0.1:{port}{h2};
+        listen 127.0.0.1:{tport} ssl{h2};
         root {w}/docroot;{files}
     }}
 }}
 """.format(w=w, tmp=tmp, cipher=TLS_CIPHER, maxc=MAX_CONNS, idle=IDLE_TIMEOUT_S,
-           port=self.port, tport=self.tls_port, tag=self.tag, files=files))
+           port=self.port, tport=self.tls_port, tag=self.tag, files=files,
+           h2=" http2" if self.h2 else ""))
         return ["nginx", "-p", w, "-c", conf, "-e", w + "/nginx-error.log"]
 
 
@@ -457,8 +471,8 @@ class WsPeer(Server):
         return [self.port]
 
 
-def make_server(name, work, args, files=None):
-    return {"mote": Mote, "h2o": H2o, "nginx": Nginx}[name](name, work, args, files)
+def make_server(name, work, args, files=None, h2=False):
+    return {"mote": Mote, "h2o": H2o, "nginx": Nginx}[name](name, work, args, files, h2)
 
 
 # ---------- set-up ----------
@@ -528,13 +542,15 @@ def run_wrk(url, mode, seconds, conns=50):
 
 class Holder:
     """bench/holder.py holding idle keep-alive connections (or, with ws_path, idle WebSockets
-    opened at that path), pinned with the load generator."""
+    opened at that path; with h2, idle HTTP/2 connections, prior knowledge), pinned with the
+    load generator."""
 
-    def __init__(self, port, count, ws_path=None):
+    def __init__(self, port, count, ws_path=None, h2=False):
         self.proc = spawn(["taskset", "-c", CLIENT_CPU, sys.executable,
                            os.path.join(HERE, "holder.py"), "127.0.0.1", str(port), str(count),
                            str(HOLDER_CONCURRENCY)] +
-                          (["--websocket", ws_path] if ws_path else []),
+                          (["--websocket", ws_path] if ws_path else []) +
+                          (["--h2"] if h2 else []),
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.readline(150)
         f = line.split()
@@ -563,20 +579,26 @@ class Holder:
         stop(self.proc)
 
 
+def on_server_cpu(server, load):
+    """Runs load(): its result, the server's CPU seconds meanwhile, the share of a CPU that
+    anything but the server and the load generator took (other processes, kernel threads: a
+    disturbed run shows here), and the seconds it took."""
+    pid = server.proc.pid
+    (m0, k0), c0, t0 = machine_busy(), cpu_seconds(pid), time.monotonic()
+    out = load()
+    c1, t1, (m1, k1) = cpu_seconds(pid), time.monotonic(), machine_busy()
+    cpu = max(c1 - c0, 1.0 / HZ)
+    other = max(0.0, (m1 - m0) - (c1 - c0) - (k1 - k0)) / (t1 - t0)
+    return out, cpu, other, t1 - t0
+
+
 def measure(server, workload, seconds, path="/index.html", conns=50):
     key, _, mode, scheme, hold = workload
     holder = Holder(server.port, hold) if hold else None
     try:
         port = server.tls_port if scheme == "https" else server.port
         url = "%s://127.0.0.1:%d%s" % (scheme, port, path)
-        pid = server.proc.pid
-        (m0, k0), c0, t0 = machine_busy(), cpu_seconds(pid), time.monotonic()
-        w = run_wrk(url, mode, seconds, conns)
-        c1, t1, (m1, k1) = cpu_seconds(pid), time.monotonic(), machine_busy()
-        cpu = max(c1 - c0, 1.0 / HZ)
-        # CPU the machine spent on anything but the server and wrk (other processes, kernel
-        # threads), as a fraction of one CPU: a disturbed run shows here
-        other = max(0.0, (m1 - m0) - (c1 - c0) - (k1 - k0)) / (t1 - t0)
+        w, cpu, other, elapsed = on_server_cpu(server, lambda: run_wrk(url, mode, seconds, conns))
         r = {
             "requests": w["requests"],
             "cpu": cpu,
@@ -586,7 +608,7 @@ def measure(server, workload, seconds, path="/index.html", conns=50):
             # the end), in MB (10^6 bytes) per server CPU second and per second
             "mb_cpu": w["bytes"] / cpu / 1e6,
             "mbps": w["bytes"] / (w["duration_us"] / 1e6) / 1e6,
-            "util": cpu / (t1 - t0),
+            "util": cpu / elapsed,
             # wrk gives 0 when its coordinated-omission correction has moved samples below
             # its recorded minimum (it does with pipelining): no figure then
             "p50": w["p50"], "p99": w["p99"],
@@ -602,14 +624,14 @@ def measure(server, workload, seconds, path="/index.html", conns=50):
             holder.close()
 
 
-def idle_memory(server, count=IDLE_CONNS, ws_path=None):
+def idle_memory(server, count=IDLE_CONNS, ws_path=None, h2=False):
     """RSS of a freshly started server, then with count idle keep-alive connections (idle
-    WebSockets opened at ws_path, when given)."""
+    WebSockets opened at ws_path, when given; idle HTTP/2 connections with h2)."""
     server.start()
     try:
         time.sleep(0.5)
         start, procs = rss_kib(server.proc.pid)
-        holder = Holder(server.port, count, ws_path)
+        holder = Holder(server.port, count, ws_path, h2)
         try:
             time.sleep(1.0)
             held, _ = rss_kib(server.proc.pid)
@@ -989,6 +1011,86 @@ def run_static(args, work):
             "seconds": seconds, "body_len": len(body), "tls": tls}
 
 
+def parse_h2load(out):
+    """h2load's summary: requests done, succeeded, failed (+ errored, timed out), non-2xx."""
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
+    st = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    if not m or not st:
+        raise RuntimeError("no result from h2load:\n" + out[-2000:])
+    v = [int(x) for x in m.groups()]
+    return {"done": v[2], "succeeded": v[3], "errors": v[4] + v[5] + v[6],
+            "non2xx": sum(int(x) for x in st.groups()[1:])}
+
+
+def run_h2load(url, seconds):
+    cmd = ["taskset", "-c", CLIENT_CPU, "h2load", "-t1", "-c%d" % H2_CONNS,
+           "-m%d" % H2_STREAMS, "-D%d" % seconds, url]
+    p = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = p.communicate(timeout=seconds + 60)
+    finally:
+        stop(p)
+    return parse_h2load(out)
+
+
+def measure_h2(server, scheme, seconds):
+    """One h2load run against server: requests per server-CPU-second; {"error": ...} when
+    h2load failed or any request did not succeed with a 2xx (no speed figure then)."""
+    port = server.tls_port if scheme == "https" else server.port
+    url = "%s://127.0.0.1:%d/index.html" % (scheme, port)
+    try:
+        h, cpu, other, elapsed = on_server_cpu(server, lambda: run_h2load(url, seconds))
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        return {"error": str(e).strip().splitlines()[0] if str(e).strip() else repr(e)}
+    if h["errors"] or h["non2xx"] or not h["succeeded"]:
+        return {"error": "%d of %d requests failed, %d not 2xx" % (
+            h["errors"], h["done"], h["non2xx"])}
+    return {"requests": h["succeeded"], "cpu": cpu, "per_cpu": h["succeeded"] / cpu,
+            "rps": h["succeeded"] / elapsed, "util": cpu / elapsed, "other": other}
+
+
+def run_h2(args, work):
+    """The HTTP/2 section: mote, h2o and nginx (`http2` on its listeners) freshly started and
+    pinned to SERVER_CPU, each workload of H2_WORKLOADS against each in every round; then the
+    memory of idle HTTP/2 connections, each server started again for it."""
+    os.makedirs(os.path.join(work, "docroot"), exist_ok=True)
+    servers = {n: make_server(n, work, args, h2=True) for n in SERVERS}
+    try:
+        for srv in servers.values():
+            srv.start()
+        index = os.path.join(work, "docroot", "index.html")
+        if not os.path.exists(index):
+            with open(index, "wb") as f:
+                f.write(fetch("http://127.0.0.1:%d/index.html" % servers["mote"].port)[2])
+        for n in SERVERS:  # warm-up, not measured
+            for _, _, scheme in H2_WORKLOADS:
+                measure_h2(servers[n], scheme, 1)
+        res = {wl[0]: {n: [] for n in SERVERS} for wl in H2_WORKLOADS}
+        for r in range(args.rounds):
+            order = SERVERS[r % 3:] + SERVERS[:r % 3]
+            for key, _, scheme in H2_WORKLOADS:
+                for n in order:
+                    m = measure_h2(servers[n], scheme, args.duration)
+                    res[key][n].append(m)
+                    log("round %d %-4s %-5s %s" % (r + 1, key, n, m["error"] if "error" in m else
+                                                   "%9.0f req/CPU-s %8.0f req/s cpu %.2fs "
+                                                   "others %.0f%%" % (m["per_cpu"], m["rps"],
+                                                                      m["cpu"],
+                                                                      100 * m["other"])))
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    idle = {n: [] for n in SERVERS}
+    for r in range(args.rounds):
+        for n in SERVERS:
+            m = idle_memory(make_server(n, work, args, h2=True), H2_IDLE_CONNS, h2=True)
+            idle[n].append(m)
+            log("round %d idle h2 %-5s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
+                r + 1, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
+    return {"res": res, "idle": idle}
+
+
 def node_version():
     try:
         return subprocess.run(["node", "--version"], capture_output=True, text=True,
@@ -1053,6 +1155,8 @@ def versions(args):
         ("nginx", cmd(["nginx", "-v"]) + " (Debian " + deb("nginx") + ")"),
         ("OpenSSL", cmd(["openssl", "version"])),
         ("wrk", "Debian " + deb("wrk")),
+        ("h2load", "Debian nghttp2-client " + deb("nghttp2-client")),
+        ("nghttp2", "Debian libnghttp2-dev " + deb("libnghttp2-dev")),
         ("libhttp-parser", "Debian " + deb("libhttp-parser-dev")),
         ("picohttpparser", "inside libh2o, Debian " + deb("libh2o-dev")),
     ] + ([
@@ -1365,6 +1469,69 @@ def report_ws(args, ws):
     return L
 
 
+def report_h2(args, h2):
+    """The HTTP/2 section of the report (Markdown lines)."""
+    L = []
+    a = L.append
+    if "failed" in h2:
+        return ["HTTP/2: **the measurement failed**: %s." % h2["failed"], ""]
+    res, idle = h2["res"], h2["idle"]
+    a("HTTP/2: h2load (`-t1 -c%d -m%d -D%d`, pinned to CPU %s) asks for `/index.html`, %d "
+      "connections with %d streams in flight on each, from each server pinned to CPU %s: mote "
+      "(HTTP/2 on by default), h2o (on by default: ALPN on TLS, prior knowledge on plain) and "
+      "nginx with `http2` on both listeners; TLS as above (TLS 1.2, %s). **Requests per "
+      "server-CPU-second**, median (min-max) of %d rounds; a run where any request failed or "
+      "was not 2xx counts as failed, not as a figure."
+      % (H2_CONNS, H2_STREAMS, args.duration, CLIENT_CPU, H2_CONNS, H2_STREAMS, SERVER_CPU,
+         TLS_CIPHER, args.rounds))
+    a("")
+    a("| workload | mote | h2o | nginx | mote / h2o | mote / nginx |")
+    a("|---|---|---|---|---|---|")
+    bars = []
+    for key, title, _ in H2_WORKLOADS:
+        cells, medians = [], {}
+        for n in SERVERS:
+            rows = [r for r in res[key][n] if "error" not in r]
+            failed = len(res[key][n]) - len(rows)
+            if not rows:
+                cells.append("failed: %s" % res[key][n][-1]["error"] if res[key][n] else "-")
+                continue
+            v = med(rows, "per_cpu")
+            medians[n] = v[0]
+            cells.append("**%s** (%s-%s)%s" % (fmt_rate(v[0]), fmt_rate(v[1]), fmt_rate(v[2]),
+                                               ", %d failed" % failed if failed else ""))
+        ratios = []
+        for other, bar in H2_BARS.items():
+            if "mote" in medians and other in medians:
+                x = medians["mote"] / medians[other]
+                ratios.append("%.2f" % x)
+                bars.append("%s vs %s >= %.1fx: %.2fx, %s" % (
+                    key, other, bar, x, "met" if x >= bar else "**not met**"))
+            else:
+                ratios.append("-")
+                bars.append("%s vs %s: no figure" % (key, other))
+        a("| %s | %s | %s |" % (title, " | ".join(cells), " | ".join(ratios)))
+    a("")
+    a("Bars: " + "; ".join(bars) + ".")
+    a("")
+    a("Idle HTTP/2 connections (each has sent the preface, an empty SETTINGS and one GET, "
+      "been answered and had its SETTINGS acknowledged; the server freshly started): RSS "
+      "growth of the server's process tree with %d of them, per connection, median of %d "
+      "rounds." % (H2_IDLE_CONNS, args.rounds))
+    a("")
+    a("| server | bytes per idle HTTP/2 connection | held / alive |")
+    a("|---|---|---|")
+    for n in SERVERS:
+        rows = [r for r in idle[n] if r["ok"]]
+        if not rows:
+            a("| %s | - | none held |" % n)
+            continue
+        per = statistics.median(r["growth"] * 1024 / r["ok"] for r in rows)
+        a("| %s | **%s** | %d / %d |" % (n, fmt_rate(per), rows[-1]["ok"], rows[-1]["alive"]))
+    a("")
+    return L
+
+
 def report_static(args, st):
     """The static-file section of the report (Markdown lines)."""
     L = []
@@ -1653,9 +1820,11 @@ def main():
                     "shorter)" % STATIC_DURATION)
     ap.add_argument("--embedded-path", default=EMBEDDED_PATH,
                     help="mote-sample's compiled-in copy of /index.html (%s)" % EMBEDDED_PATH)
-    ap.add_argument("--only", choices=["static", "ws"],
+    ap.add_argument("--only", choices=["static", "ws", "h2"],
                     help="run only this section and print it (--out is not written): static "
-                    "files and compiled-in content, or the WebSocket part (as --ws-only)")
+                    "files and compiled-in content, the WebSocket part (as --ws-only), or "
+                    "HTTP/2 (h2load)")
+    ap.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 section (h2load)")
     args = ap.parse_args()
     if args.only == "ws":
         args.ws_only = True
@@ -1671,24 +1840,29 @@ def main():
     os.chmod(work, 0o755)
     try:
         make_cert(work)
-        if args.only == "static":
-            st = run_static(args, work)
-            L = ["# mote static-file benchmark (bench/run.py --only static)", "",
+        if args.only in ("static", "h2"):
+            static = args.only == "static"
+            st = run_static(args, work) if static else run_h2(args, work)
+            seconds = st["seconds"] if static else args.duration
+            L = ["# mote %s benchmark (bench/run.py --only %s)" % (
+                "static-file" if static else "HTTP/2", args.only), "",
                  "On %s UTC, %d round(s), %d s per run; took %.0f s." % (
-                     started.strftime("%Y-%m-%d %H:%M"), args.rounds, st["seconds"],
+                     started.strftime("%Y-%m-%d %H:%M"), args.rounds, seconds,
                      time.monotonic() - info["t0"]), ""]
-            if args.rounds < 3 or st["seconds"] < STATIC_DURATION:
+            if args.rounds < 3 or seconds < (STATIC_DURATION if static else 5):
                 L += ["**Smoke run** (short or few rounds): not a measurement.", ""]
             busy = busy_processes()
             if info["busy"] or busy:
                 L += ["**Not quiet**: other CPU-heavy processes were running: %s." % ", ".join(
                     x for x in (info["busy"], busy) if x), ""]
             L += ["- %s: %s" % kv for kv in versions(args)
-                  if kv[0] in ("machine", "mote", "mbedTLS", "h2o", "nginx", "OpenSSL", "wrk")]
-            L += [""] + report_static(args, st)
+                  if kv[0] in ("machine", "mote", "mbedTLS", "h2o", "nginx", "OpenSSL", "wrk",
+                               "h2load")]
+            L += [""] + (report_static(args, st) if static else report_h2(args, st))
             print("\n".join(L))
             if args.out:
-                log("--only static: the section is printed; %s is left as it was" % args.out)
+                log("--only %s: the section is printed; %s is left as it was" % (args.only,
+                                                                                 args.out))
             return 0
         if args.ws_only:
             ws = run_ws(args, work)
@@ -1760,6 +1934,14 @@ def main():
                 log("static part failed: %s" % e)
                 static = {"failed": str(e)}
 
+        h2 = None
+        if not args.no_h2:
+            try:
+                h2 = run_h2(args, work)
+            except (RuntimeError, OSError) as e:  # the other results stand without it
+                log("HTTP/2 part failed: %s" % e)
+                h2 = {"failed": str(e)}
+
         mem = {n: [] for n in SERVERS}
         for r in range(args.rounds):
             for n in SERVERS:
@@ -1792,6 +1974,8 @@ def main():
             info["busy"] = ", ".join(x for x in (info["busy"], busy) if x)
         text = report(args, res, floor_runs, mem, sys_calls, parser, corpus, instr, info,
                       versions(args), started, ws, static)
+        if h2:
+            text += "\n\n" + "\n".join(report_h2(args, h2))
         print(text)
         if args.out:
             with open(args.out, "w") as f:
