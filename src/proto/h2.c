@@ -729,8 +729,7 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
     case NGHTTP2_WINDOW_UPDATE:
         /* a window opened for output that waits is progress; others are noise */
         return s->open ? 0 : count_glitch(s);
-    case NGHTTP2_DATA:
-        if ((hd->stream_id & 1) && late_frame(s, hd->stream_id, 0)) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    case NGHTTP2_DATA: /* on a closed stream: see check_frame_header */
         return hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM) ? count_glitch(s) : 0;
     default:
         return 0;
