@@ -1091,6 +1091,16 @@ def run_h2(args, work):
     return {"res": res, "idle": idle}
 
 
+def run_section(name, run, args, work):
+    """A section of its own: its failure is reported in its place, and the other results
+    stand without it."""
+    try:
+        return run(args, work)
+    except (RuntimeError, OSError) as e:
+        log("%s part failed: %s" % (name, e))
+        return {"failed": str(e)}
+
+
 def node_version():
     try:
         return subprocess.run(["node", "--version"], capture_output=True, text=True,
@@ -1926,21 +1936,8 @@ def main():
         for f in floors:
             f.stop()
 
-        static = None
-        if not args.no_static:
-            try:
-                static = run_static(args, work)
-            except (RuntimeError, OSError) as e:  # the other results stand without it
-                log("static part failed: %s" % e)
-                static = {"failed": str(e)}
-
-        h2 = None
-        if not args.no_h2:
-            try:
-                h2 = run_h2(args, work)
-            except (RuntimeError, OSError) as e:  # the other results stand without it
-                log("HTTP/2 part failed: %s" % e)
-                h2 = {"failed": str(e)}
+        static = None if args.no_static else run_section("static", run_static, args, work)
+        h2 = None if args.no_h2 else run_section("HTTP/2", run_h2, args, work)
 
         mem = {n: [] for n in SERVERS}
         for r in range(args.rounds):
@@ -1950,13 +1947,7 @@ def main():
                 log("round %d idle-mem  %-5s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
                     r + 1, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
 
-        ws = None
-        if args.ws_load:
-            try:
-                ws = run_ws(args, work)
-            except (RuntimeError, OSError) as e:  # the HTTP results stand without it
-                log("websocket part failed: %s" % e)
-                ws = {"failed": str(e)}
+        ws = run_section("websocket", run_ws, args, work) if args.ws_load else None
 
         parser, corpus = (None, "")
         if args.parser_bench:

@@ -56,17 +56,23 @@ static void fenv_plain_free(void *ctx, void *p)
     free(p);
 }
 
+/* Appends n bytes to a growing heap buffer. */
+static void grow_append(char **p, size_t *len, size_t *cap, const void *data, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *len + n) c *= 2;
+        *p = realloc(*p, c);
+        if (!*p) abort();
+        *cap = c;
+    }
+    if (n) memcpy(*p + *len, data, n);
+    *len += n;
+}
+
 static void fenv_take(fenv *f, const char *data, size_t n)
 {
-    if (f->out_len + n > f->out_cap) {
-        size_t cap = f->out_cap ? f->out_cap : 4096;
-        while (cap < f->out_len + n) cap *= 2;
-        f->out = realloc(f->out, cap);
-        if (!f->out) abort();
-        f->out_cap = cap;
-    }
-    memcpy(f->out + f->out_len, data, n);
-    f->out_len += n;
+    grow_append(&f->out, &f->out_len, &f->out_cap, data, n);
 }
 
 /* Takes up to `max` bytes of pending output, `step` bytes per conn_sent() (0: a segment at a

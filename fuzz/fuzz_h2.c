@@ -223,15 +223,7 @@ typedef struct bytes {
 
 static void put(bytes *b, const void *data, size_t n)
 {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n) cap *= 2;
-        b->p = realloc(b->p, cap);
-        if (!b->p) abort();
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
+    grow_append(&b->p, &b->len, &b->cap, data, n);
 }
 
 /* Records [type][flags][stream][n][payload] as frames. */
