@@ -299,6 +299,10 @@ typedef struct mote_tls_config {
  * credentials are loaded now; a bad file or key gives MOTE_ETLS and one log line saying why. */
 int mote_listen_tls(mote_server *srv, const char *addr, uint16_t port, const mote_tls_config *tls);
 
+/** The TLS library libmote was built with, and its version: "mbedTLS 2.28.3",
+ * "OpenSSL 3.0.19", or "none" (-DMOTE_TLS=none). */
+const char *mote_tls_backend(void);
+
 /** Narrows how HTTP/2 may begin on a listener (MOTE_HTTP2_* bits, within mote_config.http2;
  * 0: HTTP/1.1 only), for its connections from now on. MOTE_ENOTSUP without HTTP/2. */
 int mote_listener_http2(mote_server *srv, int listener, unsigned modes);

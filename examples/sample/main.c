@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include <mbedtls/version.h>
 
 #include "mote.h"
 #include "mote_static.h"
@@ -68,7 +67,7 @@ static void usage(FILE *to)
           "  --root DIR      serve the directory DIR at /files/ (listed, dot-files hidden)\n"
           "  --log-level L   error, warn, info or debug (info)\n"
           "  --access-log F  access lines: mote, common, combined, json or off (mote)\n"
-          "  --version       the versions of mote-sample, libmote and mbedTLS, and HTTP/2 if built in\n"
+          "  --version       the versions of mote-sample and libmote, its TLS library, and HTTP/2 if built in\n"
           "  --help          this text\n",
           to);
 }
@@ -359,8 +358,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (rc == 3) {
-        printf("mote-sample %s (libmote %s, mbedTLS %s%s)\n", MOTE_VERSION, MOTE_VERSION,
-               MBEDTLS_VERSION_STRING, MOTE_CONFIG_HTTP2 ? ", HTTP/2" : "");
+        printf("mote-sample %s (libmote %s, TLS: %s%s)\n", MOTE_VERSION, MOTE_VERSION,
+               mote_tls_backend(), MOTE_CONFIG_HTTP2 ? ", HTTP/2" : "");
         return 0;
     }
     if (rc) return rc;

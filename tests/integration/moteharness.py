@@ -30,15 +30,17 @@ import unittest
 SAMPLE = os.environ.get("MOTE_SAMPLE", "")
 BACKEND = os.environ.get("MOTE_BACKEND", "?")
 
-def _sample_has_http2():
-    """True when mote-sample was built with HTTP/2 (its --version says so)."""
+def _sample_version():
+    """What `mote-sample --version` says (its TLS library, HTTP/2 if built in), or ""."""
     if not SAMPLE or not os.path.exists(SAMPLE):
-        return False
-    out = subprocess.run([SAMPLE, "--version"], capture_output=True, text=True, timeout=10).stdout
-    return "HTTP/2" in out
+        return ""
+    return subprocess.run([SAMPLE, "--version"], capture_output=True, text=True,
+                          timeout=10).stdout
 
 
-HTTP2 = _sample_has_http2()
+VERSION = _sample_version()
+HTTP2 = "HTTP/2" in VERSION                 # built with HTTP/2 (nghttp2)
+TLS13 = "TLS: OpenSSL" in VERSION           # its TLS backend speaks TLS 1.3 (mbedTLS 2.28: 1.2)
 
 # Slow builds (sanitizers) get more time; every wait in the tests is derived from these.
 START_TIMEOUT = 15.0      # banner complete

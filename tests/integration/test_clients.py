@@ -258,7 +258,7 @@ class KeepAliveAndLog(mh.SampleTestCase):
         conn = http.client.HTTPSConnection("127.0.0.1", s.tls_port, timeout=10, context=ctx)
         self.addCleanup(conn.close)
         port = self.many_requests(conn)
-        self.assertEqual(conn.sock.version(), "TLSv1.2")
+        self.assertEqual(conn.sock.version(), "TLSv1.3" if mh.TLS13 else "TLSv1.2")
         self.check_log(mark, port, 200)
 
     def test_date_and_server(self):

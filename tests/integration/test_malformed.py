@@ -310,8 +310,9 @@ class Options(unittest.TestCase):
     def test_version(self):
         rc, out, err = self.run_sample("--version")
         self.assertEqual(rc, 0)
-        self.assertRegex(out, r"^mote-sample \d+\.\d+\.\d+ \(libmote \d+\.\d+\.\d+, "
-                              r"mbedTLS \d+\.\d+\.\d+(, HTTP/2)?\)\n$")
+        self.assertRegex(out, r"^mote-sample \d+\.\d+\.\d+ \(libmote \d+\.\d+\.\d+, TLS: "
+                              r"(mbedTLS \d+\.\d+\.\d+|OpenSSL \d+\.\d+\.\d+|none)"
+                              r"(, HTTP/2)?\)\n$")
         self.assertEqual(err, "")
 
     def test_bad_new_options(self):

@@ -127,6 +127,7 @@ class TlsStalls(mh.SampleTestCase):
     def test_tls12_ecdhe_aead(self):
         s = self.sample
         ctx = mh.insecure_context()
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         with mh.Client.tls("127.0.0.1", s.tls_port, context=ctx) as c:
             name, proto, bits = c.sock.cipher()
             self.assertEqual(c.sock.version(), "TLSv1.2")
@@ -165,10 +166,19 @@ class TlsStalls(mh.SampleTestCase):
         with mh.Client.tls("127.0.0.1", self.sample.tls_port) as c:  # still serving
             self.assertEqual(c.request("GET", "/index.html").status, 200)
 
-    def test_tls13_only_refused(self):
+    def test_tls13_only(self):
+        # accepted with an AEAD suite where the backend has TLS 1.3 (OpenSSL), refused where
+        # it has not (mbedTLS 2.28)
         ctx = mh.insecure_context()
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-        self.refused(ctx, "TLS 1.3 only")
+        if not mh.TLS13:
+            self.refused(ctx, "TLS 1.3 only")
+            return
+        with mh.Client.tls("127.0.0.1", self.sample.tls_port, context=ctx) as c:
+            name, proto, _ = c.sock.cipher()
+            self.assertEqual(proto, "TLSv1.3")
+            self.assertRegex(name, r"^TLS_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305_SHA256)$")
+            self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
 
     def test_cbc_suites_refused(self):
         ctx = mh.insecure_context()

@@ -826,6 +826,11 @@ int mote_listen(mote_server *s, const char *addr, uint16_t port)
     return listen_all(s, addr, port, NULL);
 }
 
+const char *mote_tls_backend(void)
+{
+    return tls_backend();
+}
+
 int mote_listen_tls(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
 {
     if (!s || !tls) return MOTE_EINVAL;
