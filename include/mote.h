@@ -295,7 +295,8 @@ typedef struct mote_tls_config {
     const char *key_password;     /**< NULL when the key is not encrypted */
 } mote_tls_config;
 
-/** Opens an HTTPS listener (TLS 1.2, ECDHE with AEAD suites only, no renegotiation). The
+/** Opens an HTTPS listener (TLS 1.2 on mbedTLS, TLS 1.3 and 1.2 on OpenSSL; ECDHE with AEAD
+ * suites only, no renegotiation, no compression, tickets for resumption without 0-RTT). The
  * credentials are loaded now; a bad file or key gives MOTE_ETLS and one log line saying why. */
 int mote_listen_tls(mote_server *srv, const char *addr, uint16_t port, const mote_tls_config *tls);
 

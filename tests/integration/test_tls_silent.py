@@ -166,6 +166,20 @@ class TlsStalls(mh.SampleTestCase):
         with mh.Client.tls("127.0.0.1", self.sample.tls_port) as c:  # still serving
             self.assertEqual(c.request("GET", "/index.html").status, 200)
 
+    def test_session_resumed(self):
+        # a returning client skips the full handshake: a session ticket on both backends (TLS
+        # 1.3's arrives after the handshake, so a request is answered first)
+        s = self.sample
+        ctx = mh.insecure_context()
+        with mh.Client.tls("127.0.0.1", s.tls_port, context=ctx) as c:
+            self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
+            session = c.sock.session
+            self.assertFalse(c.sock.session_reused)
+        raw = socket.create_connection(("127.0.0.1", s.tls_port), timeout=mh.IO_TIMEOUT)
+        with mh.Client("127.0.0.1", s.tls_port, sock=ctx.wrap_socket(raw, session=session)) as c:
+            self.assertTrue(c.sock.session_reused)
+            self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
+
     def test_tls13_only(self):
         # accepted with an AEAD suite where the backend has TLS 1.3 (OpenSSL), refused where
         # it has not (mbedTLS 2.28)
