@@ -1,11 +1,11 @@
 /* tls_mbedtls.c - the TLS backend on mbedTLS 2.28 (TLS 1.2): server sessions over a transport
  * the caller owns (see tls.h), through mbedTLS's public API only. */
 #include "tls/tls.h"
+#include "tls/tls_common.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,22 +87,12 @@ struct tls_conn {
 /* Error reporting                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
-static void write_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 /* Writes "<what>: <mbedTLS description>" into err. */
 static void write_mbedtls_err(char *err, size_t err_len, const char *what, int ret)
 {
     char text[160];
     mbedtls_strerror(ret, text, sizeof text);
-    write_err(err, err_len, "%s: %s", what, text);
+    tls_write_err(err, err_len, "%s: %s", what, text);
 }
 
 /* mbedTLS error codes add a high-level module code to a low-level one; out-of-memory can show
@@ -130,7 +120,7 @@ static int load_failure(int ret, int saved_errno, char *err, size_t err_len, con
 {
     int file_error = ret == MBEDTLS_ERR_PK_FILE_IO_ERROR || ret == MBEDTLS_ERR_X509_FILE_IO_ERROR;
     if (file_error && saved_errno != 0) {
-        write_err(err, err_len, "%s: %s", what, strerror(saved_errno));
+        tls_write_err(err, err_len, "%s: %s", what, strerror(saved_errno));
         return MOTE_ETLS;
     }
     return setup_failure(ret, err, err_len, what);
@@ -139,21 +129,6 @@ static int load_failure(int ret, int saved_errno, char *err, size_t err_len, con
 /* ------------------------------------------------------------------------------------------ */
 /* Credentials                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
-
-/* Exactly one of `file` and `pem` must be given. */
-static int check_one_source(const char *file, const char *pem, const char *what, char *err,
-                            size_t err_len)
-{
-    if (file == NULL && pem == NULL) {
-        write_err(err, err_len, "no %s given (set %s_file or %s_pem)", what, what, what);
-        return MOTE_ETLS;
-    }
-    if (file != NULL && pem != NULL) {
-        write_err(err, err_len, "both %s_file and %s_pem are set; give only one", what, what);
-        return MOTE_ETLS;
-    }
-    return 0;
-}
 
 static int parse_certificate(tls_ctx *ctx, const mote_tls_config *cfg)
 {
@@ -180,8 +155,8 @@ static int load_certificate(tls_ctx *ctx, const mote_tls_config *cfg, char *err,
         snprintf(what, sizeof what, "cannot parse certificate PEM");
     if (ret > 0) {
         /* A positive count means some certificates of the chain were skipped. */
-        write_err(err, err_len, "%s: %d certificate(s) in the chain could not be parsed", what,
-                  ret);
+        tls_write_err(err, err_len, "%s: %d certificate(s) in the chain could not be parsed",
+                      what, ret);
         return MOTE_ETLS;
     }
     return load_failure(ret, saved_errno, err, err_len, what);
@@ -221,15 +196,13 @@ static int check_key_matches(tls_ctx *ctx, char *err, size_t err_len)
         return 0;
     if (is_alloc_failure(ret))
         return setup_failure(ret, err, err_len, "cannot compare key and certificate");
-    write_err(err, err_len, "the private key does not match the certificate");
+    tls_write_err(err, err_len, "the private key does not match the certificate");
     return MOTE_ETLS;
 }
 
 static int load_credentials(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
 {
-    int ret = check_one_source(cfg->cert_file, cfg->cert_pem, "cert", err, err_len);
-    if (ret == 0)
-        ret = check_one_source(cfg->key_file, cfg->key_pem, "key", err, err_len);
+    int ret = tls_check_sources(cfg, err, err_len);
     if (ret == 0)
         ret = load_certificate(ctx, cfg, err, err_len);
     if (ret == 0)
@@ -308,39 +281,16 @@ static void init_ctx(tls_ctx *ctx)
     mbedtls_ssl_config_init(&ctx->conf);
 }
 
-static void *system_alloc(void *unused, size_t size)
-{
-    (void)unused;
-    return malloc(size);
-}
-
-static void system_free(void *unused, void *ptr)
-{
-    (void)unused;
-    free(ptr);
-}
-
 int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocator *alloc,
                    char *err, size_t err_len)
 {
-    mote_allocator a = {system_alloc, system_free, NULL};
-    tls_ctx *ctx;
+    mote_allocator a;
     int ret;
+    tls_ctx *ctx = tls_ctx_alloc(cfg, alloc, sizeof *ctx, &a, &ret, err, err_len);
 
     *out = NULL;
-    write_err(err, err_len, "%s", "");
-    if (cfg == NULL) {
-        write_err(err, err_len, "no TLS credentials given");
-        return MOTE_ETLS;
-    }
-    if (alloc != NULL && alloc->alloc != NULL)
-        a = *alloc;
-    ctx = a.alloc(a.ctx, sizeof *ctx);
-    if (ctx == NULL) {
-        write_err(err, err_len, "out of memory for the TLS context");
-        return MOTE_ENOMEM;
-    }
-    memset(ctx, 0, sizeof *ctx);
+    if (ctx == NULL)
+        return ret;
     ctx->alloc = a;
     /* Everything is initialised up front so one destroy path serves every failure. */
     init_ctx(ctx);

@@ -3,9 +3,9 @@
  * calls are the transport's, so the same non-blocking filter runs over a socket, an lwIP pcb
  * or a test's buffers. */
 #include "tls/tls.h"
+#include "tls/tls_common.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,15 +43,6 @@ struct tls_conn {
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-static void write_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || err_len == 0) return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 /* "<what>: <OpenSSL's reason>"; MOTE_ENOMEM when OpenSSL ran out of memory. */
 static int openssl_failure(char *err, size_t err_len, const char *what)
 {
@@ -59,27 +50,12 @@ static int openssl_failure(char *err, size_t err_len, const char *what)
     char reason[200];
     int rc = ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE ? MOTE_ENOMEM : MOTE_ETLS;
     ERR_error_string_n(e, reason, sizeof reason);
-    write_err(err, err_len, "%s: %s", what, e ? reason : "unknown error");
+    tls_write_err(err, err_len, "%s: %s", what, e ? reason : "unknown error");
     ERR_clear_error();
     return rc;
 }
 
 /* ---- credentials ------------------------------------------------------------------------- */
-
-/* Exactly one of `file` and `pem` must be given. */
-static int check_one_source(const char *file, const char *pem, const char *what, char *err,
-                            size_t err_len)
-{
-    if (file == NULL && pem == NULL) {
-        write_err(err, err_len, "no %s given (set %s_file or %s_pem)", what, what, what);
-        return MOTE_ETLS;
-    }
-    if (file != NULL && pem != NULL) {
-        write_err(err, err_len, "both %s_file and %s_pem are set; give only one", what, what);
-        return MOTE_ETLS;
-    }
-    return 0;
-}
 
 /* The chain from PEM text: the first certificate is the server's, the rest its chain. */
 static int use_chain_pem(SSL_CTX *ssl, const char *pem)
@@ -112,8 +88,7 @@ static int use_key_pem(SSL_CTX *ssl, const char *pem, const char *password)
 static int load_credentials(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
 {
     char what[512];
-    int rc = check_one_source(cfg->cert_file, cfg->cert_pem, "cert", err, err_len);
-    if (rc == 0) rc = check_one_source(cfg->key_file, cfg->key_pem, "key", err, err_len);
+    int rc = tls_check_sources(cfg, err, err_len);
     if (rc != 0) return rc;
     if (cfg->cert_file ? SSL_CTX_use_certificate_chain_file(ctx->ssl, cfg->cert_file) != 1
                        : !use_chain_pem(ctx->ssl, cfg->cert_pem)) {
@@ -133,7 +108,7 @@ static int load_credentials(tls_ctx *ctx, const mote_tls_config *cfg, char *err,
     SSL_CTX_set_default_passwd_cb_userdata(ctx->ssl, NULL);
     if (SSL_CTX_check_private_key(ctx->ssl) != 1) {
         ERR_clear_error();
-        write_err(err, err_len, "the private key does not match the certificate");
+        tls_write_err(err, err_len, "the private key does not match the certificate");
         return MOTE_ETLS;
     }
     return 0;
@@ -250,37 +225,14 @@ static int configure(tls_ctx *ctx, char *err, size_t err_len)
     return 0;
 }
 
-static void *system_alloc(void *unused, size_t size)
-{
-    (void)unused;
-    return malloc(size);
-}
-
-static void system_free(void *unused, void *ptr)
-{
-    (void)unused;
-    free(ptr);
-}
-
 int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocator *alloc,
                    char *err, size_t err_len)
 {
-    mote_allocator a = {system_alloc, system_free, NULL};
-    tls_ctx *ctx;
+    mote_allocator a;
     int rc;
+    tls_ctx *ctx = tls_ctx_alloc(cfg, alloc, sizeof *ctx, &a, &rc, err, err_len);
     *out = NULL;
-    write_err(err, err_len, "%s", "");
-    if (cfg == NULL) {
-        write_err(err, err_len, "no TLS credentials given");
-        return MOTE_ETLS;
-    }
-    if (alloc != NULL && alloc->alloc != NULL) a = *alloc;
-    ctx = a.alloc(a.ctx, sizeof *ctx);
-    if (ctx == NULL) {
-        write_err(err, err_len, "out of memory for the TLS context");
-        return MOTE_ENOMEM;
-    }
-    memset(ctx, 0, sizeof *ctx);
+    if (ctx == NULL) return rc;
     ctx->alloc = a;
     ERR_clear_error();
     ctx->ssl = SSL_CTX_new(TLS_server_method());
