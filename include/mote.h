@@ -293,7 +293,13 @@ typedef struct mote_tls_config {
     const char *cert_pem;         /**< the chain as PEM text, when cert_file is NULL */
     const char *key_pem;          /**< the key as PEM text, when key_file is NULL */
     const char *key_password;     /**< NULL when the key is not encrypted */
+    unsigned min_version;         /**< the lowest version accepted: MOTE_TLS_1_2 (0 means it)
+                                     or MOTE_TLS_1_3 (OpenSSL backend; MOTE_ETLS on mbedTLS
+                                     2.28, which has no TLS 1.3) */
 } mote_tls_config;
+
+/** TLS versions (mote_tls_config.min_version), as on the wire. */
+enum { MOTE_TLS_1_2 = 0x0303, MOTE_TLS_1_3 = 0x0304 };
 
 /** Opens an HTTPS listener (TLS 1.2 on mbedTLS, TLS 1.3 and 1.2 on OpenSSL; ECDHE with AEAD
  * suites only, no renegotiation, no compression, tickets for resumption without 0-RTT). The

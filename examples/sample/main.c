@@ -27,6 +27,7 @@ typedef struct options {
     long max_conns, workers;
     int defer_accept;
     int http2;                    /* --http2: offered on both ports */
+    unsigned tls_min;             /* --tls-min-version: MOTE_TLS_1_2 or MOTE_TLS_1_3 */
     long idle_timeout_ms, head_timeout_ms, handshake_timeout_ms, body_timeout_ms, write_timeout_ms;
     long ws_ping_interval_ms;
     const char *auth_realm, *auth_user, *auth_password;
@@ -49,6 +50,7 @@ static void usage(FILE *to)
           "  --bind ADDR     address to listen on, repeatable (default [::], which serves IPv4 too)\n"
           "  --cert FILE     PEM certificate chain for HTTPS (default: a self-signed one)\n"
           "  --key FILE      PEM private key for --cert\n"
+          "  --tls-min-version 1.2|1.3  the lowest TLS version accepted (1.2; 1.3 needs OpenSSL)\n"
           "  --max-conns N   most open connections, per worker (1024)\n"
           "  --workers N     event-loop threads sharing the ports (1)\n"
           "  --defer-accept on|off  accept a connection once it has sent something (on)\n"
@@ -156,6 +158,7 @@ static int parse_options(int argc, char **argv, options *o)
             strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
             strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 || strcmp(opt, "--workers") == 0 ||
             strcmp(opt, "--defer-accept") == 0 || strcmp(opt, "--http2") == 0 ||
+            strcmp(opt, "--tls-min-version") == 0 ||
             strcmp(opt, "--auth-realm") == 0 || strcmp(opt, "--auth-user") == 0 ||
             strcmp(opt, "--auth-password") == 0 ||
             strcmp(opt, "--log-level") == 0 || strcmp(opt, "--access-log") == 0 ||
@@ -188,6 +191,10 @@ static int parse_options(int argc, char **argv, options *o)
             if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
                 return bad_usage("bad --defer-accept '%s' (on or off)", val);
             o->defer_accept = strcmp(val, "on") == 0;
+        } else if (strcmp(opt, "--tls-min-version") == 0) {
+            if (strcmp(val, "1.2") != 0 && strcmp(val, "1.3") != 0)
+                return bad_usage("bad --tls-min-version '%s' (1.2 or 1.3)", val);
+            o->tls_min = strcmp(val, "1.3") == 0 ? MOTE_TLS_1_3 : MOTE_TLS_1_2;
         } else if (strcmp(opt, "--http2") == 0) {
             if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
                 return bad_usage("bad --http2 '%s' (on or off)", val);
@@ -322,6 +329,7 @@ static int listen_all_tls(mote_server *srv, const options *o)
     int i, l = 0;
 
     memset(&tls, 0, sizeof tls);
+    tls.min_version = o->tls_min;
     if (o->cert) {
         tls.cert_file = o->cert;
         tls.key_file = o->key;

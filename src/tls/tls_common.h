@@ -35,11 +35,18 @@ static inline int tls_check_one_source(const char *file, const char *pem, const 
     return 0;
 }
 
-/* A certificate and a key, each from a file or from PEM text. */
-static inline int tls_check_sources(const mote_tls_config *cfg, char *err, size_t err_len)
+/* A certificate and a key, each from a file or from PEM text, and a known lowest version. */
+static inline int tls_check_config(const mote_tls_config *cfg, char *err, size_t err_len)
 {
     int rc = tls_check_one_source(cfg->cert_file, cfg->cert_pem, "cert", err, err_len);
-    return rc ? rc : tls_check_one_source(cfg->key_file, cfg->key_pem, "key", err, err_len);
+    if (rc == 0) rc = tls_check_one_source(cfg->key_file, cfg->key_pem, "key", err, err_len);
+    if (rc == 0 && cfg->min_version != 0 && cfg->min_version != MOTE_TLS_1_2 &&
+        cfg->min_version != MOTE_TLS_1_3) {
+        tls_write_err(err, err_len, "unknown TLS version 0x%04x (MOTE_TLS_1_2 or MOTE_TLS_1_3)",
+                      cfg->min_version);
+        rc = MOTE_ETLS;
+    }
+    return rc;
 }
 
 static inline void *tls_system_alloc(void *unused, size_t size)

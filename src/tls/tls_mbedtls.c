@@ -202,7 +202,12 @@ static int check_key_matches(tls_ctx *ctx, char *err, size_t err_len)
 
 static int load_credentials(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
 {
-    int ret = tls_check_sources(cfg, err, err_len);
+    int ret = tls_check_config(cfg, err, err_len);
+    if (ret == 0 && cfg->min_version == MOTE_TLS_1_3) {
+        tls_write_err(err, err_len, "TLS 1.3 only: mbedTLS %s has no TLS 1.3 (build with "
+                      "-DMOTE_TLS=openssl)", MBEDTLS_VERSION_STRING);
+        ret = MOTE_ETLS;
+    }
     if (ret == 0)
         ret = load_certificate(ctx, cfg, err, err_len);
     if (ret == 0)

@@ -88,8 +88,11 @@ static int use_key_pem(SSL_CTX *ssl, const char *pem, const char *password)
 static int load_credentials(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
 {
     char what[512];
-    int rc = tls_check_sources(cfg, err, err_len);
+    int rc = tls_check_config(cfg, err, err_len);
     if (rc != 0) return rc;
+    if (cfg->min_version == MOTE_TLS_1_3 &&
+        SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION) != 1)
+        return openssl_failure(err, err_len, "cannot require TLS 1.3");
     if (cfg->cert_file ? SSL_CTX_use_certificate_chain_file(ctx->ssl, cfg->cert_file) != 1
                        : !use_chain_pem(ctx->ssl, cfg->cert_pem)) {
         if (cfg->cert_file) snprintf(what, sizeof what, "cannot read certificate file '%s'",

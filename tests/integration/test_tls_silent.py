@@ -137,12 +137,12 @@ class TlsStalls(mh.SampleTestCase):
             self.assertGreaterEqual(bits, 128)
             self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
 
-    def refused(self, ctx, what):
+    def refused(self, ctx, what, sample=None):
         if not can_offer(ctx):
             print("\nNOTE: local OpenSSL will not offer %s: skipped" % what, file=sys.stderr)
             self.skipTest("local OpenSSL refuses to offer " + what)
         try:
-            c = mh.Client.tls("127.0.0.1", self.sample.tls_port, context=ctx)
+            c = mh.Client.tls("127.0.0.1", (sample or self.sample).tls_port, context=ctx)
         except (ssl.SSLError, ConnectionError, socket.timeout, OSError) as e:
             if isinstance(e, socket.timeout):
                 self.fail("%s: handshake hung instead of being refused" % what)
@@ -165,6 +165,24 @@ class TlsStalls(mh.SampleTestCase):
         print("\n  TLS 1.1 refused: %r" % (e,), file=sys.stderr)
         with mh.Client.tls("127.0.0.1", self.sample.tls_port) as c:  # still serving
             self.assertEqual(c.request("GET", "/index.html").status, 200)
+
+    def test_min_version_13(self):
+        # --tls-min-version 1.3: TLS 1.2 refused, 1.3 served (OpenSSL); on mbedTLS 2.28 the
+        # sample refuses to start, with one line saying why
+        if not mh.TLS13:
+            p = mh.run([mh.sample_path(), "--port", "0", "--tls-port", "0",
+                        "--tls-min-version", "1.3"], timeout=30)
+            err = p.stderr.decode()
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("no TLS 1.3", err)
+            return
+        s = self.start_sample("--tls-min-version", "1.3")
+        old = mh.insecure_context()
+        old.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.refused(old, "TLS 1.2 under --tls-min-version 1.3", sample=s)
+        with mh.Client.tls("127.0.0.1", s.tls_port) as c:
+            self.assertEqual(c.sock.version(), "TLSv1.3")
+            self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
 
     def test_session_resumed(self):
         # a returning client skips the full handshake: a session ticket on both backends (TLS
