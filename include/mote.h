@@ -285,8 +285,31 @@ void mote_server_destroy(mote_server *srv);
  * Returns the listener's index (>= 0) or a MOTE_E* code. */
 int mote_listen(mote_server *srv, const char *addr, uint16_t port);
 
+/** One more certificate for a TLS listener (mote_tls_config.certs): a PEM chain (leaf first)
+ * and its key, each from a file or from NUL-terminated PEM text, served to clients that ask
+ * for `server_name` by SNI. */
+typedef struct mote_tls_cert {
+    const char *server_name;      /**< "device.example" or "*.example" (one label); NULL or ""
+                                     adds it to the default certificate (an ECDSA one beside an
+                                     RSA one: each client gets the kind it supports) */
+    const char *cert_file;        /**< PEM file of the chain, or NULL with cert_pem */
+    const char *key_file;         /**< PEM file of the key, or NULL with key_pem */
+    const char *cert_pem;         /**< the chain as PEM text, when cert_file is NULL */
+    const char *key_pem;          /**< the key as PEM text, when key_file is NULL */
+    const char *key_password;     /**< NULL when the key is not encrypted */
+} mote_tls_cert;
+
+/** Whether a TLS listener asks clients for a certificate (mote_tls_config.client_auth). */
+enum mote_tls_client_auth {
+    MOTE_TLS_CLIENT_NONE = 0,     /**< no certificate asked for */
+    MOTE_TLS_CLIENT_OPTIONAL = 1, /**< asked for; a client without one is served, a client
+                                     with one that does not verify is refused */
+    MOTE_TLS_CLIENT_REQUIRED = 2  /**< a client without a verified certificate is refused */
+};
+
 /** TLS credentials for mote_listen_tls(): a PEM certificate chain (leaf first) and its private
- * key, each given either as a file name or as NUL-terminated PEM text in memory. */
+ * key, each given either as a file name or as NUL-terminated PEM text in memory; more
+ * certificates chosen by SNI; and client certificates (mTLS). */
 typedef struct mote_tls_config {
     const char *cert_file;        /**< PEM file of the chain, or NULL with cert_pem */
     const char *key_file;         /**< PEM file of the key, or NULL with key_pem */
@@ -296,6 +319,12 @@ typedef struct mote_tls_config {
     unsigned min_version;         /**< the lowest version accepted: MOTE_TLS_1_2 (0 means it)
                                      or MOTE_TLS_1_3 (OpenSSL backend; MOTE_ETLS on mbedTLS
                                      2.28, which has no TLS 1.3) */
+    const mote_tls_cert *certs;   /**< more certificates (SNI); a name no entry matches, or
+                                     none sent, gets the one above */
+    size_t cert_count;            /**< entries in certs */
+    unsigned client_auth;         /**< enum mote_tls_client_auth (0: none) */
+    const char *client_ca_file;   /**< PEM file of the CAs client certificates must chain to */
+    const char *client_ca_pem;    /**< the CAs as PEM text, when client_ca_file is NULL */
 } mote_tls_config;
 
 /** TLS versions (mote_tls_config.min_version), as on the wire. */
@@ -305,6 +334,15 @@ enum { MOTE_TLS_1_2 = 0x0303, MOTE_TLS_1_3 = 0x0304 };
  * suites only, no renegotiation, no compression, tickets for resumption without 0-RTT). The
  * credentials are loaded now; a bad file or key gives MOTE_ETLS and one log line saying why. */
 int mote_listen_tls(mote_server *srv, const char *addr, uint16_t port, const mote_tls_config *tls);
+
+/** Reads every TLS listener's certificates, keys and client CAs again from the files (or the
+ * PEM text) mote_listen_tls() was given, for connections from now on; open connections keep
+ * theirs. All or nothing: when one fails to load, every listener keeps what it has, one
+ * error line says why, and the error (MOTE_ETLS, MOTE_ENOMEM) is returned. Call it on the
+ * server's thread (mote_post() from elsewhere, e.g. a thread that waits for SIGHUP); its
+ * workers take their new contexts on their own threads, and once the last has, the info line
+ * "TLS certificates reloaded" is logged. Returns 0 or a MOTE_E* code. */
+int mote_server_reload_tls(mote_server *srv);
 
 /** The TLS library libmote was built with, and its version: "mbedTLS 2.28.3",
  * "OpenSSL 3.0.19", or "none" (-DMOTE_TLS=none). */
@@ -517,6 +555,21 @@ int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16
 
 /** 1 when the request arrived over TLS, else 0. */
 int mote_request_is_tls(const mote_request *req);
+
+/** The certificate a TLS client presented and the listener verified (mote_tls_config's
+ * client_auth): NUL-terminated text, valid as long as the request. */
+typedef struct mote_tls_peer {
+    const char *subject;          /**< its attributes in certificate order: "O=Acme, CN=dev-17" */
+    const char *issuer;           /**< the same for the CA that signed it */
+    const char *san;              /**< its subject alternative names, ", " between them:
+                                     "DNS:dev-17.example, IP:192.0.2.7, email:a@b, URI:x";
+                                     "" without any */
+    const char *fingerprint;      /**< SHA-256 of its DER, 64 lowercase hex digits */
+} mote_tls_peer;
+
+/** The verified client certificate of the request's connection, or NULL (not TLS, or no
+ * certificate presented). */
+const mote_tls_peer *mote_request_tls_peer(const mote_request *req);
 
 /** The declared body length, 0 without a body, or -1 for a chunked body of unknown length. */
 int64_t mote_request_content_length(const mote_request *req);

@@ -48,7 +48,7 @@ echo "== the OpenSSL backend (-DMOTE_TLS=openssl): the tests of TLS with real cl
 cmake -S . -B build/openssl -DMOTE_TLS=openssl -DMOTE_WERROR=ON >/dev/null
 cmake --build build/openssl -j "$jobs" --target mote-sample >/dev/null
 (cd build/openssl && ctest --output-on-failure -j "$jobs" --timeout 120 \
-  -R "^test_(clients|seed|load|tls_silent|h2_clients|h2_frames|static_browser|websocket_raw)_epoll$")
+  -R "^test_(clients|seed|load|tls_silent|tls_certs|h2_clients|h2_frames|static_browser|websocket_raw)_epoll$")
 
 echo "== gcc build with ASan + UBSan, all tests but the hostile clients, epoll and poll backends"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=gcc -DMOTE_WERROR=ON -DMOTE_SANITIZE=ON >/dev/null

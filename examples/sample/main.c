@@ -2,6 +2,7 @@
  *
  * The seed's routes, registered as the seed registers them, served over HTTP on 8080 and HTTPS
  * on 8443 (IPv6 dual-stack by default, so IPv4 works too). Read it as the example to copy. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +19,18 @@
 
 #define MAX_WORKERS 64 /* --workers N: event-loop threads */
 #define MAX_BINDS 16
+#define MAX_SNI 16 /* --sni NAME,CERT,KEY */
 
 typedef struct options {
     long port, tls_port;          /* tls_port < 0: no HTTPS */
     const char *binds[MAX_BINDS];
     int bind_count;
     const char *cert, *key;
+    mote_tls_cert sni[MAX_SNI];
+    char *sni_text[MAX_SNI];      /* the --sni values, split in place */
+    int sni_count;
+    const char *client_ca;
+    unsigned client_auth;         /* --client-cert: enum mote_tls_client_auth */
     long max_conns, workers;
     int defer_accept;
     int http2;                    /* --http2: offered on both ports */
@@ -51,6 +58,11 @@ static void usage(FILE *to)
           "  --cert FILE     PEM certificate chain for HTTPS (default: a self-signed one)\n"
           "  --key FILE      PEM private key for --cert\n"
           "  --tls-min-version 1.2|1.3  the lowest TLS version accepted (1.2; 1.3 needs OpenSSL)\n"
+          "  --sni NAME,CERT,KEY  another certificate, for clients asking for NAME (SNI;\n"
+          "                  \"*.example\" matches one label; empty NAME: beside --cert, e.g.\n"
+          "                  ECDSA beside RSA); repeatable. SIGHUP reloads every certificate\n"
+          "  --client-ca FILE  ask HTTPS clients for a certificate issued by a CA in FILE\n"
+          "  --client-cert optional|required  whether one is needed (required)\n"
           "  --max-conns N   most open connections, per worker (1024)\n"
           "  --workers N     event-loop threads sharing the ports (1)\n"
           "  --defer-accept on|off  accept a connection once it has sent something (on)\n"
@@ -128,6 +140,34 @@ static int parse_access_log(const char *s)
     return parse_name(s, names, 5);
 }
 
+/* "NAME,CERT,KEY" as one more certificate; -1 when malformed or one too many. */
+static int parse_sni(options *o, const char *val)
+{
+    mote_tls_cert *c = &o->sni[o->sni_count];
+    char *text, *cert, *key;
+    if (o->sni_count == MAX_SNI || (text = strdup(val)) == NULL) return -1;
+    cert = strchr(text, ',');
+    key = cert ? strchr(cert + 1, ',') : NULL;
+    if (!key || key == cert + 1 || !key[1] || strchr(key + 1, ',')) {
+        free(text);
+        return -1;
+    }
+    *cert++ = '\0';
+    *key++ = '\0';
+    memset(c, 0, sizeof *c);
+    c->server_name = text;
+    c->cert_file = cert;
+    c->key_file = key;
+    o->sni_text[o->sni_count++] = text;
+    return 0;
+}
+
+static void free_options(options *o)
+{
+    int i;
+    for (i = 0; i < o->sni_count; i++) free(o->sni_text[i]);
+}
+
 /* Returns 0, 1 for --help, or 2 after printing one line about a bad option. */
 static int parse_options(int argc, char **argv, options *o)
 {
@@ -158,7 +198,8 @@ static int parse_options(int argc, char **argv, options *o)
             strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
             strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 || strcmp(opt, "--workers") == 0 ||
             strcmp(opt, "--defer-accept") == 0 || strcmp(opt, "--http2") == 0 ||
-            strcmp(opt, "--tls-min-version") == 0 ||
+            strcmp(opt, "--tls-min-version") == 0 || strcmp(opt, "--sni") == 0 ||
+            strcmp(opt, "--client-ca") == 0 || strcmp(opt, "--client-cert") == 0 ||
             strcmp(opt, "--auth-realm") == 0 || strcmp(opt, "--auth-user") == 0 ||
             strcmp(opt, "--auth-password") == 0 ||
             strcmp(opt, "--log-level") == 0 || strcmp(opt, "--access-log") == 0 ||
@@ -181,6 +222,15 @@ static int parse_options(int argc, char **argv, options *o)
             o->cert = val;
         } else if (strcmp(opt, "--key") == 0) {
             o->key = val;
+        } else if (strcmp(opt, "--sni") == 0) {
+            if (parse_sni(o, val) < 0) return bad_usage("bad --sni '%s' (NAME,CERT,KEY)", val);
+        } else if (strcmp(opt, "--client-ca") == 0) {
+            o->client_ca = val;
+        } else if (strcmp(opt, "--client-cert") == 0) {
+            if (strcmp(val, "optional") != 0 && strcmp(val, "required") != 0)
+                return bad_usage("bad --client-cert '%s' (optional or required)", val);
+            o->client_auth = strcmp(val, "optional") == 0 ? MOTE_TLS_CLIENT_OPTIONAL
+                                                          : MOTE_TLS_CLIENT_REQUIRED;
         } else if (strcmp(opt, "--max-conns") == 0) {
             if (parse_number(val, 1, 1000000, &o->max_conns) < 0)
                 return bad_usage("bad connection count '%s'", val);
@@ -218,6 +268,8 @@ static int parse_options(int argc, char **argv, options *o)
         }
     }
     if (!o->cert != !o->key) return bad_usage("%s", "--cert and --key go together");
+    if (o->client_auth && !o->client_ca) return bad_usage("%s", "--client-cert needs --client-ca");
+    if (o->client_ca && !o->client_auth) o->client_auth = MOTE_TLS_CLIENT_REQUIRED;
     if (o->bind_count == 0) o->binds[o->bind_count++] = NULL;
     return 0;
 }
@@ -242,6 +294,39 @@ static void on_signal(int sig)
 {
     (void)sig;
     if (running) mote_server_stop(running);
+}
+
+/* SIGHUP reloads the certificates: a thread waits for it (blocked everywhere else) and has the
+ * server's loop do the reload, which must run there. */
+static void reload_tls(mote_server *srv, void *arg)
+{
+    (void)arg;
+    (void)mote_server_reload_tls(srv); /* the outcome is logged */
+}
+
+static void *wait_for_hangups(void *arg)
+{
+    mote_server *srv = arg;
+    sigset_t hup;
+    int sig;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    sigaddset(&hup, SIGUSR2); /* the main thread's word that the server is gone */
+    while (sigwait(&hup, &sig) == 0 && sig == SIGHUP) {
+        if (mote_post(srv, reload_tls, NULL) < 0) fputs("mote-sample: reload not queued\n", stderr);
+    }
+    return NULL;
+}
+
+/* Blocks SIGHUP (and SIGUSR2, the stop word of the hangup thread) in this thread and every
+ * thread started from now on, the workers included. */
+static void block_hangups(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 static void handle_signals(void)
@@ -330,6 +415,10 @@ static int listen_all_tls(mote_server *srv, const options *o)
 
     memset(&tls, 0, sizeof tls);
     tls.min_version = o->tls_min;
+    tls.certs = o->sni;
+    tls.cert_count = (size_t)o->sni_count;
+    tls.client_auth = o->client_auth;
+    tls.client_ca_file = o->client_ca;
     if (o->cert) {
         tls.cert_file = o->cert;
         tls.key_file = o->key;
@@ -352,42 +441,34 @@ static int listen_all_tls(mote_server *srv, const options *o)
     return l < 0 ? l : 0;
 }
 
-int main(int argc, char **argv)
+/* Runs the server the options describe until a signal stops it; the exit status. */
+static int serve(const options *o)
 {
-    options o;
     mote_config cfg;
     mote_server *srv;
     struct utsname uts;
+    pthread_t hangups;
     static events ev[MAX_WORKERS]; /* one per event loop */
-    int rc = parse_options(argc, argv, &o);
+    int rc;
 
-    if (rc == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc == 3) {
-        printf("mote-sample %s (libmote %s, TLS: %s%s)\n", MOTE_VERSION, MOTE_VERSION,
-               mote_tls_backend(), MOTE_CONFIG_HTTP2 ? ", HTTP/2" : "");
-        return 0;
-    }
-    if (rc) return rc;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    block_hangups();
     if (uname(&uts) < 0) strcpy(uts.machine, "unknown");
 
     mote_config_init(&cfg);
-    cfg.max_connections = (size_t)o.max_conns;
-    cfg.workers = (unsigned)o.workers;
-    cfg.defer_accept = o.defer_accept;
-    if (!o.http2) cfg.http2 = 0;
-    cfg.idle_timeout_ms = (uint32_t)o.idle_timeout_ms;
-    cfg.head_timeout_ms = (uint32_t)o.head_timeout_ms;
-    cfg.handshake_timeout_ms = (uint32_t)o.handshake_timeout_ms;
-    cfg.body_timeout_ms = (uint32_t)o.body_timeout_ms;
-    cfg.write_timeout_ms = (uint32_t)o.write_timeout_ms;
-    cfg.ws_ping_interval_ms = (uint32_t)o.ws_ping_interval_ms;
+    cfg.max_connections = (size_t)o->max_conns;
+    cfg.workers = (unsigned)o->workers;
+    cfg.defer_accept = o->defer_accept;
+    if (!o->http2) cfg.http2 = 0;
+    cfg.idle_timeout_ms = (uint32_t)o->idle_timeout_ms;
+    cfg.head_timeout_ms = (uint32_t)o->head_timeout_ms;
+    cfg.handshake_timeout_ms = (uint32_t)o->handshake_timeout_ms;
+    cfg.body_timeout_ms = (uint32_t)o->body_timeout_ms;
+    cfg.write_timeout_ms = (uint32_t)o->write_timeout_ms;
+    cfg.ws_ping_interval_ms = (uint32_t)o->ws_ping_interval_ms;
     cfg.log = print_log;
-    cfg.log_level = (enum mote_log_level)o.log_level;
-    cfg.access_log = (enum mote_access_log)o.access_log;
+    cfg.log_level = (enum mote_log_level)o->log_level;
+    cfg.access_log = (enum mote_access_log)o->access_log;
     rc = mote_server_create(&srv, &cfg);
     if (rc < 0) {
         fprintf(stderr, "mote-sample: cannot create the server: %s\n", mote_strerror(rc));
@@ -396,19 +477,37 @@ int main(int argc, char **argv)
     /* before any client can connect, so a stop request is never lost */
     running = srv;
     handle_signals();
-    if (o.log_level >= MOTE_LOG_DEBUG) print_memory(srv);
-    if (register_routes(srv, uts.machine, &o, ev) < 0) {
+    if (o->log_level >= MOTE_LOG_DEBUG) print_memory(srv);
+    if (register_routes(srv, uts.machine, o, ev) < 0 || listen_all(srv, o) < 0 ||
+        (o->tls_port >= 0 && listen_all_tls(srv, o) < 0)) {
         mote_server_destroy(srv);
         return 2;
     }
-    if (listen_all(srv, &o) < 0 || (o.tls_port >= 0 && listen_all_tls(srv, &o) < 0)) {
+    if (pthread_create(&hangups, NULL, wait_for_hangups, srv) != 0) {
+        fputs("mote-sample: cannot start the SIGHUP thread\n", stderr);
         mote_server_destroy(srv);
-        return 2;
+        return 1;
     }
-
     rc = mote_server_run(srv);
     running = NULL;
+    pthread_kill(hangups, SIGUSR2);
+    pthread_join(hangups, NULL);
     mote_server_destroy(srv);
     printf("mote-sample: stopped\n");
     return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options(argc, argv, &o);
+
+    if (rc == 1) usage(stdout);
+    if (rc == 3)
+        printf("mote-sample %s (libmote %s, TLS: %s%s)\n", MOTE_VERSION, MOTE_VERSION,
+               mote_tls_backend(), MOTE_CONFIG_HTTP2 ? ", HTTP/2" : "");
+    if (rc == 0) rc = serve(&o);
+    else if (rc != 2) rc = 0;
+    free_options(&o);
+    return rc;
 }

@@ -118,6 +118,7 @@ static void header_page_continue(mote_response *res, void *user)
 {
     mote_request *req = mote_response_request(res);
     const char *method = mote_request_method(req), *target = mote_request_target(req);
+    const mote_tls_peer *peer = mote_request_tls_peer(req);
     size_t i, count = mote_request_header_count(req);
     header_page *page = user;
     page_writer w;
@@ -141,6 +142,15 @@ static void header_page_continue(mote_response *res, void *user)
     pw_escaped(&w, method, strlen(method));
     pw_text(&w, "</h2>\n<h2>URL: ");
     pw_escaped(&w, target, strlen(target));
+    if (peer) {
+        /* the client certificate the listener verified (--client-ca) */
+        pw_text(&w, "</h2>\n<h2>Client certificate: ");
+        pw_escaped(&w, peer->subject, strlen(peer->subject));
+        pw_text(&w, "</h2>\n<h2>Client certificate names: ");
+        pw_escaped(&w, peer->san, strlen(peer->san));
+        pw_text(&w, "</h2>\n<h2>Client certificate SHA-256: ");
+        pw_text(&w, peer->fingerprint);
+    }
     pw_text(&w, "</h2>\n<h2>Server: ");
     pw_escaped(&w, page->machine, strlen(page->machine));
     pw_text(&w, "</h2>\n</body>\n</html>\n");

@@ -512,10 +512,11 @@ engine_conn *engine_open(mote_server *s, const mote_addr *peer, int handshake)
     return ec;
 }
 
-void engine_handshake_done(engine_conn *ec, const char *alpn)
+void engine_handshake_done(engine_conn *ec, const char *alpn, const mote_tls_peer *peer)
 {
     ec->state = CS_OPEN;
     ec->core.is_tls = 1;
+    ec->core.tls_peer = peer;
     timer_disarm(&ec->timer);
     /* ALPN chose HTTP/2 (offered only where the listener allows it): the first bytes are its */
     if (alpn && strcmp(alpn, "h2") == 0 && ec->core.env->h2_proto && !ec->core.b)

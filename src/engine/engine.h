@@ -139,8 +139,9 @@ static inline mote_server *engine_server_of(const engine_conn *ec)
 }
 
 /* The TLS handshake is over: the connection is open, and its requests arrive over TLS in the
- * protocol ALPN chose ("h2", "http/1.1"; NULL: none chosen). */
-void engine_handshake_done(engine_conn *ec, const char *alpn);
+ * protocol ALPN chose ("h2", "http/1.1"; NULL: none chosen), from the client whose verified
+ * certificate `peer` describes (NULL: none; the shell keeps it as long as the connection). */
+void engine_handshake_done(engine_conn *ec, const char *alpn, const mote_tls_peer *peer);
 
 /* Where to read into (a block is lent on demand) and how much; 0: do not read now. Out of
  * memory marks the connection dead. */

@@ -130,6 +130,11 @@ int mote_request_is_tls(const mote_request *req)
     return conn_of(req)->is_tls;
 }
 
+const mote_tls_peer *mote_request_tls_peer(const mote_request *req)
+{
+    return conn_of(req)->tls_peer;
+}
+
 int mote_request_set_user(mote_request *req, void *user, mote_release_fn release)
 {
     mote_exchange *x;

@@ -1,5 +1,5 @@
 /* tls.h - TLS as a byte filter between a transport and a connection, one interface for every
- * backend (tls_mbedtls.c; tls_none.c for builds without TLS), chosen at build time.
+ * backend (tls_mbedtls.c, tls_openssl.c; tls_none.c for builds without TLS), chosen at build time.
  *
  * A tls_ctx holds one listener's credentials and settings; a tls_conn is one connection's
  * session over a transport the caller owns (core/io.h: a socket, a pcb, a test's buffers).
@@ -21,6 +21,8 @@ typedef struct tls_conn tls_conn;
  * returns MOTE_ETLS (or MOTE_ENOMEM) and writes one line saying why into err. */
 int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocator *alloc,
                    char *err, size_t err_len);
+/* The creator's hold on the context ends; it is freed once its last session is destroyed too
+ * (sessions keep using the context they started with, e.g. across a reload). */
 void tls_ctx_destroy(tls_ctx *ctx);
 
 /* Starts a server-side session over `transport` (copied), which must outlive the session. */
@@ -49,6 +51,12 @@ void tls_ctx_offer_h2(tls_ctx *ctx, int on);
 
 /* The protocol ALPN chose once the handshake is over ("h2", "http/1.1"), or NULL. */
 const char *tls_alpn(const tls_conn *c);
+
+/* The client certificate verified in the handshake, or NULL (none asked for or sent). */
+const mote_tls_peer *tls_peer(const tls_conn *c);
+
+/* Why the session failed (after IO_FAILED), one line for the log: "alert received: ...". */
+void tls_failure(const tls_conn *c, char *buf, size_t len);
 
 /* The backend's name and version, for logs ("mbedTLS 2.28.3"; "none"). */
 const char *tls_backend(void);

@@ -18,6 +18,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
@@ -50,15 +51,25 @@ static const mbedtls_ecp_group_id tls_curves[] = {
 
 static const char tls_drbg_personalisation[] = "mote tls server";
 
+/* One certificate chain and its key; a server name's (SNI) when name is set. */
+typedef struct tls_identity {
+    char *name;
+    mbedtls_x509_crt chain;
+    mbedtls_pk_context key;
+} tls_identity;
+
 struct tls_ctx {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
-    mbedtls_x509_crt chain;
-    mbedtls_pk_context key;
+    mbedtls_x509_crt client_cas;
     mbedtls_ssl_ticket_context tickets;
     mbedtls_ssl_config conf;
     /* mbedtls_ssl_conf_alpn_protocols() keeps the pointer and wants it non-const. */
     const char *alpn[4];
+    int client_auth;              /* enum mote_tls_client_auth */
+    unsigned refs;                /* the creator's hold and one per session */
+    size_t identity_count;
+    tls_identity *identities;     /* the default one first, then mote_tls_config.certs */
     mote_allocator alloc;
 };
 
@@ -68,6 +79,8 @@ struct tls_conn {
     mbedtls_ssl_context ssl;
     io_transport transport;
     tls_ctx *ctx;
+    tls_peer_block *peer;         /* the verified client certificate, once handshaken */
+    int failure;                  /* mbedTLS's error, when a call failed */
     /* The handshake is over (mbedtls_ssl_handshake() returned 0). */
     int handshaken;
     /* The last send mbedTLS made through the transport was refused (IO_WANT_WRITE): a record
@@ -130,29 +143,30 @@ static int load_failure(int ret, int saved_errno, char *err, size_t err_len, con
 /* Credentials                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-static int parse_certificate(tls_ctx *ctx, const mote_tls_config *cfg)
+static int parse_chain(mbedtls_x509_crt *chain, const char *file, const char *pem)
 {
-    if (cfg->cert_file != NULL)
-        return mbedtls_x509_crt_parse_file(&ctx->chain, cfg->cert_file);
+    if (file != NULL)
+        return mbedtls_x509_crt_parse_file(chain, file);
     /* For PEM, mbedTLS counts the terminating NUL in the length. */
-    return mbedtls_x509_crt_parse(&ctx->chain, (const unsigned char *)cfg->cert_pem,
-                                  strlen(cfg->cert_pem) + 1);
+    return mbedtls_x509_crt_parse(chain, (const unsigned char *)pem, strlen(pem) + 1);
 }
 
-static int load_certificate(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
+/* A chain (or the client CAs) from a file or PEM text; `what` names it in the error. */
+static int load_chain(mbedtls_x509_crt *chain, const char *file, const char *pem,
+                      const char *what_file, char *err, size_t err_len)
 {
     char what[512];
     int ret, saved_errno;
 
     errno = 0;
-    ret = parse_certificate(ctx, cfg);
+    ret = parse_chain(chain, file, pem);
     saved_errno = errno;
     if (ret == 0)
         return 0;
-    if (cfg->cert_file != NULL)
-        snprintf(what, sizeof what, "cannot read certificate file '%s'", cfg->cert_file);
+    if (file != NULL)
+        snprintf(what, sizeof what, "cannot read %s '%s'", what_file, file);
     else
-        snprintf(what, sizeof what, "cannot parse certificate PEM");
+        snprintf(what, sizeof what, "cannot parse %s PEM", what_file);
     if (ret > 0) {
         /* A positive count means some certificates of the chain were skipped. */
         tls_write_err(err, err_len, "%s: %d certificate(s) in the chain could not be parsed",
@@ -162,58 +176,96 @@ static int load_certificate(tls_ctx *ctx, const mote_tls_config *cfg, char *err,
     return load_failure(ret, saved_errno, err, err_len, what);
 }
 
-static int parse_key(tls_ctx *ctx, const mote_tls_config *cfg)
+static int parse_key(mbedtls_pk_context *key, const mote_tls_cert *c)
 {
-    const char *pwd = cfg->key_password;
-    if (cfg->key_file != NULL)
-        return mbedtls_pk_parse_keyfile(&ctx->key, cfg->key_file, pwd);
-    return mbedtls_pk_parse_key(&ctx->key, (const unsigned char *)cfg->key_pem,
-                                strlen(cfg->key_pem) + 1, (const unsigned char *)pwd,
-                                pwd != NULL ? strlen(pwd) : 0);
+    const char *pwd = c->key_password;
+    if (c->key_file != NULL)
+        return mbedtls_pk_parse_keyfile(key, c->key_file, pwd);
+    return mbedtls_pk_parse_key(key, (const unsigned char *)c->key_pem, strlen(c->key_pem) + 1,
+                                (const unsigned char *)pwd, pwd != NULL ? strlen(pwd) : 0);
 }
 
-static int load_key(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
+static int load_key(mbedtls_pk_context *key, const mote_tls_cert *c, char *err, size_t err_len)
 {
     char what[512];
     int ret, saved_errno;
 
     errno = 0;
-    ret = parse_key(ctx, cfg);
+    ret = parse_key(key, c);
     saved_errno = errno;
     if (ret == 0)
         return 0;
-    if (cfg->key_file != NULL)
-        snprintf(what, sizeof what, "cannot read key file '%s'", cfg->key_file);
+    if (c->key_file != NULL)
+        snprintf(what, sizeof what, "cannot read key file '%s'", c->key_file);
     else
         snprintf(what, sizeof what, "cannot parse key PEM");
     return load_failure(ret, saved_errno, err, err_len, what);
 }
 
-static int check_key_matches(tls_ctx *ctx, char *err, size_t err_len)
+static int check_key_matches(tls_identity *id, const mote_tls_cert *c, char *err, size_t err_len)
 {
-    int ret = mbedtls_pk_check_pair(&ctx->chain.pk, &ctx->key);
+    int ret = mbedtls_pk_check_pair(&id->chain.pk, &id->key);
     if (ret == 0)
         return 0;
     if (is_alloc_failure(ret))
         return setup_failure(ret, err, err_len, "cannot compare key and certificate");
-    tls_write_err(err, err_len, "the private key does not match the certificate");
+    tls_write_err(err, err_len, "the private key of %s does not match the certificate",
+                  c->key_file ? c->key_file : "key_pem");
     return MOTE_ETLS;
+}
+
+static int load_identity(tls_ctx *ctx, tls_identity *id, const mote_tls_cert *c, char *err,
+                         size_t err_len)
+{
+    int ret = 0;
+    if (!tls_cert_is_default(c)) {
+        size_t n = strlen(c->server_name) + 1;
+        id->name = ctx->alloc.alloc(ctx->alloc.ctx, n);
+        if (id->name == NULL) {
+            tls_write_err(err, err_len, "out of memory for the TLS context");
+            return MOTE_ENOMEM;
+        }
+        memcpy(id->name, c->server_name, n);
+    }
+    ret = load_chain(&id->chain, c->cert_file, c->cert_pem, "certificate file", err, err_len);
+    if (ret == 0)
+        ret = load_key(&id->key, c, err, err_len);
+    if (ret == 0)
+        ret = check_key_matches(id, c, err, err_len);
+    return ret;
 }
 
 static int load_credentials(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
 {
+    size_t i;
+    mote_tls_cert own = tls_default_cert(cfg);
     int ret = tls_check_config(cfg, err, err_len);
     if (ret == 0 && cfg->min_version == MOTE_TLS_1_3) {
         tls_write_err(err, err_len, "TLS 1.3 only: mbedTLS %s has no TLS 1.3 (build with "
                       "-DMOTE_TLS=openssl)", MBEDTLS_VERSION_STRING);
         ret = MOTE_ETLS;
     }
-    if (ret == 0)
-        ret = load_certificate(ctx, cfg, err, err_len);
-    if (ret == 0)
-        ret = load_key(ctx, cfg, err, err_len);
-    if (ret == 0)
-        ret = check_key_matches(ctx, err, err_len);
+    if (ret != 0)
+        return ret;
+    ctx->identities = ctx->alloc.alloc(ctx->alloc.ctx,
+                                       (cfg->cert_count + 1) * sizeof *ctx->identities);
+    if (ctx->identities == NULL) {
+        tls_write_err(err, err_len, "out of memory for the TLS context");
+        return MOTE_ENOMEM;
+    }
+    for (i = 0; i <= cfg->cert_count; i++) {
+        ctx->identities[i].name = NULL;
+        mbedtls_x509_crt_init(&ctx->identities[i].chain);
+        mbedtls_pk_init(&ctx->identities[i].key);
+    }
+    ctx->identity_count = cfg->cert_count + 1;
+    for (i = 0; ret == 0 && i <= cfg->cert_count; i++)
+        ret = load_identity(ctx, &ctx->identities[i], i ? &cfg->certs[i - 1] : &own, err,
+                            err_len);
+    ctx->client_auth = (int)cfg->client_auth;
+    if (ret == 0 && cfg->client_auth != MOTE_TLS_CLIENT_NONE)
+        ret = load_chain(&ctx->client_cas, cfg->client_ca_file, cfg->client_ca_pem,
+                         "client_ca_file", err, err_len);
     return ret;
 }
 
@@ -255,6 +307,40 @@ static int enable_session_tickets(tls_ctx *ctx, char *err, size_t err_len)
     return 0;
 }
 
+/* The certificates of the server name the client asked for (SNI), in place of the default
+ * ones; a name no entry has keeps the default. */
+static int select_server_name(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name,
+                              size_t len)
+{
+    const tls_ctx *ctx = arg;
+    size_t i;
+    int ret = 0;
+    for (i = 1; i < ctx->identity_count && ret == 0; i++) {
+        tls_identity *id = &ctx->identities[i];
+        if (id->name && tls_name_matches(id->name, (const char *)name, len))
+            ret = mbedtls_ssl_set_hs_own_cert(ssl, &id->chain, &id->key);
+    }
+    return ret;
+}
+
+/* The default certificates (the listener's own and those without a server name); SNI for the
+ * others. */
+static int use_identities(tls_ctx *ctx)
+{
+    size_t i;
+    int ret = 0, named = 0;
+    for (i = 0; i < ctx->identity_count && ret == 0; i++) {
+        tls_identity *id = &ctx->identities[i];
+        if (id->name == NULL)
+            ret = mbedtls_ssl_conf_own_cert(&ctx->conf, &id->chain, &id->key);
+        else
+            named = 1;
+    }
+    if (named)
+        mbedtls_ssl_conf_sni(&ctx->conf, select_server_name, ctx);
+    return ret;
+}
+
 static int build_config(tls_ctx *ctx, char *err, size_t err_len)
 {
     mbedtls_ssl_config *conf = &ctx->conf;
@@ -270,9 +356,17 @@ static int build_config(tls_ctx *ctx, char *err, size_t err_len)
     if (ret != 0)
         return setup_failure(ret, err, err_len, "cannot set the ALPN protocol list");
 
-    ret = mbedtls_ssl_conf_own_cert(conf, &ctx->chain, &ctx->key);
+    ret = use_identities(ctx);
     if (ret != 0)
         return setup_failure(ret, err, err_len, "cannot use the certificate and key");
+    if (ctx->client_auth != MOTE_TLS_CLIENT_NONE) {
+        /* optional: a client's certificate that does not verify is refused after the
+         * handshake (verify_client()), as OpenSSL refuses it during it */
+        mbedtls_ssl_conf_authmode(conf, ctx->client_auth == MOTE_TLS_CLIENT_REQUIRED
+                                            ? MBEDTLS_SSL_VERIFY_REQUIRED
+                                            : MBEDTLS_SSL_VERIFY_OPTIONAL);
+        mbedtls_ssl_conf_ca_chain(conf, &ctx->client_cas, NULL);
+    }
     return enable_session_tickets(ctx, err, err_len);
 }
 
@@ -280,8 +374,7 @@ static void init_ctx(tls_ctx *ctx)
 {
     mbedtls_entropy_init(&ctx->entropy);
     mbedtls_ctr_drbg_init(&ctx->drbg);
-    mbedtls_x509_crt_init(&ctx->chain);
-    mbedtls_pk_init(&ctx->key);
+    mbedtls_x509_crt_init(&ctx->client_cas);
     mbedtls_ssl_ticket_init(&ctx->tickets);
     mbedtls_ssl_config_init(&ctx->conf);
 }
@@ -297,6 +390,7 @@ int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocat
     if (ctx == NULL)
         return ret;
     ctx->alloc = a;
+    ctx->refs = 1;
     /* Everything is initialised up front so one destroy path serves every failure. */
     init_ctx(ctx);
     ret = seed_rng(ctx, err, err_len);
@@ -312,17 +406,30 @@ int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocat
     return 0;
 }
 
-void tls_ctx_destroy(tls_ctx *ctx)
+static void ctx_unref(tls_ctx *ctx)
 {
-    if (ctx == NULL)
+    size_t i;
+    if (--ctx->refs > 0)
         return;
     mbedtls_ssl_config_free(&ctx->conf);
     mbedtls_ssl_ticket_free(&ctx->tickets);
-    mbedtls_pk_free(&ctx->key);
-    mbedtls_x509_crt_free(&ctx->chain);
+    for (i = 0; i < ctx->identity_count; i++) {
+        ctx->alloc.free(ctx->alloc.ctx, ctx->identities[i].name);
+        mbedtls_pk_free(&ctx->identities[i].key);
+        mbedtls_x509_crt_free(&ctx->identities[i].chain);
+    }
+    if (ctx->identities != NULL)
+        ctx->alloc.free(ctx->alloc.ctx, ctx->identities);
+    mbedtls_x509_crt_free(&ctx->client_cas);
     mbedtls_ctr_drbg_free(&ctx->drbg);
     mbedtls_entropy_free(&ctx->entropy);
     ctx->alloc.free(ctx->alloc.ctx, ctx);
+}
+
+void tls_ctx_destroy(tls_ctx *ctx)
+{
+    if (ctx != NULL)
+        ctx_unref(ctx);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -403,6 +510,7 @@ int tls_conn_create(tls_ctx *ctx, const io_transport *transport, tls_conn **out)
     mbedtls_ssl_init(&c->ssl);
     c->transport = *transport;
     c->ctx = ctx;
+    ctx->refs++;
     ret = mbedtls_ssl_setup(&c->ssl, &ctx->conf);
     if (ret != 0) {
         tls_conn_destroy(c);
@@ -415,10 +523,14 @@ int tls_conn_create(tls_ctx *ctx, const io_transport *transport, tls_conn **out)
 
 void tls_conn_destroy(tls_conn *c)
 {
+    tls_ctx *ctx;
     if (c == NULL)
         return;
+    ctx = c->ctx;
     mbedtls_ssl_free(&c->ssl);
-    c->ctx->alloc.free(c->ctx->alloc.ctx, c);
+    tls_peer_free(&ctx->alloc, c->peer);
+    ctx->alloc.free(ctx->alloc.ctx, c);
+    ctx_unref(ctx);
 }
 
 static int is_want(int ret)
@@ -436,13 +548,86 @@ static int map_error(int ret)
     return is_want(ret) ? IO_WANT_READ : IO_FAILED;
 }
 
+/* The names of a certificate's SAN extension, as text. */
+static void san_text(const mbedtls_x509_crt *crt, tls_san_list *l)
+{
+    const mbedtls_x509_sequence *s;
+    for (s = &crt->subject_alt_names; s != NULL && s->buf.p != NULL; s = s->next) {
+        int type = s->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK;
+        const char *v = (const char *)s->buf.p;
+        if (type == 1)
+            tls_san_add(l, "email", v, s->buf.len);
+        else if (type == 2)
+            tls_san_add(l, "DNS", v, s->buf.len);
+        else if (type == 6)
+            tls_san_add(l, "URI", v, s->buf.len);
+        else if (type == 7)
+            tls_san_add_ip(l, s->buf.p, s->buf.len);
+    }
+}
+
+static int sha256_of(const unsigned char *p, size_t len, unsigned char out[32])
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+    return mbedtls_sha256(p, len, out, 0);
+#else
+    return mbedtls_sha256_ret(p, len, out, 0);
+#endif
+}
+
+/* Keeps the client's certificate as text (tls_peer()) once it has verified; a certificate
+ * that did not (possible with MBEDTLS_SSL_VERIFY_OPTIONAL) fails the session. */
+static int keep_peer(tls_conn *c)
+{
+    const mbedtls_x509_crt *crt =
+        c->ctx->client_auth ? mbedtls_ssl_get_peer_cert(&c->ssl) : NULL;
+    unsigned char sha256[32];
+    tls_peer_scratch *t;
+    if (crt == NULL || c->peer != NULL)
+        return 0;
+    if (mbedtls_ssl_get_verify_result(&c->ssl) != 0) {
+        c->failure = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+        return IO_FAILED;
+    }
+    t = c->ctx->alloc.alloc(c->ctx->alloc.ctx, sizeof *t);
+    if (t == NULL)
+        return IO_FAILED;
+    memset(&t->san, 0, sizeof t->san);
+    san_text(crt, &t->san);
+    if (mbedtls_x509_dn_gets(t->subject, sizeof t->subject, &crt->subject) >= 0 &&
+        mbedtls_x509_dn_gets(t->issuer, sizeof t->issuer, &crt->issuer) >= 0 &&
+        !t->san.overflow && sha256_of(crt->raw.p, crt->raw.len, sha256) == 0)
+        c->peer = tls_peer_make(&c->ctx->alloc, t->subject, t->issuer, &t->san, sha256);
+    c->ctx->alloc.free(c->ctx->alloc.ctx, t);
+    return c->peer ? 0 : IO_FAILED;
+}
+
 int tls_handshake(tls_conn *c)
 {
     int ret = mbedtls_ssl_handshake(&c->ssl);
-    if (ret != 0)
+    if (ret != 0) {
+        if (!is_want(ret))
+            c->failure = ret;
         return map_error(ret);
+    }
     c->handshaken = 1;
-    return 0;
+    return keep_peer(c);
+}
+
+const mote_tls_peer *tls_peer(const tls_conn *c)
+{
+    return c->peer ? &c->peer->peer : NULL;
+}
+
+void tls_failure(const tls_conn *c, char *buf, size_t len)
+{
+    char text[160];
+    if (c->failure == 0) {
+        tls_write_err(buf, len, "the connection failed");
+        return;
+    }
+    mbedtls_strerror(c->failure, text, sizeof text);
+    tls_write_err(buf, len, "%s", text);
 }
 
 static int is_peer_gone(int ret)

@@ -88,3 +88,15 @@ const char *tls_alpn(const tls_conn *c)
     (void)c;
     return NULL;
 }
+
+const mote_tls_peer *tls_peer(const tls_conn *c)
+{
+    (void)c;
+    return NULL;
+}
+
+void tls_failure(const tls_conn *c, char *buf, size_t len)
+{
+    (void)c;
+    say(buf, len, "no TLS in this build");
+}

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #if OPENSSL_VERSION_NUMBER < 0x30000000L
 #error "mote's OpenSSL backend needs OpenSSL 3 (Debian's libssl-dev)"
@@ -28,10 +29,20 @@
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
 #define TLS_GROUPS "X25519:P-256:P-384"
 
-struct tls_ctx {
+/* A server name (SNI) and the context with its certificates. */
+typedef struct named_ctx {
+    char *name;
     SSL_CTX *ssl;
+} named_ctx;
+
+struct tls_ctx {
+    SSL_CTX *ssl;                 /* the default certificates; every session starts here */
+    named_ctx *names;             /* the others, by server name, in the order given */
+    size_t name_count;
     BIO_METHOD *bio;              /* the transport as a BIO, one per context */
     int offer_h2;
+    int client_auth;              /* enum mote_tls_client_auth */
+    unsigned refs;                /* the creator's hold and one per session */
     mote_allocator alloc;
 };
 
@@ -39,6 +50,9 @@ struct tls_conn {
     SSL *ssl;
     io_transport transport;
     tls_ctx *ctx;
+    tls_peer_block *peer;         /* the verified client certificate, once handshaken */
+    unsigned long failure;        /* OpenSSL's error, when a call failed */
+    int alert;                    /* the alert received (-1: none) */
 };
 
 /* ---- errors ------------------------------------------------------------------------------ */
@@ -85,36 +99,66 @@ static int use_key_pem(SSL_CTX *ssl, const char *pem, const char *password)
     return ok;
 }
 
-static int load_credentials(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
+/* A chain and its key into `ssl`, beside any of another key type it holds (RSA and ECDSA). */
+static int use_cert(SSL_CTX *ssl, const mote_tls_cert *c, char *err, size_t err_len)
 {
     char what[512];
-    int rc = tls_check_config(cfg, err, err_len);
-    if (rc != 0) return rc;
-    if (cfg->min_version == MOTE_TLS_1_3 &&
-        SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION) != 1)
-        return openssl_failure(err, err_len, "cannot require TLS 1.3");
-    if (cfg->cert_file ? SSL_CTX_use_certificate_chain_file(ctx->ssl, cfg->cert_file) != 1
-                       : !use_chain_pem(ctx->ssl, cfg->cert_pem)) {
-        if (cfg->cert_file) snprintf(what, sizeof what, "cannot read certificate file '%s'",
-                                     cfg->cert_file);
+    if (c->cert_file ? SSL_CTX_use_certificate_chain_file(ssl, c->cert_file) != 1
+                     : !use_chain_pem(ssl, c->cert_pem)) {
+        if (c->cert_file) snprintf(what, sizeof what, "cannot read certificate file '%s'",
+                                   c->cert_file);
         else snprintf(what, sizeof what, "cannot parse certificate PEM");
         return openssl_failure(err, err_len, what);
     }
-    SSL_CTX_set_default_passwd_cb_userdata(ctx->ssl, (void *)(uintptr_t)cfg->key_password);
-    if (cfg->key_file ? SSL_CTX_use_PrivateKey_file(ctx->ssl, cfg->key_file, SSL_FILETYPE_PEM) != 1
-                      : !use_key_pem(ctx->ssl, cfg->key_pem, cfg->key_password)) {
-        if (cfg->key_file) snprintf(what, sizeof what, "cannot read key file '%s'",
-                                    cfg->key_file);
+    SSL_CTX_set_default_passwd_cb_userdata(ssl, (void *)(uintptr_t)c->key_password);
+    if (c->key_file ? SSL_CTX_use_PrivateKey_file(ssl, c->key_file, SSL_FILETYPE_PEM) != 1
+                    : !use_key_pem(ssl, c->key_pem, c->key_password)) {
+        SSL_CTX_set_default_passwd_cb_userdata(ssl, NULL);
+        if (c->key_file) snprintf(what, sizeof what, "cannot read key file '%s'", c->key_file);
         else snprintf(what, sizeof what, "cannot parse key PEM");
         return openssl_failure(err, err_len, what);
     }
-    SSL_CTX_set_default_passwd_cb_userdata(ctx->ssl, NULL);
-    if (SSL_CTX_check_private_key(ctx->ssl) != 1) {
+    SSL_CTX_set_default_passwd_cb_userdata(ssl, NULL);
+    if (SSL_CTX_check_private_key(ssl) != 1) {
         ERR_clear_error();
-        tls_write_err(err, err_len, "the private key does not match the certificate");
+        tls_write_err(err, err_len, "the private key of %s does not match the certificate",
+                      c->key_file ? c->key_file : "key_pem");
         return MOTE_ETLS;
     }
     return 0;
+}
+
+/* The CAs client certificates must chain to, also named to clients in CertificateRequest. */
+static int use_client_cas(SSL_CTX *ssl, const mote_tls_config *cfg, char *err, size_t err_len)
+{
+    X509_STORE *store = SSL_CTX_get_cert_store(ssl);
+    STACK_OF(X509_INFO) *infos = NULL;
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    BIO *in = cfg->client_ca_file ? BIO_new_file(cfg->client_ca_file, "r")
+                                  : BIO_new_mem_buf(cfg->client_ca_pem, -1);
+    int i, count = 0, ok = in && names;
+    if (ok) infos = PEM_X509_INFO_read_bio(in, NULL, NULL, NULL);
+    for (i = 0; infos && ok && i < sk_X509_INFO_num(infos); i++) {
+        X509 *ca = sk_X509_INFO_value(infos, i)->x509;
+        X509_NAME *name = ca ? X509_NAME_dup(X509_get_subject_name(ca)) : NULL;
+        if (!ca) continue;
+        ok = name && X509_STORE_add_cert(store, ca) == 1 && sk_X509_NAME_push(names, name) > 0;
+        if (!ok) X509_NAME_free(name);
+        count += ok;
+    }
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    BIO_free(in);
+    if (ok && count > 0) {
+        SSL_CTX_set_client_CA_list(ssl, names);
+        return 0;
+    }
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    if (!ok || ERR_peek_last_error() != 0)
+        return openssl_failure(err, err_len, cfg->client_ca_file ? "cannot read client_ca_file"
+                                                                 : "cannot parse client_ca_pem");
+    tls_write_err(err, err_len, "no CA certificate in %s",
+                  cfg->client_ca_file ? cfg->client_ca_file : "client_ca_pem");
+    return MOTE_ETLS;
 }
 
 /* ---- ALPN -------------------------------------------------------------------------------- */
@@ -205,10 +249,17 @@ static BIO_METHOD *make_bio_method(void)
 
 /* ---- the context ------------------------------------------------------------------------- */
 
-static int configure(tls_ctx *ctx, char *err, size_t err_len)
+/* One SSL_CTX of the listener (the default one, or a server name's) set up as every other. */
+static int configure(tls_ctx *ctx, SSL_CTX *s, const mote_tls_config *cfg, char *err,
+                     size_t err_len)
 {
-    SSL_CTX *s = ctx->ssl;
-    if (SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION) != 1 ||
+    static const unsigned char session_context[] = "mote";
+    int verify = cfg->client_auth == MOTE_TLS_CLIENT_REQUIRED
+                     ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                     : cfg->client_auth == MOTE_TLS_CLIENT_OPTIONAL ? SSL_VERIFY_PEER
+                                                                    : SSL_VERIFY_NONE;
+    if (SSL_CTX_set_min_proto_version(s, cfg->min_version == MOTE_TLS_1_3 ? TLS1_3_VERSION
+                                                                          : TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_cipher_list(s, TLS12_CIPHERS) != 1 ||
         SSL_CTX_set1_groups_list(s, TLS_GROUPS) != 1)
         return openssl_failure(err, err_len, "cannot configure TLS");
@@ -225,7 +276,99 @@ static int configure(tls_ctx *ctx, char *err, size_t err_len)
     SSL_CTX_set_num_tickets(s, 1);
     SSL_CTX_set_max_early_data(s, 0);
     SSL_CTX_set_alpn_select_cb(s, select_alpn, ctx);
-    return 0;
+    /* sessions resume across the listener's server names (and must name a context when
+     * client certificates are verified) */
+    if (SSL_CTX_set_session_id_context(s, session_context, sizeof session_context - 1) != 1)
+        return openssl_failure(err, err_len, "cannot configure TLS");
+    SSL_CTX_set_verify(s, verify, NULL);
+    SSL_CTX_set_verify_depth(s, 8);
+    return verify != SSL_VERIFY_NONE ? use_client_cas(s, cfg, err, err_len) : 0;
+}
+
+/* ---- server names (SNI) --------------------------------------------------------------------- */
+
+static SSL_CTX *ctx_for_name(const tls_ctx *ctx, const char *name)
+{
+    size_t i, len = strlen(name);
+    for (i = 0; i < ctx->name_count; i++)
+        if (tls_name_matches(ctx->names[i].name, name, len)) return ctx->names[i].ssl;
+    return NULL;
+}
+
+/* The context of the server name the client asked for; without one, or for a name no entry
+ * has, the default goes on. */
+static int select_server_name(SSL *ssl, int *alert, void *arg)
+{
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    SSL_CTX *chosen = name ? ctx_for_name(arg, name) : NULL;
+    (void)alert;
+    if (chosen && SSL_set_SSL_CTX(ssl, chosen) == NULL) return SSL_TLSEXT_ERR_ALERT_FATAL;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *new_ssl_ctx(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
+{
+    SSL_CTX *s = SSL_CTX_new(TLS_server_method());
+    if (s == NULL) {
+        openssl_failure(err, err_len, "cannot create a TLS context");
+        return NULL;
+    }
+    if (configure(ctx, s, cfg, err, err_len) != 0) {
+        SSL_CTX_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* The SSL_CTX for certs[i]'s server name: one made already for the same name, or a new one. */
+static SSL_CTX *name_ctx(tls_ctx *ctx, const mote_tls_config *cfg, const char *name,
+                         int *rc, char *err, size_t err_len)
+{
+    named_ctx *n;
+    size_t i, len = strlen(name);
+    for (i = 0; i < ctx->name_count; i++)
+        if (strcmp(ctx->names[i].name, name) == 0) return ctx->names[i].ssl;
+    n = &ctx->names[ctx->name_count];
+    n->name = ctx->alloc.alloc(ctx->alloc.ctx, len + 1);
+    if (n->name == NULL) {
+        tls_write_err(err, err_len, "out of memory for the TLS context");
+        *rc = MOTE_ENOMEM;
+        return NULL;
+    }
+    memcpy(n->name, name, len + 1);
+    n->ssl = new_ssl_ctx(ctx, cfg, err, err_len);
+    if (n->ssl == NULL) {
+        ctx->alloc.free(ctx->alloc.ctx, n->name);
+        *rc = MOTE_ETLS;
+        return NULL;
+    }
+    ctx->name_count++;
+    return n->ssl;
+}
+
+static int load_certificates(tls_ctx *ctx, const mote_tls_config *cfg, char *err, size_t err_len)
+{
+    mote_tls_cert own = tls_default_cert(cfg);
+    size_t i;
+    int rc = use_cert(ctx->ssl, &own, err, err_len);
+    if (rc == 0 && cfg->cert_count) {
+        ctx->names = ctx->alloc.alloc(ctx->alloc.ctx, cfg->cert_count * sizeof *ctx->names);
+        if (ctx->names == NULL) {
+            tls_write_err(err, err_len, "out of memory for the TLS context");
+            return MOTE_ENOMEM;
+        }
+    }
+    for (i = 0; rc == 0 && i < cfg->cert_count; i++) {
+        const mote_tls_cert *c = &cfg->certs[i];
+        SSL_CTX *s = tls_cert_is_default(c) ? ctx->ssl
+                                            : name_ctx(ctx, cfg, c->server_name, &rc, err, err_len);
+        if (s) rc = use_cert(s, c, err, err_len);
+    }
+    if (rc == 0 && ctx->name_count) {
+        SSL_CTX_set_tlsext_servername_callback(ctx->ssl, select_server_name);
+        SSL_CTX_set_tlsext_servername_arg(ctx->ssl, ctx);
+    }
+    return rc;
 }
 
 int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocator *alloc,
@@ -237,12 +380,17 @@ int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocat
     *out = NULL;
     if (ctx == NULL) return rc;
     ctx->alloc = a;
+    ctx->refs = 1;
     ERR_clear_error();
-    ctx->ssl = SSL_CTX_new(TLS_server_method());
-    ctx->bio = make_bio_method();
-    rc = ctx->ssl && ctx->bio ? configure(ctx, err, err_len)
-                              : openssl_failure(err, err_len, "cannot create a TLS context");
-    if (rc == 0) rc = load_credentials(ctx, cfg, err, err_len);
+    rc = tls_check_config(cfg, err, err_len);
+    if (rc == 0) {
+        ctx->client_auth = (int)cfg->client_auth;
+        ctx->bio = make_bio_method();
+        ctx->ssl = ctx->bio ? new_ssl_ctx(ctx, cfg, err, err_len) : NULL;
+        if (ctx->bio == NULL) rc = openssl_failure(err, err_len, "cannot create a TLS context");
+        else if (ctx->ssl == NULL) rc = MOTE_ETLS;
+    }
+    if (rc == 0) rc = load_certificates(ctx, cfg, err, err_len);
     if (rc != 0) {
         tls_ctx_destroy(ctx);
         return rc;
@@ -251,17 +399,111 @@ int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocat
     return 0;
 }
 
-void tls_ctx_destroy(tls_ctx *ctx)
+static void ctx_unref(tls_ctx *ctx)
 {
-    if (ctx == NULL) return;
+    size_t i;
+    if (--ctx->refs > 0) return;
+    for (i = 0; i < ctx->name_count; i++) {
+        SSL_CTX_free(ctx->names[i].ssl);
+        ctx->alloc.free(ctx->alloc.ctx, ctx->names[i].name);
+    }
+    ctx->alloc.free(ctx->alloc.ctx, ctx->names);
     SSL_CTX_free(ctx->ssl);
     BIO_meth_free(ctx->bio);
     ctx->alloc.free(ctx->alloc.ctx, ctx);
 }
 
+void tls_ctx_destroy(tls_ctx *ctx)
+{
+    if (ctx != NULL) ctx_unref(ctx);
+}
+
 void tls_ctx_offer_h2(tls_ctx *ctx, int on)
 {
     ctx->offer_h2 = on;
+}
+
+/* ---- the client's certificate, and why a session failed ----------------------------------- */
+
+/* The name's attributes in certificate order, "O=Acme, CN=dev-17", NUL-terminated in out. */
+static int name_text(const X509_NAME *name, char *out, size_t len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    unsigned long flags = ASN1_STRFLGS_RFC2253 | XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN |
+                          XN_FLAG_DUMP_UNKNOWN_FIELDS;
+    int n = b && X509_NAME_print_ex(b, name, 0, flags) >= 0 ? BIO_read(b, out, (int)len) : -1;
+    BIO_free(b);
+    if (n < 0) n = 0;
+    if ((size_t)n >= len) return -1; /* too long to keep whole */
+    out[n] = '\0';
+    return 0;
+}
+
+static void san_text(X509 *cert, tls_san_list *l)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    int i;
+    for (i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        const ASN1_STRING *v = g->type == GEN_DNS     ? g->d.dNSName
+                               : g->type == GEN_EMAIL ? g->d.rfc822Name
+                               : g->type == GEN_URI   ? g->d.uniformResourceIdentifier
+                               : g->type == GEN_IPADD ? g->d.iPAddress
+                                                      : NULL;
+        const char *kind = g->type == GEN_DNS ? "DNS" : g->type == GEN_EMAIL ? "email" : "URI";
+        if (v == NULL) continue;
+        if (g->type == GEN_IPADD)
+            tls_san_add_ip(l, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+        else
+            tls_san_add(l, kind, (const char *)ASN1_STRING_get0_data(v),
+                        (size_t)ASN1_STRING_length(v));
+    }
+    GENERAL_NAMES_free(names);
+}
+
+/* Keeps the verified client certificate as text (tls_peer()). 0, or IO_FAILED when it cannot
+ * be kept whole. */
+static int keep_peer(tls_conn *c)
+{
+    X509 *cert = c->ctx->client_auth ? SSL_get0_peer_certificate(c->ssl) : NULL;
+    unsigned char sha256[32];
+    unsigned int n = 0;
+    tls_peer_scratch *t;
+    if (cert == NULL || c->peer != NULL) return 0;
+    t = c->ctx->alloc.alloc(c->ctx->alloc.ctx, sizeof *t);
+    if (t == NULL) return IO_FAILED;
+    memset(&t->san, 0, sizeof t->san);
+    san_text(cert, &t->san);
+    if (name_text(X509_get_subject_name(cert), t->subject, sizeof t->subject) == 0 &&
+        name_text(X509_get_issuer_name(cert), t->issuer, sizeof t->issuer) == 0 &&
+        !t->san.overflow && X509_digest(cert, EVP_sha256(), sha256, &n) == 1 && n == 32)
+        c->peer = tls_peer_make(&c->ctx->alloc, t->subject, t->issuer, &t->san, sha256);
+    c->ctx->alloc.free(c->ctx->alloc.ctx, t);
+    ERR_clear_error();
+    return c->peer ? 0 : IO_FAILED;
+}
+
+const mote_tls_peer *tls_peer(const tls_conn *c)
+{
+    return c->peer ? &c->peer->peer : NULL;
+}
+
+/* Remembers an alert the client sent, for tls_failure(). */
+static void note_alert(const SSL *ssl, int where, int value)
+{
+    tls_conn *c = SSL_get_app_data(ssl);
+    if ((where & SSL_CB_READ_ALERT) && c) c->alert = value;
+}
+
+void tls_failure(const tls_conn *c, char *buf, size_t len)
+{
+    const char *reason = c->failure ? ERR_reason_error_string(c->failure) : NULL;
+    if (c->alert >= 0)
+        tls_write_err(buf, len, "alert received: %s", SSL_alert_desc_string_long(c->alert));
+    else if (reason)
+        tls_write_err(buf, len, "%s", reason);
+    else
+        tls_write_err(buf, len, "the connection failed");
 }
 
 /* ---- connections ------------------------------------------------------------------------- */
@@ -276,6 +518,8 @@ int tls_conn_create(tls_ctx *ctx, const io_transport *transport, tls_conn **out)
     memset(c, 0, sizeof *c);
     c->transport = *transport;
     c->ctx = ctx;
+    c->alert = -1;
+    ctx->refs++;
     ERR_clear_error();
     c->ssl = SSL_new(ctx->ssl);
     b = c->ssl ? BIO_new(ctx->bio) : NULL;
@@ -286,6 +530,8 @@ int tls_conn_create(tls_ctx *ctx, const io_transport *transport, tls_conn **out)
     }
     BIO_set_data(b, c);
     SSL_set_bio(c->ssl, b, b);
+    SSL_set_app_data(c->ssl, c);
+    SSL_set_info_callback(c->ssl, note_alert);
     SSL_set_accept_state(c->ssl);
     *out = c;
     return 0;
@@ -293,15 +539,21 @@ int tls_conn_create(tls_ctx *ctx, const io_transport *transport, tls_conn **out)
 
 void tls_conn_destroy(tls_conn *c)
 {
+    tls_ctx *ctx;
     if (c == NULL) return;
+    ctx = c->ctx;
     SSL_free(c->ssl);
-    c->ctx->alloc.free(c->ctx->alloc.ctx, c);
+    tls_peer_free(&ctx->alloc, c->peer);
+    ctx->alloc.free(ctx->alloc.ctx, c);
+    ctx_unref(ctx);
 }
 
-/* An OpenSSL call's failure as an IO_* code; the error queue is left empty. */
+/* An OpenSSL call's failure as an IO_* code; the error queue is left empty (its first error
+ * kept for tls_failure()). */
 static int map_error(tls_conn *c, int ret)
 {
     int e = SSL_get_error(c->ssl, ret);
+    if (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL) c->failure = ERR_peek_error();
     ERR_clear_error();
     if (e == SSL_ERROR_WANT_READ) return IO_WANT_READ;
     if (e == SSL_ERROR_WANT_WRITE) return IO_WANT_WRITE;
@@ -314,7 +566,8 @@ int tls_handshake(tls_conn *c)
     int ret;
     ERR_clear_error();
     ret = SSL_do_handshake(c->ssl);
-    return ret == 1 ? 0 : map_error(c, ret);
+    if (ret != 1) return map_error(c, ret);
+    return keep_peer(c);
 }
 
 long tls_read(tls_conn *c, void *buf, size_t len)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "engine/engine.h"
 #include "shell/posix/loop.h"
 #include "shell/posix/net.h"
+#include "shell/posix/tls_config.h"
 #include "tls/tls.h"
 
 #define MAX_EVENTS 128
@@ -51,6 +53,7 @@ typedef struct listener {
     int fd;
     uint16_t port;
     tls_ctx *tls;
+    mote_tls_config *tls_cfg;      /* what it was opened with (loop 0's listeners only) */
     uint8_t h2_modes;              /* MOTE_HTTP2_* its connections allow */
     char address[ADDR_TEXT_MAX];
 } listener;
@@ -83,6 +86,7 @@ typedef struct posix_shell {
     pthread_t *worker_threads;
     size_t worker_count;
     int reuse_port;                /* listeners share their port with the workers' */
+    atomic_uint swaps_pending;     /* loops yet to take reloaded TLS contexts */
 } posix_shell;
 
 static posix_shell *shell_of(const mote_server *s)
@@ -386,18 +390,31 @@ static void serve_held_input(posix_conn *pc)
     }
 }
 
+/* At debug level: scanners and old clients fail handshakes all day long. */
+static void log_handshake_failure(posix_conn *pc)
+{
+    const mote_conn *c = &engine_conn_of_shell(pc)->core;
+    char addr[ADDR_TEXT_MAX], why[200];
+    if (!engine_log_enabled(pc->ps->srv, MOTE_LOG_DEBUG)) return;
+    if (addr_format(&c->peer, addr, sizeof addr) < 0) addr[0] = '\0';
+    tls_failure(pc->tls, why, sizeof why);
+    engine_log(pc->ps->srv, MOTE_LOG_DEBUG, "TLS handshake with %s%s%s port %u failed: %s",
+               c->peer.family == 6 ? "[" : "", addr, c->peer.family == 6 ? "]" : "",
+               (unsigned)c->peer.port, why);
+}
+
 static void advance_handshake(posix_conn *pc)
 {
     engine_conn *ec = engine_conn_of_shell(pc);
     int r = tls_handshake(pc->tls);
     if (r == 0) {
-        engine_handshake_done(ec, tls_alpn(pc->tls));
+        engine_handshake_done(ec, tls_alpn(pc->tls), tls_peer(pc->tls));
         serve(pc, LOOP_READ); /* the first request may already sit decrypted in the session */
     } else if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
         pc->handshake_wants = r == IO_WANT_READ ? LOOP_READ : LOOP_WRITE;
         set_interest(pc, pc->handshake_wants);
     } else {
-        engine_log(pc->ps->srv, MOTE_LOG_DEBUG, "TLS handshake failed");
+        log_handshake_failure(pc);
         engine_fail(ec);
     }
 }
@@ -698,6 +715,7 @@ static int server_create(mote_server **out, const mote_config *cfg, const mote_a
     ps->srv = s;
     ps->io = net_io_system;
     ps->wake_fds[0] = ps->wake_fds[1] = ps->reserve_fd = -1;
+    atomic_init(&ps->swaps_pending, 0u);
     rc = loop_create(&ps->loop, descriptor_limit(), *a);
     if (rc == MOTE_OK) rc = pthread_mutex_init(&ps->post_lock, NULL) == 0 ? MOTE_OK : MOTE_ESYS;
     if (rc == MOTE_OK) ps->post_lock_ready = 1;
@@ -732,6 +750,7 @@ void mote_server_destroy(mote_server *s)
     close_listeners(ps);
     for (i = 0; i < ps->listener_count; i++) {
         if (ps->listeners[i]->tls) tls_ctx_destroy(ps->listeners[i]->tls);
+        tls_config_free(ps->listeners[i]->tls_cfg, a);
         a->free(a->ctx, ps->listeners[i]);
     }
     a->free(a->ctx, ps->listeners);
@@ -809,9 +828,16 @@ static int listen_one(mote_server *s, const char *addr, uint16_t port, const mot
 static int listen_all(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
 {
     posix_shell *ps = shell_of(s);
+    mote_tls_config *copy = NULL;
     size_t i;
-    int index = listen_one(s, addr, port, tls);
-    if (index < 0) return index;
+    int index;
+    if (tls && (copy = tls_config_copy(tls, engine_alloc(s))) == NULL) return MOTE_ENOMEM;
+    index = listen_one(s, addr, port, tls);
+    if (index < 0) {
+        tls_config_free(copy, engine_alloc(s));
+        return index;
+    }
+    ps->listeners[index]->tls_cfg = copy;
     port = ps->listeners[index]->port;
     for (i = 0; i < ps->worker_count; i++) {
         int rc = listen_one(ps->workers[i], addr, port, tls);
@@ -840,6 +866,116 @@ int mote_listen_tls(mote_server *s, const char *addr, uint16_t port, const mote_
         return MOTE_ENOTSUP;
     }
     return listen_all(s, addr, port, tls);
+}
+
+/* ---- reloading certificates ------------------------------------------------------------------ */
+
+/* New contexts for one loop's listeners (NULL where a listener has no TLS), made on loop 0's
+ * thread and put in place on the loop's own. */
+typedef struct tls_swap {
+    mote_server *first;           /* loop 0, which counts the loops that have swapped */
+    size_t count;
+    tls_ctx *fresh[];
+} tls_swap;
+
+/* The reload is announced once the last loop has its new contexts: from then on every new
+ * connection gets the new certificates. */
+static void swap_done(mote_server *first)
+{
+    if (atomic_fetch_sub(&shell_of(first)->swaps_pending, 1u) == 1u)
+        engine_log(first, MOTE_LOG_INFO, "TLS certificates reloaded");
+}
+
+static void swap_contexts(mote_server *s, void *arg)
+{
+    posix_shell *ps = shell_of(s);
+    tls_swap *sw = arg;
+    mote_server *first;
+    size_t i;
+    for (i = 0; i < sw->count && i < ps->listener_count; i++) {
+        listener *l = ps->listeners[i];
+        if (sw->fresh[i] == NULL) continue;
+        tls_ctx_destroy(l->tls); /* its sessions keep it until they end */
+        l->tls = sw->fresh[i];
+        sw->fresh[i] = NULL;
+        tls_ctx_offer_h2(l->tls, (l->h2_modes & MOTE_HTTP2_ALPN) != 0);
+    }
+    for (; i < sw->count; i++) tls_ctx_destroy(sw->fresh[i]);
+    first = sw->first;
+    engine_alloc(s)->free(engine_alloc(s)->ctx, sw);
+    swap_done(first);
+}
+
+static void drop_swap(mote_server *s, tls_swap *sw)
+{
+    size_t i;
+    if (sw == NULL) return;
+    for (i = 0; i < sw->count; i++) tls_ctx_destroy(sw->fresh[i]);
+    engine_alloc(s)->free(engine_alloc(s)->ctx, sw);
+}
+
+/* Contexts from loop 0's listeners' configurations, for `target`; NULL with *rc set. */
+static tls_swap *load_contexts(mote_server *first, mote_server *target, int *rc)
+{
+    posix_shell *ps = shell_of(first);
+    const mote_allocator *a = engine_alloc(target);
+    tls_swap *sw = a->alloc(a->ctx, sizeof *sw + ps->listener_count * sizeof sw->fresh[0]);
+    char err[256];
+    size_t i;
+    if (sw == NULL) {
+        engine_log(first, MOTE_LOG_ERROR, "TLS reload: out of memory; certificates kept");
+        *rc = MOTE_ENOMEM;
+        return NULL;
+    }
+    sw->first = first;
+    sw->count = ps->listener_count;
+    for (i = 0; i < sw->count; i++) sw->fresh[i] = NULL;
+    for (i = 0; i < sw->count; i++) {
+        const mote_tls_config *cfg = ps->listeners[i]->tls_cfg;
+        if (cfg == NULL) continue;
+        *rc = tls_ctx_create(&sw->fresh[i], cfg, a, err, sizeof err);
+        if (*rc < 0) {
+            engine_log(first, MOTE_LOG_ERROR, "TLS reload failed, certificates kept: %s", err);
+            drop_swap(target, sw);
+            return NULL;
+        }
+    }
+    return sw;
+}
+
+int mote_server_reload_tls(mote_server *s)
+{
+    posix_shell *ps;
+    tls_swap **swaps;
+    size_t loops, k;
+    int rc = MOTE_OK;
+    if (!s) return MOTE_EINVAL;
+    if (engine_stopping(s)) return MOTE_ESTATE;
+    ps = shell_of(s);
+    loops = 1 + ps->worker_count;
+    swaps = engine_alloc(s)->alloc(engine_alloc(s)->ctx, loops * sizeof *swaps);
+    if (swaps == NULL) return MOTE_ENOMEM;
+    /* every context first: one that fails to load leaves every listener as it was */
+    for (k = 0; k < loops && rc == MOTE_OK; k++)
+        swaps[k] = load_contexts(s, mote_server_loop(s, (unsigned)k), &rc);
+    if (rc != MOTE_OK) {
+        size_t j;
+        for (j = 0; j < k; j++) drop_swap(mote_server_loop(s, (unsigned)j), swaps[j]);
+        engine_alloc(s)->free(engine_alloc(s)->ctx, swaps);
+        return rc;
+    }
+    atomic_fetch_add(&ps->swaps_pending, (unsigned)loops);
+    for (k = 1; k < loops; k++) {
+        mote_server *w = mote_server_loop(s, (unsigned)k);
+        if (mote_post(w, swap_contexts, swaps[k]) < 0) {
+            engine_log(s, MOTE_LOG_WARN, "TLS reload: worker %zu busy; it keeps its certificates", k);
+            drop_swap(w, swaps[k]);
+            swap_done(s);
+        }
+    }
+    swap_contexts(s, swaps[0]);
+    engine_alloc(s)->free(engine_alloc(s)->ctx, swaps);
+    return MOTE_OK;
 }
 
 int mote_listener_http2(mote_server *s, int i, unsigned modes)
