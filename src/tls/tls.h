@@ -25,6 +25,10 @@ int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocat
  * (sessions keep using the context they started with, e.g. across a reload). */
 void tls_ctx_destroy(tls_ctx *ctx);
 
+/* From now on ctx seals and opens session tickets with the keys of `from` (another loop's
+ * context of the same listener, or the one a reload replaces), so clients resume on either. */
+void tls_ctx_share_tickets(tls_ctx *ctx, const tls_ctx *from);
+
 /* Starts a server-side session over `transport` (copied), which must outlive the session. */
 int tls_conn_create(tls_ctx *ctx, const io_transport *transport, tls_conn **out);
 void tls_conn_destroy(tls_conn *c);

@@ -2,6 +2,7 @@
  * the caller owns (see tls.h), through mbedTLS's public API only. */
 #include "tls/tls.h"
 #include "tls/tls_common.h"
+#include "tls/tls_tickets.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -19,17 +20,25 @@
 #include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/gcm.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/ssl_cache.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509.h>
 #include <mbedtls/x509_crt.h>
 
-#if !defined(MBEDTLS_SSL_TICKET_C) || !defined(MBEDTLS_SSL_ALPN) || !defined(MBEDTLS_GCM_C)
-#error "mote needs an mbedTLS built with MBEDTLS_SSL_TICKET_C, MBEDTLS_SSL_ALPN and MBEDTLS_GCM_C"
+#if !defined(MBEDTLS_SSL_SESSION_TICKETS) || !defined(MBEDTLS_SSL_CACHE_C) ||                    \
+    !defined(MBEDTLS_SSL_ALPN) || !defined(MBEDTLS_GCM_C)
+#error "mote needs an mbedTLS built with MBEDTLS_SSL_SESSION_TICKETS, MBEDTLS_SSL_CACHE_C, MBEDTLS_SSL_ALPN and MBEDTLS_GCM_C"
 #endif
 
-#define TICKET_LIFETIME_S 86400
+/* Sessions kept by id, per context, for clients that take no tickets. */
+#define TLS_SESSION_CACHE 1024
+/* A ticket: key name, GCM nonce, length of the sealed session; the session; GCM's tag. */
+#define TICKET_NONCE 12
+#define TICKET_HEAD (16 + TICKET_NONCE + 2)
+#define TICKET_TAG 16
 
 /* Forward secrecy and AEAD only; ECDSA first because its handshakes are cheaper. */
 static const int tls_ciphersuites[] = {
@@ -62,7 +71,8 @@ struct tls_ctx {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_x509_crt client_cas;
-    mbedtls_ssl_ticket_context tickets;
+    tls_tickets *tickets;         /* the keys of session tickets, shared by the listener's */
+    mbedtls_ssl_cache_context cache;
     mbedtls_ssl_config conf;
     /* mbedtls_ssl_conf_alpn_protocols() keeps the pointer and wants it non-const. */
     const char *alpn[4];
@@ -296,14 +306,91 @@ static void restrict_protocol(mbedtls_ssl_config *conf)
     mbedtls_ssl_conf_legacy_renegotiation(conf, MBEDTLS_SSL_LEGACY_NO_RENEGOTIATION);
 }
 
-static int enable_session_tickets(tls_ctx *ctx, char *err, size_t err_len)
+/* AES-256-GCM over the session with the ticket's head as additional data. */
+static int ticket_gcm(const tls_ticket_key *k, int mode, unsigned char *ticket, size_t len,
+                      unsigned char *tag)
 {
-    int ret = mbedtls_ssl_ticket_setup(&ctx->tickets, mbedtls_ctr_drbg_random, &ctx->drbg,
-                                       MBEDTLS_CIPHER_AES_256_GCM, TICKET_LIFETIME_S);
+    mbedtls_gcm_context gcm;
+    unsigned char *nonce = ticket + 16, *state = ticket + TICKET_HEAD;
+    int ret;
+    mbedtls_gcm_init(&gcm);
+    ret = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, k->aes, 256);
+    if (ret == 0 && mode == MBEDTLS_GCM_ENCRYPT)
+        ret = mbedtls_gcm_crypt_and_tag(&gcm, mode, len, nonce, TICKET_NONCE, ticket,
+                                        TICKET_HEAD, state, state, TICKET_TAG, tag);
+    else if (ret == 0)
+        ret = mbedtls_gcm_auth_decrypt(&gcm, len, nonce, TICKET_NONCE, ticket, TICKET_HEAD, tag,
+                                       TICKET_TAG, state, state);
+    mbedtls_gcm_free(&gcm);
+    return ret;
+}
+
+/* mbedtls_ssl_ticket_write_t with the listener's rotating keys (tls_tickets.h). */
+static int write_ticket(void *arg, const mbedtls_ssl_session *session, unsigned char *start,
+                        const unsigned char *end, size_t *tlen, uint32_t *lifetime)
+{
+    tls_ctx *ctx = arg;
+    tls_ticket_key k;
+    size_t room = (size_t)(end - start), len = 0;
+    int ret;
+    *tlen = 0;
+    if (room < TICKET_HEAD + TICKET_TAG)
+        return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+    ret = mbedtls_ssl_session_save(session, start + TICKET_HEAD, room - TICKET_HEAD - TICKET_TAG,
+                                   &len);
+    if (ret == 0 && len > 0xFFFF)
+        ret = MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+    if (ret == 0)
+        ret = mbedtls_ctr_drbg_random(&ctx->drbg, start + 16, TICKET_NONCE);
     if (ret != 0)
-        return setup_failure(ret, err, err_len, "cannot set up session tickets");
-    mbedtls_ssl_conf_session_tickets_cb(&ctx->conf, mbedtls_ssl_ticket_write,
-                                        mbedtls_ssl_ticket_parse, &ctx->tickets);
+        return ret;
+    tls_tickets_current(ctx->tickets, tls_tickets_now(), &k);
+    memcpy(start, k.name, 16);
+    start[16 + TICKET_NONCE] = (unsigned char)(len >> 8);
+    start[16 + TICKET_NONCE + 1] = (unsigned char)len;
+    ret = ticket_gcm(&k, MBEDTLS_GCM_ENCRYPT, start, len, start + TICKET_HEAD + len);
+    mbedtls_platform_zeroize(&k, sizeof k);
+    if (ret != 0)
+        return ret;
+    *tlen = TICKET_HEAD + len + TICKET_TAG;
+    *lifetime = TLS_TICKET_ROTATE_S;
+    return 0;
+}
+
+/* mbedtls_ssl_ticket_parse_t: any error means a full handshake. */
+static int parse_ticket(void *arg, mbedtls_ssl_session *session, unsigned char *buf, size_t len)
+{
+    tls_ctx *ctx = arg;
+    tls_ticket_key k;
+    size_t sealed;
+    int ret;
+    if (len < TICKET_HEAD + TICKET_TAG)
+        return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    sealed = (size_t)buf[16 + TICKET_NONCE] << 8 | buf[16 + TICKET_NONCE + 1];
+    if (len != TICKET_HEAD + sealed + TICKET_TAG)
+        return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    if (tls_tickets_find(ctx->tickets, buf, tls_tickets_now(), &k) == TLS_TICKET_UNKNOWN)
+        return MBEDTLS_ERR_SSL_INVALID_MAC;
+    ret = ticket_gcm(&k, MBEDTLS_GCM_DECRYPT, buf, sealed, buf + TICKET_HEAD + sealed);
+    mbedtls_platform_zeroize(&k, sizeof k);
+    if (ret != 0)
+        return MBEDTLS_ERR_SSL_INVALID_MAC;
+    return mbedtls_ssl_session_load(session, buf + TICKET_HEAD, sealed);
+}
+
+/* Tickets with the listener's keys, and a bounded cache by session id for clients without. */
+static int enable_resumption(tls_ctx *ctx, char *err, size_t err_len)
+{
+    ctx->tickets = tls_tickets_create(&ctx->alloc, tls_tickets_now());
+    if (ctx->tickets == NULL) {
+        tls_write_err(err, err_len, "cannot make session ticket keys");
+        return MOTE_ENOMEM;
+    }
+    mbedtls_ssl_conf_session_tickets_cb(&ctx->conf, write_ticket, parse_ticket, ctx);
+    mbedtls_ssl_cache_set_max_entries(&ctx->cache, TLS_SESSION_CACHE);
+    mbedtls_ssl_cache_set_timeout(&ctx->cache, TLS_TICKET_ROTATE_S);
+    mbedtls_ssl_conf_session_cache(&ctx->conf, &ctx->cache, mbedtls_ssl_cache_get,
+                                   mbedtls_ssl_cache_set);
     return 0;
 }
 
@@ -367,7 +454,7 @@ static int build_config(tls_ctx *ctx, char *err, size_t err_len)
                                             : MBEDTLS_SSL_VERIFY_OPTIONAL);
         mbedtls_ssl_conf_ca_chain(conf, &ctx->client_cas, NULL);
     }
-    return enable_session_tickets(ctx, err, err_len);
+    return enable_resumption(ctx, err, err_len);
 }
 
 static void init_ctx(tls_ctx *ctx)
@@ -375,7 +462,7 @@ static void init_ctx(tls_ctx *ctx)
     mbedtls_entropy_init(&ctx->entropy);
     mbedtls_ctr_drbg_init(&ctx->drbg);
     mbedtls_x509_crt_init(&ctx->client_cas);
-    mbedtls_ssl_ticket_init(&ctx->tickets);
+    mbedtls_ssl_cache_init(&ctx->cache);
     mbedtls_ssl_config_init(&ctx->conf);
 }
 
@@ -412,7 +499,8 @@ static void ctx_unref(tls_ctx *ctx)
     if (--ctx->refs > 0)
         return;
     mbedtls_ssl_config_free(&ctx->conf);
-    mbedtls_ssl_ticket_free(&ctx->tickets);
+    mbedtls_ssl_cache_free(&ctx->cache);
+    tls_tickets_unref(ctx->tickets);
     for (i = 0; i < ctx->identity_count; i++) {
         ctx->alloc.free(ctx->alloc.ctx, ctx->identities[i].name);
         mbedtls_pk_free(&ctx->identities[i].key);
@@ -430,6 +518,13 @@ void tls_ctx_destroy(tls_ctx *ctx)
 {
     if (ctx != NULL)
         ctx_unref(ctx);
+}
+
+void tls_ctx_share_tickets(tls_ctx *ctx, const tls_ctx *from)
+{
+    tls_tickets_ref(from->tickets);
+    tls_tickets_unref(ctx->tickets);
+    ctx->tickets = from->tickets;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -4,6 +4,7 @@
  * or a test's buffers. */
 #include "tls/tls.h"
 #include "tls/tls_common.h"
+#include "tls/tls_tickets.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -12,8 +13,11 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -28,6 +32,8 @@
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:" \
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
 #define TLS_GROUPS "X25519:P-256:P-384"
+/* Sessions kept by id, per context, for clients that take no tickets (TLS 1.2). */
+#define TLS_SESSION_CACHE 1024
 
 /* A server name (SNI) and the context with its certificates. */
 typedef struct named_ctx {
@@ -43,6 +49,7 @@ struct tls_ctx {
     int offer_h2;
     int client_auth;              /* enum mote_tls_client_auth */
     unsigned refs;                /* the creator's hold and one per session */
+    tls_tickets *tickets;         /* the keys of session tickets, shared by the listener's */
     mote_allocator alloc;
 };
 
@@ -249,6 +256,36 @@ static BIO_METHOD *make_bio_method(void)
 
 /* ---- the context ------------------------------------------------------------------------- */
 
+/* ---- session tickets ---------------------------------------------------------------------- */
+
+/* Seals (enc) or opens a ticket as OpenSSL's own keys would (AES-256-CBC, HMAC-SHA256), with
+ * the listener's rotating keys: 1, 2 to have the client take a new ticket, 0 for a key that
+ * is gone (a full handshake), -1 on failure. */
+static int seal_ticket(SSL *ssl, unsigned char name[16], unsigned char *iv,
+                       EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, int enc)
+{
+    const tls_conn *c = SSL_get_app_data(ssl);
+    tls_ticket_key k;
+    OSSL_PARAM params[3];
+    int found = TLS_TICKET_CURRENT, ok;
+    if (enc) {
+        tls_tickets_current(c->ctx->tickets, tls_tickets_now(), &k);
+        memcpy(name, k.name, 16);
+        ok = RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) == 1 &&
+             EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv) == 1;
+    } else {
+        found = tls_tickets_find(c->ctx->tickets, name, tls_tickets_now(), &k);
+        if (found == TLS_TICKET_UNKNOWN) return 0;
+        ok = EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv) == 1;
+    }
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.mac, sizeof k.mac);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    ok = ok && EVP_MAC_CTX_set_params(mac, params) == 1;
+    OPENSSL_cleanse(&k, sizeof k);
+    return ok ? found : -1;
+}
+
 /* One SSL_CTX of the listener (the default one, or a server name's) set up as every other. */
 static int configure(tls_ctx *ctx, SSL_CTX *s, const mote_tls_config *cfg, char *err,
                      size_t err_len)
@@ -272,9 +309,13 @@ static int configure(tls_ctx *ctx, SSL_CTX *s, const mote_tls_config *cfg, char 
                             SSL_MODE_RELEASE_BUFFERS);
     /* one recv() brings a record's header and body, and often several records */
     SSL_CTX_set_read_ahead(s, 1);
-    /* resumption by tickets (keys OpenSSL makes and rotates), one per handshake; no 0-RTT */
+    /* resumption by tickets (tls_tickets.h's keys), one per handshake, and by session id for
+     * clients that take none, in a bounded cache; no 0-RTT */
     SSL_CTX_set_num_tickets(s, 1);
     SSL_CTX_set_max_early_data(s, 0);
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(s, seal_ticket);
+    SSL_CTX_sess_set_cache_size(s, TLS_SESSION_CACHE);
+    SSL_CTX_set_timeout(s, TLS_TICKET_ROTATE_S);
     SSL_CTX_set_alpn_select_cb(s, select_alpn, ctx);
     /* sessions resume across the listener's server names (and must name a context when
      * client certificates are verified) */
@@ -383,6 +424,10 @@ int tls_ctx_create(tls_ctx **out, const mote_tls_config *cfg, const mote_allocat
     ctx->refs = 1;
     ERR_clear_error();
     rc = tls_check_config(cfg, err, err_len);
+    if (rc == 0 && (ctx->tickets = tls_tickets_create(&a, tls_tickets_now())) == NULL) {
+        tls_write_err(err, err_len, "cannot make session ticket keys");
+        rc = MOTE_ENOMEM;
+    }
     if (rc == 0) {
         ctx->client_auth = (int)cfg->client_auth;
         ctx->bio = make_bio_method();
@@ -410,7 +455,15 @@ static void ctx_unref(tls_ctx *ctx)
     ctx->alloc.free(ctx->alloc.ctx, ctx->names);
     SSL_CTX_free(ctx->ssl);
     BIO_meth_free(ctx->bio);
+    tls_tickets_unref(ctx->tickets);
     ctx->alloc.free(ctx->alloc.ctx, ctx);
+}
+
+void tls_ctx_share_tickets(tls_ctx *ctx, const tls_ctx *from)
+{
+    tls_tickets_ref(from->tickets);
+    tls_tickets_unref(ctx->tickets);
+    ctx->tickets = from->tickets;
 }
 
 void tls_ctx_destroy(tls_ctx *ctx)
@@ -542,6 +595,10 @@ void tls_conn_destroy(tls_conn *c)
     tls_ctx *ctx;
     if (c == NULL) return;
     ctx = c->ctx;
+    /* OpenSSL drops from its cache the session of a connection freed without close_notify;
+     * a client that just closes (most do) has done nothing wrong: only a failure drops it */
+    if (c->ssl && c->failure == 0 && SSL_is_init_finished(c->ssl))
+        SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(c->ssl);
     tls_peer_free(&ctx->alloc, c->peer);
     ctx->alloc.free(ctx->alloc.ctx, c);

@@ -240,6 +240,47 @@ class TlsCerts(mh.SampleTestCase):
             self.assertIn(b"Reused, ", again.stdout, (v, again.stdout[-2000:]))
             self.assertIn(b"It Works!", again.stdout, v)
 
+    def resumed(self, sample, session, ctx):
+        raw = socket.create_connection(("127.0.0.1", sample.tls_port), timeout=mh.IO_TIMEOUT)
+        with mh.Client("127.0.0.1", sample.tls_port,
+                       sock=ctx.wrap_socket(raw, session=session)) as c:
+            self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
+            return c.sock.session_reused
+
+    def first_session(self, sample, ctx):
+        with mh.Client.tls("127.0.0.1", sample.tls_port, context=ctx) as c:
+            # TLS 1.3's ticket comes after the handshake: a response first
+            self.assertEqual(c.request("GET", "/index.html").body, mh.IT_WORKS)
+            self.assertFalse(c.sock.session_reused)
+            return c.sock.session
+
+    def test_resumed_on_every_worker_and_after_reload(self):
+        # the listener's loops share their ticket keys, and a reload keeps them
+        pki = self.pki
+        server = pki.self_signed("server4", "/CN=server.example")
+        s = self.start_sample(*self.tls_args(server, "--workers", "3"))
+        ctx = mh.insecure_context()
+        session = self.first_session(s, ctx)
+        reused = [self.resumed(s, session, ctx) for _ in range(12)]
+        self.assertEqual(reused, [True] * 12)
+        mark = s.stdout_mark()
+        s.proc.send_signal(signal.SIGHUP)
+        s.wait_stdout(r"^\[info\] TLS certificates reloaded$", start=mark)
+        reused = [self.resumed(s, session, ctx) for _ in range(6)]
+        self.assertEqual(reused, [True] * 6)
+
+    def test_resumed_without_tickets(self):
+        # a TLS 1.2 client that takes no tickets resumes by session id (the bounded cache)
+        pki = self.pki
+        server = pki.self_signed("server5", "/CN=server.example")
+        s = self.start_sample(*self.tls_args(server))
+        ctx = mh.insecure_context()
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.options |= ssl.OP_NO_TICKET
+        session = self.first_session(s, ctx)
+        self.assertFalse(session.has_ticket)
+        self.assertTrue(self.resumed(s, session, ctx))
+
     # -- reload --
 
     def test_sighup_reloads(self):

@@ -842,6 +842,9 @@ static int listen_all(mote_server *s, const char *addr, uint16_t port, const mot
     for (i = 0; i < ps->worker_count; i++) {
         int rc = listen_one(ps->workers[i], addr, port, tls);
         if (rc < 0) return rc;
+        /* a client resumes on whichever loop takes it */
+        if (tls) tls_ctx_share_tickets(shell_of(ps->workers[i])->listeners[rc]->tls,
+                                       ps->listeners[index]->tls);
     }
     return index;
 }
@@ -939,6 +942,8 @@ static tls_swap *load_contexts(mote_server *first, mote_server *target, int *rc)
             drop_swap(target, sw);
             return NULL;
         }
+        /* tickets issued before the reload still resume */
+        tls_ctx_share_tickets(sw->fresh[i], ps->listeners[i]->tls);
     }
     return sw;
 }
