@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_tls fuzz_ws fuzz_static"
 # fuzz_h2 where the build has HTTP/2 (nghttp2 found)
 [ -f /usr/include/nghttp2/nghttp2.h ] && HARNESSES="$HARNESSES fuzz_h2"
+# fuzz_tls once more on the OpenSSL backend where OpenSSL 3 is installed
+[ -f /usr/include/openssl/ssl.h ] && HARNESSES="$HARNESSES fuzz_tls_openssl"
 BUILD=build/fuzz
 BIN=$BUILD/fuzz
 FINDINGS=$BUILD/findings
@@ -39,7 +41,7 @@ options() {
     printf '%s\n' -artifact_prefix="$FINDINGS/$h-" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1
     case $h in
-    fuzz_tls) ;;
+    fuzz_tls | fuzz_tls_openssl) ;;
     fuzz_ws) printf '%s\n' -dict=fuzz/ws.dict ;;
     fuzz_static) printf '%s\n' -dict=fuzz/static.dict ;;
     *) printf '%s\n' -dict=fuzz/http.dict ;;
@@ -50,6 +52,7 @@ options() {
 seeds() {
     case $1 in
     fuzz_ws) echo fuzz/corpus/ws ;;
+    fuzz_tls_openssl) echo fuzz/corpus/fuzz_tls ;;
     *) echo "fuzz/corpus/$1" ;;
     esac
 }

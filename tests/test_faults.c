@@ -13,6 +13,12 @@
  * call reports MOTE_ENOMEM (or its own error) and returns every byte; a failure while serving
  * closes that one connection, and the next is served.
  *
+ * The TLS library's own allocations (OpenSSL backend, through CRYPTO_set_mem_functions; Debian's
+ * mbedTLS is built without MBEDTLS_PLATFORM_MEMORY, so its calloc cannot be reached): every one
+ * that making the listener's context and serving the first TLS exchange does fails in turn. The
+ * listener then fails with one error, or the exchange is cut, and the next TLS exchange is
+ * served in full.
+ *
  * Large bodies: a one-shot body of 1 MiB (far past the send buffer) and a file of the same
  * size arrive whole and exact, over plain TCP and TLS. */
 #include <arpa/inet.h>
@@ -156,6 +162,49 @@ static void counting_free(void *ctx, void *ptr)
     a->live--;
     free(ptr);
 }
+
+/* ---- the TLS library's allocator (OpenSSL) -------------------------------------------------- */
+
+#if defined(MOTE_TLS_OPENSSL)
+#include <openssl/crypto.h>
+
+static atomic_uint lib_count;   /* the library's allocations since lib_arm() */
+static atomic_uint lib_fail_at; /* the one that fails (1-based), 0 for none */
+
+static int lib_fails(void)
+{
+    unsigned at = atomic_load(&lib_fail_at);
+    return atomic_fetch_add(&lib_count, 1) + 1 == at && at != 0;
+}
+
+static void *lib_malloc(size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    return lib_fails() ? NULL : malloc(n);
+}
+
+static void *lib_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    return lib_fails() ? NULL : realloc(p, n);
+}
+
+static void lib_free(void *p, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    free(p);
+}
+
+static void lib_arm(unsigned fail_at)
+{
+    atomic_store(&lib_fail_at, 0);
+    atomic_store(&lib_count, 0);
+    atomic_store(&lib_fail_at, fail_at);
+}
+#endif
 
 /* ---- handlers -------------------------------------------------------------------------------- */
 
@@ -713,12 +762,85 @@ static void test_allocation_failures(const mote_tls_config *creds, const tls_cli
     CHECK(served_failures >= SERVING_ALLOCS);
 }
 
+#if defined(MOTE_TLS_OPENSSL)
+/* The server with a TLS listener whose context is made while library allocation `n` fails:
+ * 1 running, 0 refused with MOTE_ENOMEM or MOTE_ETLS and every byte of ours given back. */
+static int start_tls_failing(running *r, int *port, counting *a, const mote_tls_config *creds,
+                             unsigned n)
+{
+    mote_config cfg;
+    int rc;
+    mote_config_init(&cfg);
+    cfg.allocator.alloc = counting_alloc;
+    cfg.allocator.free = counting_free;
+    cfg.allocator.ctx = a;
+    cfg.log_level = MOTE_LOG_ERROR;
+    a->live = 0;
+    atomic_store(&a->count, 0);
+    a->fail_at = 0;
+    memset(r, 0, sizeof *r);
+    rc = mote_server_create(&r->srv, &cfg);
+    if (rc == MOTE_OK) rc = add_routes(r->srv);
+    lib_arm(n);
+    if (rc == MOTE_OK) rc = mote_listen_tls(r->srv, "127.0.0.1", 0, creds);
+    if (rc < 0) {
+        lib_arm(0);
+        CHECK_MSG(rc == MOTE_ENOMEM || rc == MOTE_ETLS, "library allocation %u failing: the "
+                  "listener said %s", n, mote_strerror(rc));
+        mote_server_destroy(r->srv);
+        CHECK_MSG(a->live == 0, "library allocation %u failing: %ld allocations left", n, a->live);
+        return 0;
+    }
+    *port = mote_listener_port(r->srv, rc);
+    CHECK(pthread_create(&r->thread, NULL, loop_thread, r) == 0);
+    return 1;
+}
+
+static void test_tls_library_allocations(const mote_tls_config *creds,
+                                         const tls_client_config *tls, const reply *clean)
+{
+    static reply got;
+    counting a;
+    running r;
+    int port;
+    unsigned n, made = 0, refused = 0, cut = 0;
+    for (n = 1; n < 100000; n++) {
+        if (!start_tls_failing(&r, &port, &a, creds, n)) {
+            refused++;
+            continue;
+        }
+        exchange(port, tls, &got);
+        made = atomic_load(&lib_count);
+        lib_arm(0);
+        blank_dates(&got);
+        check_like_clean(&got, clean, "library allocation failure", n);
+        if (got.len != clean->len) cut++;
+        exchange(port, tls, &got);
+        blank_dates(&got);
+        CHECK_MSG(got.len == clean->len && memcmp(got.bytes, clean->bytes, clean->len) == 0,
+                  "library allocation %u failed: the next TLS exchange got %zu of %zu bytes", n,
+                  got.len, clean->len);
+        stop(&r);
+        CHECK_MSG(a.live == 0, "library allocation %u failing: %ld allocations left", n, a.live);
+        if (made < n) break; /* the exchange is done before allocation n: all were covered */
+    }
+    printf("TLS library allocations (%s): %u failing in turn: %u listeners refused, %u "
+           "exchanges cut, the rest served\n", mote_tls_backend(), n - 1, refused, cut);
+    CHECK(n > 100 && n < 100000);
+    CHECK(refused > 0 && cut > 0);
+}
+#endif
+
 int main(void)
 {
     mote_tls_config creds;
     tls_client_config tls;
     char *cert = NULL, *key = NULL, fingerprint[96], err[256];
 
+#if defined(MOTE_TLS_OPENSSL)
+    /* before OpenSSL allocates anything */
+    CHECK(CRYPTO_set_mem_functions(lib_malloc, lib_realloc, lib_free) == 1);
+#endif
     CHECK(selfsigned_create(&cert, &key, fingerprint, err, sizeof err) == 0);
     memset(&creds, 0, sizeof creds);
     creds.cert_pem = cert;
@@ -730,6 +852,20 @@ int main(void)
     test_socket_faults(&creds, NULL);
     test_socket_faults(&creds, &tls);
     test_allocation_failures(&creds, &tls);
+#if defined(MOTE_TLS_OPENSSL)
+    {
+        static reply clean;
+        running r;
+        counting a;
+        int port;
+        /* the reference exchange over TLS, nothing failing */
+        CHECK(start_tls_failing(&r, &port, &a, &creds, 0));
+        exchange(port, &tls, &clean);
+        blank_dates(&clean);
+        stop(&r);
+        test_tls_library_allocations(&creds, &tls, &clean);
+    }
+#endif
 
     tls_client_config_free(&tls);
     unlink(file_path);

@@ -126,6 +126,14 @@ static int use_cert(SSL_CTX *ssl, const mote_tls_cert *c, char *err, size_t err_
         return openssl_failure(err, err_len, what);
     }
     SSL_CTX_set_default_passwd_cb_userdata(ssl, NULL);
+    /* OpenSSL reads the extensions once and keeps the verdict: a certificate it could not
+     * read them from (malformed, or memory ran out meanwhile) would fail every handshake */
+    if (X509_get_extension_flags(SSL_CTX_get0_certificate(ssl)) & EXFLAG_INVALID) {
+        ERR_clear_error();
+        tls_write_err(err, err_len, "cannot read the extensions of certificate %s",
+                      c->cert_file ? c->cert_file : "cert_pem");
+        return MOTE_ETLS;
+    }
     if (SSL_CTX_check_private_key(ssl) != 1) {
         ERR_clear_error();
         tls_write_err(err, err_len, "the private key of %s does not match the certificate",
@@ -583,7 +591,11 @@ int tls_conn_create(tls_ctx *ctx, const io_transport *transport, tls_conn **out)
     }
     BIO_set_data(b, c);
     SSL_set_bio(c->ssl, b, b);
-    SSL_set_app_data(c->ssl, c);
+    if (SSL_set_app_data(c->ssl, c) != 1) { /* (it allocates) */
+        ERR_clear_error();
+        tls_conn_destroy(c);
+        return MOTE_ENOMEM;
+    }
     SSL_set_info_callback(c->ssl, note_alert);
     SSL_set_accept_state(c->ssl);
     *out = c;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """TLS hygiene: testssl and sslscan (scripts/tls-scan.sh) against mote-sample's HTTPS listener,
 with its self-signed EC P-256 certificate and with an RSA 2048 one (RSA brings its own suites:
-RSA key transport, ROBOT). Run on one event loop: the scans look at mbedTLS's settings.
+RSA key transport, ROBOT). Run on one event loop: the scans look at the TLS backend's settings
+(mbedTLS: TLS 1.2 only; OpenSSL: TLS 1.3 and 1.2).
 (test_tls_stall.py: clients that stall mid-handshake.)"""
 
 import json
@@ -27,12 +28,14 @@ NOT_VULNERABLE = r"^not vulnerable"
 # What testssl must find, check by check: its JSON id, a regex its finding must match, why.
 # (testssl --jsonfile: one object per check with "id", "severity" and "finding".)
 EXPECTED_TESTSSL = [
-    # protocols: TLS 1.2 only (TLS 1.3 is not offered by this mbedTLS build: not a finding)
+    # protocols: TLS 1.2, and TLS 1.3 on OpenSSL (mbedTLS 2.28 has none: not a finding)
     ("SSLv2",                r"^not offered",   "no SSLv2"),
     ("SSLv3",                r"^not offered",   "no SSLv3"),
     ("TLS1",                 r"^not offered",   "no TLS 1.0"),
     ("TLS1_1",               r"^not offered",   "no TLS 1.1"),
     ("TLS1_2",               r"^offered",       "TLS 1.2 offered"),
+    ("TLS1_3",               r"^offered" if mh.TLS13 else r"^not offered",
+     "TLS 1.3 where the backend has it"),
     # forward secrecy for every connection (each cipher is also checked below)
     ("PFS",                  r"^offered",       "forward-secret suites offered"),
     ("cipher_order",         r"^server",        "the server picks the suite"),
@@ -73,8 +76,15 @@ FS_KX = r"^(ECDHE|DHE)-"
 AEAD = r"(_GCM_|_CCM|_CHACHA20_POLY1305_)"
 
 # sslscan --xml: protocols it must find enabled (everything else must be disabled)
-SSLSCAN_ENABLED = {("tls", "1.2")}
-SSLSCAN_CIPHER = r"^(ECDHE|DHE)-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305|AES(128|256)-CCM\S*)$"
+SSLSCAN_ENABLED = {("tls", "1.2"), ("tls", "1.3")} if mh.TLS13 else {("tls", "1.2")}
+SSLSCAN_CIPHER = {
+    "TLSv1.2": r"^(ECDHE|DHE)-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305|"
+               r"AES(128|256)-CCM\S*)$",
+    "TLSv1.3": r"^TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256)$",
+}
+# sslscan 2.0's rating: "strong" for the TLS 1.2 suites above; it rates every TLS 1.3 suite
+# (all AEAD, all forward-secret) "acceptable", whatever its key size.
+SSLSCAN_STRENGTH = {"TLSv1.2": "strong", "TLSv1.3": "acceptable"}
 
 
 @unittest.skipUnless(TESTSSL and SSLSCAN and OPENSSL, "testssl, sslscan or openssl not installed")
@@ -152,9 +162,11 @@ class TlsScan(mh.SampleTestCase):
         if not ciphers:
             problems.append("no cipher accepted")
         for c in ciphers:
-            if c.get("sslversion") != "TLSv1.2" or not re.match(SSLSCAN_CIPHER, c.get("cipher", "")):
+            version = c.get("sslversion")
+            if ("tls", (version or "")[4:]) not in SSLSCAN_ENABLED or \
+                    not re.match(SSLSCAN_CIPHER[version], c.get("cipher", "")):
                 problems.append("cipher %s" % c.attrib)
-            if c.get("strength") != "strong":
+            elif c.get("strength") != SSLSCAN_STRENGTH[version]:
                 problems.append("cipher strength %s" % c.attrib)
         for r in test.findall("renegotiation"):
             if r.get("supported") == "1" and r.get("secure") != "1":
