@@ -5,13 +5,14 @@
 # h2o and nginx (and, over WebSocket, mote and ws) and writes bench/RESULTS.md. Options go to
 # run.py (`make bench BENCH_ARGS="--rounds 1 --duration 2"` for a smoke run; `--strace
 # keepalive` for system calls per request instead; `--ws-only` for the WebSocket part alone,
-# `--only static` for the static-file part alone, each printed, RESULTS.md left as it is;
-# `--no-static` skips the static files). About 12 minutes with the defaults.
+# `--only static` for the static-file part alone, `--only tls` for TLS handshakes and TLS 1.3
+# keep-alive (mote on mbedTLS and on OpenSSL), each printed, RESULTS.md left as it is;
+# `--no-static` skips the static files). About 18 minutes with the defaults.
 set -eu
 cd "$(dirname "$0")/.."
 
 pkgs="cmake make gcc libc6-dev libmbedtls-dev python3 openssl util-linux procps wrk nginx h2o
-libhttp-parser-dev libh2o-dev strace valgrind nghttp2-client libnghttp2-dev"
+libhttp-parser-dev libh2o-dev strace valgrind nghttp2-client libnghttp2-dev libssl-dev"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -36,6 +37,10 @@ fi
 jobs=$(nproc)
 cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DMOTE_TESTS=OFF >/dev/null
 cmake --build build/bench -j "$jobs" --target mote-sample >/dev/null
+# and on OpenSSL, for the TLS section (beside mote on mbedTLS)
+cmake -S . -B build/bench-openssl -DCMAKE_BUILD_TYPE=Release -DMOTE_TESTS=OFF \
+  -DMOTE_TLS=openssl >/dev/null
+cmake --build build/bench-openssl -j "$jobs" --target mote-sample >/dev/null
 cmake -S bench -B build/bench-parser -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/bench-parser -j "$jobs" >/dev/null
 
@@ -49,6 +54,7 @@ else
 fi
 
 exec python3 bench/run.py --mote build/bench/mote-sample \
+  --mote-openssl build/bench-openssl/mote-sample \
   --parser-bench build/bench-parser/parser_bench --floor build/bench-parser/floor \
   --floor build/bench-parser/floor_uring --ws-load build/bench-parser/ws_load \
   --out bench/RESULTS.md "$@"

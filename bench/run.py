@@ -130,6 +130,20 @@ H2_WORKLOADS = [
 H2_BARS = {"h2o": 1.0, "nginx": 1.5}    # mote / other, on both workloads
 H2_IDLE_CONNS = 2000        # idle HTTP/2 connections, each after one request
 
+# TLS (issue 15): handshakes with `openssl s_time` (a new connection per request: -new for full
+# handshakes, -reuse for resumed ones), one request each, and HTTPS keep-alive with wrk; every
+# server allows TLS 1.3 and 1.2 with its default suites and the same ECDSA P-256 certificate.
+# mote twice: on mbedTLS (TLS 1.2) and on OpenSSL (--mote-openssl).
+TLS_SERVERS = ["mote", "mote-openssl", "h2o", "nginx"]
+TLS_WORKLOADS = [
+    # key, title, how
+    ("full", "full handshakes, a new connection per request", "new"),
+    ("resumed", "resumed handshakes (tickets), a new connection per request", "reuse"),
+    ("ka13", "HTTPS keep-alive, 50 conns", "keepalive"),
+]
+# bars: (workload, the OpenSSL backend / this server >= x)
+TLS_BARS = [("full", "nginx", 1.0), ("resumed", "nginx", 1.0), ("ka13", "h2o", 1.0)]
+
 children = []  # every process started here, stopped on any exit
 
 
@@ -280,12 +294,13 @@ def wait_port(port, proc, timeout=10.0):
 # ---------- servers ----------
 
 class Server:
-    def __init__(self, name, work, args, files=None, h2=False):
+    def __init__(self, name, work, args, files=None, h2=False, tls13=False):
         self.name, self.work, self.args = name, work, args
+        self.tls13 = tls13  # TLS 1.3 and 1.2, default suites (the TLS section); else TLS 1.2
         self.files = files  # a directory served at FILES_PREFIX (the static section), or None
         self.h2 = h2        # HTTP/2 on both ports where it is a choice (nginx: h2c only on plain)
         # of its configuration and pid files
-        self.tag = ("-files" if files else "") + ("-h2" if h2 else "")
+        self.tag = ("-files" if files else "") + ("-h2" if h2 else "") + ("-tls13" if tls13 else "")
         self.port, self.tls_port = free_port(), free_port()
         self.proc = None
 
@@ -333,13 +348,23 @@ class Server:
 
 
 class Mote(Server):
+    def binary(self):
+        return self.args.mote
+
     def command(self):
         w = self.work
-        return [self.args.mote, "--bind", "127.0.0.1", "--port", str(self.port),
+        return [self.binary(), "--bind", "127.0.0.1", "--port", str(self.port),
                 "--tls-port", str(self.tls_port), "--cert", w + "/cert.pem",
                 "--key", w + "/key.pem",
                 "--max-conns", str(MAX_CONNS), "--idle-timeout", str(IDLE_TIMEOUT_S * 1000),
                 "--log-level", "warn"] + (["--root", self.files] if self.files else [])
+
+
+class MoteOpenssl(Mote):
+    """mote-sample built with -DMOTE_TLS=openssl."""
+
+    def binary(self):
+        return self.args.mote_openssl
 
 
 class Nginx(Server):
@@ -383,7 +408,7 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    ssl_protocols TLSv1.2;
+    ssl_protocols {protocols};
     ssl_ciphers {cipher};
     ssl_certificate {w}/cert.pem;
     ssl_certificate_key {w}/key.pem;
@@ -393,14 +418,17 @@ http {{
         root {w}/docroot;{files}
     }}
 }}
-""".format(w=w, tmp=tmp, cipher=TLS_CIPHER, maxc=MAX_CONNS, idle=IDLE_TIMEOUT_S,
-           port=self.port, tport=self.tls_port, tag=self.tag, files=files,
-           h2=" http2" if self.h2 else ""))
+""".format(w=w, tmp=tmp, cipher="HIGH:!aNULL" if self.tls13 else TLS_CIPHER, maxc=MAX_CONNS,
+           idle=IDLE_TIMEOUT_S, port=self.port, tport=self.tls_port, tag=self.tag, files=files,
+           h2=" http2" if self.h2 else "",
+           protocols="TLSv1.2 TLSv1.3" if self.tls13 else "TLSv1.2"))
         return ["nginx", "-p", w, "-c", conf, "-e", w + "/nginx-error.log"]
 
 
 class H2o(Server):
     def env(self):
+        if self.tls13:
+            return None  # OpenSSL's own range: TLS 1.3 and 1.2
         conf = os.path.join(self.work, "openssl-tls12.cnf")
         with open(conf, "w") as f:
             f.write(OPENSSL_TLS12_CONF)
@@ -431,17 +459,16 @@ listen:
   ssl:
     certificate-file: {w}/cert.pem
     key-file: {w}/key.pem
-    min-version: TLSv1.2
-    max-version: TLSv1.2
-    cipher-suite: {cipher}
+    min-version: TLSv1.2{cap}
     ocsp-update-interval: 0
 hosts:
   default:
     paths:{files}
       /:
         file.dir: {w}/docroot
-""".format(w=w, cipher=TLS_CIPHER, maxc=MAX_CONNS, idle=IDLE_TIMEOUT_S, port=self.port,
-           tport=self.tls_port, tag=self.tag, files=files))
+""".format(w=w, maxc=MAX_CONNS, idle=IDLE_TIMEOUT_S, port=self.port, tport=self.tls_port,
+           tag=self.tag, files=files,
+           cap="" if self.tls13 else "\n    max-version: TLSv1.2\n    cipher-suite: " + TLS_CIPHER))
         return ["h2o", "-c", conf]
 
 
@@ -471,8 +498,9 @@ class WsPeer(Server):
         return [self.port]
 
 
-def make_server(name, work, args, files=None, h2=False):
-    return {"mote": Mote, "h2o": H2o, "nginx": Nginx}[name](name, work, args, files, h2)
+def make_server(name, work, args, files=None, h2=False, tls13=False):
+    return {"mote": Mote, "mote-openssl": MoteOpenssl, "h2o": H2o,
+            "nginx": Nginx}[name](name, work, args, files, h2, tls13)
 
 
 # ---------- set-up ----------
@@ -1089,6 +1117,135 @@ def run_h2(args, work):
             log("round %d idle h2 %-5s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
                 r + 1, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
     return {"res": res, "idle": idle}
+
+
+def run_s_time(port, how, seconds):
+    """openssl s_time, pinned to the client CPU: connections made, and how many resumed."""
+    cmd = ["taskset", "-c", CLIENT_CPU, "openssl", "s_time", "-connect", "127.0.0.1:%d" % port,
+           "-" + how, "-time", str(seconds), "-www", "/index.html"]
+    p = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = p.communicate(timeout=seconds + 60)
+    finally:
+        stop(p)
+    m = re.search(r"^(\d+) connections in [\d.]+ real seconds, (\d+) bytes read per connection",
+                  out, re.M)
+    if not m:
+        raise RuntimeError("no result from s_time:\n" + out[-2000:])
+    marks = "".join(l for l in out.splitlines() if re.fullmatch(r"[r*]+", l))
+    return {"conns": int(m.group(1)), "bytes": int(m.group(2)), "reused": marks.count("r"),
+            "new": marks.count("*")}
+
+
+def measure_tls(server, how, seconds):
+    """Connections (or, keep-alive, requests) per server-CPU-second; {"error": ...} when the
+    client failed, a response was missing, or a handshake was not of the kind asked for."""
+    url = "https://127.0.0.1:%d/index.html" % server.tls_port
+    try:
+        if how == "keepalive":
+            w, cpu, other, elapsed = on_server_cpu(
+                server, lambda: run_wrk(url, "keepalive", seconds))
+            errors = w["connect"] + w["read"] + w["write"] + w["status"] + w["timeout"]
+            if errors:
+                return {"error": "%d wrk errors" % errors}
+            return {"count": w["requests"], "cpu": cpu, "per_cpu": w["requests"] / cpu,
+                    "rate": w["requests"] / elapsed, "other": other}
+        t, cpu, other, elapsed = on_server_cpu(server, lambda: run_s_time(server.tls_port, how,
+                                                                           seconds))
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        return {"error": str(e).strip().splitlines()[0] if str(e).strip() else repr(e)}
+    if not t["conns"] or t["bytes"] < 100:
+        return {"error": "%d connections, %d bytes read each" % (t["conns"], t["bytes"])}
+    wrong = t["new"] if how == "reuse" else t["reused"]
+    if how == "reuse" and wrong > t["conns"] // 100 + 1:  # the first one is new
+        return {"error": "%d of %d connections not resumed" % (wrong, t["conns"])}
+    return {"count": t["conns"], "cpu": cpu, "per_cpu": t["conns"] / cpu,
+            "rate": t["conns"] / elapsed, "other": other, "reused": t["reused"]}
+
+
+def run_tls(args, work):
+    """The TLS section: each server of TLS_SERVERS freshly started with TLS 1.3 and 1.2 and
+    pinned to SERVER_CPU, each workload of TLS_WORKLOADS against each in every round."""
+    os.makedirs(os.path.join(work, "docroot"), exist_ok=True)
+    names = [n for n in TLS_SERVERS if n != "mote-openssl" or args.mote_openssl]
+    servers = {n: make_server(n, work, args, tls13=True) for n in names}
+    try:
+        for srv in servers.values():
+            srv.start()
+        index = os.path.join(work, "docroot", "index.html")
+        if not os.path.exists(index):
+            with open(index, "wb") as f:
+                f.write(fetch("http://127.0.0.1:%d/index.html" % servers["mote"].port)[2])
+        params = {n: tls_params(servers[n].tls_port) for n in names}
+        for n in names:  # warm-up, not measured
+            for _, _, how in TLS_WORKLOADS:
+                measure_tls(servers[n], how, 1)
+        res = {wl[0]: {n: [] for n in names} for wl in TLS_WORKLOADS}
+        for r in range(args.rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for key, _, how in TLS_WORKLOADS:
+                for n in order:
+                    m = measure_tls(servers[n], how, args.duration)
+                    res[key][n].append(m)
+                    log("round %d %-7s %-12s %s" % (r + 1, key, n, m["error"] if "error" in m else
+                                                    "%9.0f /CPU-s %8.0f /s cpu %.2fs others %.0f%%"
+                                                    % (m["per_cpu"], m["rate"], m["cpu"],
+                                                       100 * m["other"])))
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    return {"res": res, "params": params, "names": names}
+
+
+def report_tls(args, tls):
+    """The TLS section of the report (Markdown lines)."""
+    L = []
+    a = L.append
+    if "failed" in tls:
+        return ["TLS: **the measurement failed**: %s." % tls["failed"], ""]
+    res, params, names = tls["res"], tls["params"], tls["names"]
+    a("TLS handshakes and TLS 1.3: every server allows TLS 1.3 and 1.2 with its default suites "
+      "and the same ECDSA P-256 certificate; mote twice, on mbedTLS %s (TLS 1.2 only) and on "
+      "OpenSSL. Handshakes: `openssl s_time -new` (full) and `-reuse` (resumed: every "
+      "connection after the first must resume, or the run counts as failed), one request for "
+      "`/index.html` per connection, pinned to CPU %s; keep-alive: wrk, 50 connections. **Per "
+      "server-CPU-second** (connections, or requests for keep-alive), median (min-max) of %d "
+      "rounds of %d s." % (dict(versions(args)).get("mbedTLS", "?"), CLIENT_CPU, args.rounds,
+                           args.duration))
+    a("")
+    a("| workload | " + " | ".join(names) + " |")
+    a("|---" * (len(names) + 1) + "|")
+    medians = {}
+    for key, title, _ in TLS_WORKLOADS:
+        cells = []
+        for n in names:
+            rows = [r for r in res[key][n] if "error" not in r]
+            failed = len(res[key][n]) - len(rows)
+            if not rows:
+                cells.append("failed: %s" % res[key][n][-1]["error"] if res[key][n] else "-")
+                continue
+            v = med(rows, "per_cpu")
+            medians[(key, n)] = v[0]
+            cells.append("**%s** (%s-%s)%s" % (fmt_rate(v[0]), fmt_rate(v[1]), fmt_rate(v[2]),
+                                               ", %d failed" % failed if failed else ""))
+        a("| %s | %s |" % (title, " | ".join(cells)))
+    a("| negotiated | %s |" % " | ".join(params[n] for n in names))
+    a("")
+    bars = []
+    for key, other, bar in TLS_BARS:
+        if (key, "mote-openssl") in medians and (key, other) in medians:
+            x = medians[(key, "mote-openssl")] / medians[(key, other)]
+            bars.append("%s, mote-openssl / %s >= %.1fx: %.2fx, %s" % (
+                key, other, bar, x, "met" if x >= bar else "**not met**"))
+        else:
+            bars.append("%s vs %s: no figure" % (key, other))
+    for key, _, _ in TLS_WORKLOADS:
+        if (key, "mote") in medians and (key, "mote-openssl") in medians:
+            bars.append("%s, mbedTLS / OpenSSL: %.2fx" % (
+                key, medians[(key, "mote")] / medians[(key, "mote-openssl")]))
+    a("Bars: " + "; ".join(bars) + ".")
+    a("")
+    return L
 
 
 def run_section(name, run, args, work):
@@ -1830,10 +1987,13 @@ def main():
                     "shorter)" % STATIC_DURATION)
     ap.add_argument("--embedded-path", default=EMBEDDED_PATH,
                     help="mote-sample's compiled-in copy of /index.html (%s)" % EMBEDDED_PATH)
-    ap.add_argument("--only", choices=["static", "ws", "h2"],
+    ap.add_argument("--mote-openssl", help="mote-sample built with -DMOTE_TLS=openssl, for the "
+                    "TLS section (omitted: mote on mbedTLS only)")
+    ap.add_argument("--no-tls", action="store_true", help="skip the TLS section (s_time, wrk)")
+    ap.add_argument("--only", choices=["static", "ws", "h2", "tls"],
                     help="run only this section and print it (--out is not written): static "
                     "files and compiled-in content, the WebSocket part (as --ws-only), or "
-                    "HTTP/2 (h2load)")
+                    "HTTP/2 (h2load), or TLS handshakes and TLS 1.3 keep-alive")
     ap.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 section (h2load)")
     args = ap.parse_args()
     if args.only == "ws":
@@ -1850,12 +2010,14 @@ def main():
     os.chmod(work, 0o755)
     try:
         make_cert(work)
-        if args.only in ("static", "h2"):
+        if args.only in ("static", "h2", "tls"):
             static = args.only == "static"
-            st = run_static(args, work) if static else run_h2(args, work)
+            run, rep = {"static": (run_static, report_static), "h2": (run_h2, report_h2),
+                        "tls": (run_tls, report_tls)}[args.only]
+            st = run(args, work)
             seconds = st["seconds"] if static else args.duration
             L = ["# mote %s benchmark (bench/run.py --only %s)" % (
-                "static-file" if static else "HTTP/2", args.only), "",
+                {"static": "static-file", "h2": "HTTP/2", "tls": "TLS"}[args.only], args.only), "",
                  "On %s UTC, %d round(s), %d s per run; took %.0f s." % (
                      started.strftime("%Y-%m-%d %H:%M"), args.rounds, seconds,
                      time.monotonic() - info["t0"]), ""]
@@ -1868,7 +2030,7 @@ def main():
             L += ["- %s: %s" % kv for kv in versions(args)
                   if kv[0] in ("machine", "mote", "mbedTLS", "h2o", "nginx", "OpenSSL", "wrk",
                                "h2load")]
-            L += [""] + (report_static(args, st) if static else report_h2(args, st))
+            L += [""] + rep(args, st)
             print("\n".join(L))
             if args.out:
                 log("--only %s: the section is printed; %s is left as it was" % (args.only,
@@ -1938,6 +2100,7 @@ def main():
 
         static = None if args.no_static else run_section("static", run_static, args, work)
         h2 = None if args.no_h2 else run_section("HTTP/2", run_h2, args, work)
+        tls = None if args.no_tls else run_section("TLS", run_tls, args, work)
 
         mem = {n: [] for n in SERVERS}
         for r in range(args.rounds):
@@ -1967,6 +2130,8 @@ def main():
                       versions(args), started, ws, static)
         if h2:
             text += "\n\n" + "\n".join(report_h2(args, h2))
+        if tls:
+            text += "\n\n" + "\n".join(report_tls(args, tls))
         print(text)
         if args.out:
             with open(args.out, "w") as f:
