@@ -23,6 +23,7 @@ import moteharness as mh  # noqa: E402
 
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
+AB = shutil.which("ab")
 
 
 class Pki:
@@ -282,6 +283,38 @@ class TlsCerts(mh.SampleTestCase):
         self.assertTrue(self.resumed(s, session, ctx))
 
     # -- reload --
+
+    def test_reload_under_ab(self):
+        # ab makes a new TLS connection per request (no -k) for 3 s; a SIGHUP lands while it
+        # runs (once its first requests are logged): not one request fails
+        if not AB:
+            self.skipTest("ab (apache2-utils) not installed")
+        pki = self.pki
+        server = pki.self_signed("ab-server", "/CN=server.example")
+        s = self.start_sample(*self.tls_args(server, "--workers", "2"))
+        mark = s.stdout_mark()
+        ab = subprocess.Popen([AB, "-q", "-t", "3", "-n", "1000000", "-c", "4",
+                               s.url("/index.html", tls=True)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env=mh.clean_env())
+        try:
+            s.wait_stdout(r'"GET /index\.html HTTP/1\.0" 200', start=mark, count=20)
+            mark = s.stdout_mark()
+            s.proc.send_signal(signal.SIGHUP)
+            s.wait_stdout(r"^\[info\] TLS certificates reloaded$", start=mark)
+            out, _ = ab.communicate(timeout=60)
+        finally:
+            if ab.poll() is None:
+                ab.kill()
+                ab.wait()
+        text = out.decode(errors="replace")
+        done = re.search(r"^Complete requests:\s+(\d+)$", text, re.M)
+        failed = re.search(r"^Failed requests:\s+(\d+)$", text, re.M)
+        self.assertTrue(done and failed, text)
+        print("\n  ab across a SIGHUP: %s requests, %s failed" % (done.group(1), failed.group(1)),
+              file=sys.stderr)
+        self.assertGreater(int(done.group(1)), 20, text)
+        self.assertEqual(int(failed.group(1)), 0, text)
+        self.assertNotIn("Non-2xx responses", text)
 
     def test_sighup_reloads(self):
         pki = self.pki
