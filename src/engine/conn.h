@@ -123,7 +123,6 @@ typedef struct mote_conn {
     void *ext;                        /* its state beyond the block (a WebSocket's), or NULL */
     conn_block *b;                    /* NULL while idle */
     mote_addr peer;
-    const mote_tls_peer *tls_peer;    /* its verified client certificate (the shell's), or NULL */
     uint32_t requests;                /* exchanges finished on this connection */
     uint8_t is_tls;
     uint8_t closing;                  /* no more exchanges: close once the output drains */

@@ -512,11 +512,17 @@ engine_conn *engine_open(mote_server *s, const mote_addr *peer, int handshake)
     return ec;
 }
 
-void engine_handshake_done(engine_conn *ec, const char *alpn, const mote_tls_peer *peer)
+const mote_tls_peer *engine_tls_peer(const mote_conn *c)
+{
+    engine_conn *ec = c->user;
+    const mote_server *s = engine_server_of(ec);
+    return c->is_tls && s->shell->tls_peer ? s->shell->tls_peer(s->shell_state, ec) : NULL;
+}
+
+void engine_handshake_done(engine_conn *ec, const char *alpn)
 {
     ec->state = CS_OPEN;
     ec->core.is_tls = 1;
-    ec->core.tls_peer = peer;
     timer_disarm(&ec->timer);
     /* ALPN chose HTTP/2 (offered only where the listener allows it): the first bytes are its */
     if (alpn && strcmp(alpn, "h2") == 0 && ec->core.env->h2_proto && !ec->core.b)

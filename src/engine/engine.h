@@ -44,6 +44,9 @@ typedef struct shell_ops {
     void (*wake)(void *shell);                             /* have the loop run posts soon */
     /* Reads a file's bytes at an offset (conn_env.read_file); NULL where there are no files. */
     long (*read_file)(const mote_file *f, void *buf, size_t len, uint64_t off);
+    /* The TLS client certificate a connection's handshake verified; NULL where there is none
+     * (or no TLS). Asked for, not kept: a connection's state stays the same size. */
+    const mote_tls_peer *(*tls_peer)(void *shell, engine_conn *ec);
 } shell_ops;
 
 enum conn_state { CS_FREE, CS_HANDSHAKE, CS_OPEN, CS_LINGER };
@@ -139,9 +142,11 @@ static inline mote_server *engine_server_of(const engine_conn *ec)
 }
 
 /* The TLS handshake is over: the connection is open, and its requests arrive over TLS in the
- * protocol ALPN chose ("h2", "http/1.1"; NULL: none chosen), from the client whose verified
- * certificate `peer` describes (NULL: none; the shell keeps it as long as the connection). */
-void engine_handshake_done(engine_conn *ec, const char *alpn, const mote_tls_peer *peer);
+ * protocol ALPN chose ("h2", "http/1.1"; NULL: none chosen). */
+void engine_handshake_done(engine_conn *ec, const char *alpn);
+
+/* The verified client certificate of a connection, as its shell knows it, or NULL. */
+const mote_tls_peer *engine_tls_peer(const mote_conn *c);
 
 /* Where to read into (a block is lent on demand) and how much; 0: do not read now. Out of
  * memory marks the connection dead. */

@@ -4,6 +4,7 @@
 
 #include "core/addr.h"
 #include "core/chars.h"
+#include "engine/engine.h"
 #include "engine/exchange.h"
 
 static const mote_conn *conn_of(const mote_request *req)
@@ -132,7 +133,7 @@ int mote_request_is_tls(const mote_request *req)
 
 const mote_tls_peer *mote_request_tls_peer(const mote_request *req)
 {
-    return conn_of(req)->tls_peer;
+    return engine_tls_peer(conn_of(req));
 }
 
 int mote_request_set_user(mote_request *req, void *user, mote_release_fn release)

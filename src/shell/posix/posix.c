@@ -186,9 +186,16 @@ static long posix_read_file(const mote_file *f, void *buf, size_t len, uint64_t 
     return (long)n;
 }
 
+static const mote_tls_peer *posix_tls_peer(void *shell, engine_conn *ec)
+{
+    const posix_conn *pc = pc_of(ec);
+    (void)shell;
+    return pc->tls ? tls_peer(pc->tls) : NULL;
+}
+
 static const shell_ops posix_ops = {
     posix_now_us, posix_unix_s, posix_interest, posix_shutdown_write, posix_close,
-    posix_lock,   posix_unlock, posix_wake,     posix_read_file,
+    posix_lock,   posix_unlock, posix_wake,     posix_read_file, posix_tls_peer,
 };
 
 /* ---- the socket as a transport ----------------------------------------------------------- */
@@ -408,7 +415,7 @@ static void advance_handshake(posix_conn *pc)
     engine_conn *ec = engine_conn_of_shell(pc);
     int r = tls_handshake(pc->tls);
     if (r == 0) {
-        engine_handshake_done(ec, tls_alpn(pc->tls), tls_peer(pc->tls));
+        engine_handshake_done(ec, tls_alpn(pc->tls));
         serve(pc, LOOP_READ); /* the first request may already sit decrypted in the session */
     } else if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
         pc->handshake_wants = r == IO_WANT_READ ? LOOP_READ : LOOP_WRITE;
