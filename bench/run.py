@@ -1078,19 +1078,24 @@ def measure_h2(server, scheme, seconds):
             "rps": h["succeeded"] / elapsed, "util": cpu / elapsed, "other": other}
 
 
+def start_serving_index(servers, work):
+    """Starts the servers, with mote's /index.html bytes in the others' document root."""
+    os.makedirs(os.path.join(work, "docroot"), exist_ok=True)
+    for srv in servers.values():
+        srv.start()
+    index = os.path.join(work, "docroot", "index.html")
+    if not os.path.exists(index):
+        with open(index, "wb") as f:
+            f.write(fetch("http://127.0.0.1:%d/index.html" % servers["mote"].port)[2])
+
+
 def run_h2(args, work):
     """The HTTP/2 section: mote, h2o and nginx (`http2` on its listeners) freshly started and
     pinned to SERVER_CPU, each workload of H2_WORKLOADS against each in every round; then the
     memory of idle HTTP/2 connections, each server started again for it."""
-    os.makedirs(os.path.join(work, "docroot"), exist_ok=True)
     servers = {n: make_server(n, work, args, h2=True) for n in SERVERS}
     try:
-        for srv in servers.values():
-            srv.start()
-        index = os.path.join(work, "docroot", "index.html")
-        if not os.path.exists(index):
-            with open(index, "wb") as f:
-                f.write(fetch("http://127.0.0.1:%d/index.html" % servers["mote"].port)[2])
+        start_serving_index(servers, work)
         for n in SERVERS:  # warm-up, not measured
             for _, _, scheme in H2_WORKLOADS:
                 measure_h2(servers[n], scheme, 1)
@@ -1166,16 +1171,10 @@ def measure_tls(server, how, seconds):
 def run_tls(args, work):
     """The TLS section: each server of TLS_SERVERS freshly started with TLS 1.3 and 1.2 and
     pinned to SERVER_CPU, each workload of TLS_WORKLOADS against each in every round."""
-    os.makedirs(os.path.join(work, "docroot"), exist_ok=True)
     names = [n for n in TLS_SERVERS if n != "mote-openssl" or args.mote_openssl]
     servers = {n: make_server(n, work, args, tls13=True) for n in names}
     try:
-        for srv in servers.values():
-            srv.start()
-        index = os.path.join(work, "docroot", "index.html")
-        if not os.path.exists(index):
-            with open(index, "wb") as f:
-                f.write(fetch("http://127.0.0.1:%d/index.html" % servers["mote"].port)[2])
+        start_serving_index(servers, work)
         params = {n: tls_params(servers[n].tls_port) for n in names}
         for n in names:  # warm-up, not measured
             for _, _, how in TLS_WORKLOADS:
