@@ -2,14 +2,16 @@
 """Holds many idle keep-alive connections open to a server (bench/run.py runs it as a process
 of its own, so that it and the server each have their own open-files limit).
 
-usage: holder.py HOST PORT COUNT [CONCURRENCY] [--websocket PATH | --h2]
+usage: holder.py HOST PORT COUNT [CONCURRENCY] [--websocket PATH | --h2] [--tls]
 
 Opens COUNT connections, at most CONCURRENCY (50) at a time in progress; on each it sends one
 `GET /index.html` and reads the whole response, then leaves the connection open and idle. With
 --websocket PATH it does a WebSocket handshake at PATH instead (no extension offered) and keeps
 the sockets whose answer was 101, idle: no frame is sent. With --h2 it speaks HTTP/2 with prior
 knowledge: the preface, an empty SETTINGS and `GET /index.html` on stream 1, kept once that
-stream has ended and the server has acknowledged the SETTINGS. Prints
+stream has ended and the server has acknowledged the SETTINGS. With --tls each connection
+does a TLS handshake first (Python's ssl, no certificate check) and the request goes over it.
+Prints
 "ready OK FAILED SECONDS" when all are settled, then reads commands from stdin:
   check   prints "alive N": connections still open (the server has not closed them)
   quit    (or end of input) closes everything and exits."""
@@ -17,8 +19,10 @@ import base64
 import errno
 import os
 import resource
+import select
 import selectors
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -78,10 +82,33 @@ class Conn:
     def __init__(self, sock):
         self.sock = sock
         self.sent = False
+        self.shaken = False   # the TLS handshake is over (or there is none)
         self.buf = b""
 
 
-def open_all(host, port, count, concurrency, ws_path=None, h2=False):
+def tls_context():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def handshake(sel, c):
+    """Advances c's TLS handshake; True once it is over."""
+    try:
+        c.sock.do_handshake()
+    except ssl.SSLWantReadError:
+        sel.modify(c.sock, selectors.EVENT_READ, c)
+        return False
+    except ssl.SSLWantWriteError:
+        sel.modify(c.sock, selectors.EVENT_WRITE, c)
+        return False
+    c.shaken = True
+    sel.modify(c.sock, selectors.EVENT_WRITE, c)
+    return True
+
+
+def open_all(host, port, count, concurrency, ws_path=None, h2=False, tls=None):
     sel = selectors.DefaultSelector()
     held, failed, started, in_progress = [], 0, 0, 0
     deadline = time.monotonic() + DEADLINE_S
@@ -95,13 +122,22 @@ def open_all(host, port, count, concurrency, ws_path=None, h2=False):
                 s.close()
                 failed += 1
                 continue
-            sel.register(s, selectors.EVENT_WRITE, Conn(s))
+            if tls:
+                s = tls.wrap_socket(s, do_handshake_on_connect=False)
+            c = Conn(s)
+            c.shaken = not tls
+            sel.register(s, selectors.EVENT_WRITE, c)
             in_progress += 1
         for key, _ in sel.select(timeout=1.0):
             c = key.data
             done = ok = False
             try:
-                if not c.sent:
+                if not c.shaken:
+                    if c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                        done = True
+                    else:
+                        handshake(sel, c)
+                elif not c.sent:
                     if c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                         done = True
                     else:
@@ -111,7 +147,10 @@ def open_all(host, port, count, concurrency, ws_path=None, h2=False):
                         c.sent = True
                         sel.modify(c.sock, selectors.EVENT_READ, c)
                 else:
-                    data = c.sock.recv(65536)
+                    try:
+                        data = c.sock.recv(65536)
+                    except ssl.SSLWantReadError:
+                        continue
                     if not data:
                         done = True
                     else:
@@ -139,16 +178,14 @@ def open_all(host, port, count, concurrency, ws_path=None, h2=False):
 
 
 def alive(held):
-    n = 0
+    """Connections the server has not closed: no hang-up and no end of input on the socket
+    (asked of the descriptor, so that TLS sockets are asked the same way)."""
+    p = select.poll()
     for s in held:
-        try:
-            if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
-                n += 1  # unexpected bytes, but open
-        except BlockingIOError:
-            n += 1
-        except OSError:
-            pass
-    return n
+        p.register(s.fileno(), select.POLLIN | select.POLLRDHUP)
+    gone = {fd for fd, ev in p.poll(0)
+            if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR | select.POLLNVAL)}
+    return sum(1 for s in held if s.fileno() not in gone)
 
 
 def main():
@@ -160,6 +197,9 @@ def main():
     h2 = "--h2" in argv
     if h2:
         argv.remove("--h2")
+    tls = tls_context() if "--tls" in argv else None
+    if tls:
+        argv.remove("--tls")
     if len(argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
@@ -167,7 +207,7 @@ def main():
     concurrency = int(argv[3]) if len(argv) == 4 else 50
     raise_nofile()
     t0 = time.monotonic()
-    held, failed = open_all(host, port, count, concurrency, ws_path, h2)
+    held, failed = open_all(host, port, count, concurrency, ws_path, h2, tls)
     print("ready %d %d %.2f" % (len(held), failed, time.monotonic() - t0), flush=True)
     for line in sys.stdin:
         if line.strip() == "check":

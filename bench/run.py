@@ -141,6 +141,7 @@ TLS_WORKLOADS = [
     ("resumed", "resumed handshakes (tickets), a new connection per request", "reuse"),
     ("ka13", "HTTPS keep-alive, 50 conns", "keepalive"),
 ]
+TLS_IDLE_CONNS = 2000       # idle TLS connections, each after one request
 # bars: (workload, the OpenSSL backend / this server >= x)
 TLS_BARS = [("full", "nginx", 1.0), ("resumed", "nginx", 1.0), ("ka13", "h2o", 1.0)]
 
@@ -570,15 +571,15 @@ def run_wrk(url, mode, seconds, conns=50):
 
 class Holder:
     """bench/holder.py holding idle keep-alive connections (or, with ws_path, idle WebSockets
-    opened at that path; with h2, idle HTTP/2 connections, prior knowledge), pinned with the
-    load generator."""
+    opened at that path; with h2, idle HTTP/2 connections, prior knowledge; with tls, over TLS),
+    pinned with the load generator."""
 
-    def __init__(self, port, count, ws_path=None, h2=False):
+    def __init__(self, port, count, ws_path=None, h2=False, tls=False):
         self.proc = spawn(["taskset", "-c", CLIENT_CPU, sys.executable,
                            os.path.join(HERE, "holder.py"), "127.0.0.1", str(port), str(count),
                            str(HOLDER_CONCURRENCY)] +
                           (["--websocket", ws_path] if ws_path else []) +
-                          (["--h2"] if h2 else []),
+                          (["--h2"] if h2 else []) + (["--tls"] if tls else []),
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.readline(150)
         f = line.split()
@@ -652,14 +653,15 @@ def measure(server, workload, seconds, path="/index.html", conns=50):
             holder.close()
 
 
-def idle_memory(server, count=IDLE_CONNS, ws_path=None, h2=False):
+def idle_memory(server, count=IDLE_CONNS, ws_path=None, h2=False, tls=False):
     """RSS of a freshly started server, then with count idle keep-alive connections (idle
-    WebSockets opened at ws_path, when given; idle HTTP/2 connections with h2)."""
+    WebSockets opened at ws_path, when given; idle HTTP/2 connections with h2; over TLS on its
+    TLS port with tls)."""
     server.start()
     try:
         time.sleep(0.5)
         start, procs = rss_kib(server.proc.pid)
-        holder = Holder(server.port, count, ws_path, h2)
+        holder = Holder(server.tls_port if tls else server.port, count, ws_path, h2, tls)
         try:
             time.sleep(1.0)
             held, _ = rss_kib(server.proc.pid)
@@ -1193,7 +1195,14 @@ def run_tls(args, work):
     finally:
         for srv in servers.values():
             srv.stop()
-    return {"res": res, "params": params, "names": names}
+    idle = {n: [] for n in names}
+    for r in range(args.rounds):
+        for n in names:
+            m = idle_memory(make_server(n, work, args, tls13=True), TLS_IDLE_CONNS, tls=True)
+            idle[n].append(m)
+            log("round %d idle tls %-12s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
+                r + 1, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
+    return {"res": res, "params": params, "names": names, "idle": idle}
 
 
 def report_tls(args, tls):
@@ -1244,6 +1253,11 @@ def report_tls(args, tls):
                 key, medians[(key, "mote")] / medians[(key, "mote-openssl")]))
     a("Bars: " + "; ".join(bars) + ".")
     a("")
+    a("Idle TLS connections (each has done a handshake, with Python's ssl, and one request for "
+      "`/index.html`; the server freshly started): RSS growth of the server's process tree with "
+      "%d of them, per connection, median of %d rounds." % (TLS_IDLE_CONNS, args.rounds))
+    a("")
+    L += idle_table("TLS", tls["idle"], names)
     return L
 
 
@@ -1635,6 +1649,20 @@ def report_ws(args, ws):
     return L
 
 
+def idle_table(what, idle, names):
+    """Markdown lines: bytes per idle connection of each server (median over the rounds)."""
+    L = ["| server | bytes per idle %s connection | held / alive |" % what, "|---|---|---|"]
+    for n in names:
+        rows = [r for r in idle[n] if r["ok"]]
+        if not rows:
+            L.append("| %s | - | none held |" % n)
+            continue
+        per = statistics.median(r["growth"] * 1024 / r["ok"] for r in rows)
+        L.append("| %s | **%s** | %d / %d |" % (n, fmt_rate(per), rows[-1]["ok"],
+                                                 rows[-1]["alive"]))
+    return L + [""]
+
+
 def report_h2(args, h2):
     """The HTTP/2 section of the report (Markdown lines)."""
     L = []
@@ -1685,16 +1713,7 @@ def report_h2(args, h2):
       "growth of the server's process tree with %d of them, per connection, median of %d "
       "rounds." % (H2_IDLE_CONNS, args.rounds))
     a("")
-    a("| server | bytes per idle HTTP/2 connection | held / alive |")
-    a("|---|---|---|")
-    for n in SERVERS:
-        rows = [r for r in idle[n] if r["ok"]]
-        if not rows:
-            a("| %s | - | none held |" % n)
-            continue
-        per = statistics.median(r["growth"] * 1024 / r["ok"] for r in rows)
-        a("| %s | **%s** | %d / %d |" % (n, fmt_rate(per), rows[-1]["ok"], rows[-1]["alive"]))
-    a("")
+    L += idle_table("HTTP/2", idle, SERVERS)
     return L
 
 
