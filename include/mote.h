@@ -23,9 +23,9 @@
  *     }
  *
  * Threading: a server and everything reached through it belong to the thread that runs its loop.
- * The only calls that may come from another thread are mote_server_stop(), mote_post(),
- * mote_response_post() and mote_strerror(); from a signal handler, mote_server_stop() and
- * mote_strerror().
+ * The only calls that may come from another thread are mote_server_stop(),
+ * mote_server_reload_tls_soon(), mote_post(), mote_response_post() and mote_strerror(); from a
+ * signal handler, mote_server_stop(), mote_server_reload_tls_soon() and mote_strerror().
  *
  * Callbacks: the library never frees an application's state inside the application's own call.
  * A request's release callback (mote_request_set_user()) runs exactly once, after whatever
@@ -339,10 +339,14 @@ int mote_listen_tls(mote_server *srv, const char *addr, uint16_t port, const mot
  * PEM text) mote_listen_tls() was given, for connections from now on; open connections keep
  * theirs. All or nothing: when one fails to load, every listener keeps what it has, one
  * error line says why, and the error (MOTE_ETLS, MOTE_ENOMEM) is returned. Call it on the
- * server's thread (mote_post() from elsewhere, e.g. a thread that waits for SIGHUP); its
- * workers take their new contexts on their own threads, and once the last has, the info line
- * "TLS certificates reloaded" is logged. Returns 0 or a MOTE_E* code. */
+ * server's thread (mote_server_reload_tls_soon() from elsewhere); its workers take their new
+ * contexts on their own threads, and once the last has, the info line "TLS certificates
+ * reloaded" is logged. Returns 0 or a MOTE_E* code. */
 int mote_server_reload_tls(mote_server *srv);
+
+/** Asks the server's loop to run mote_server_reload_tls() soon, on its own thread; the outcome
+ * is logged. Safe from a signal handler (SIGHUP) or another thread, as mote_server_stop(). */
+void mote_server_reload_tls_soon(mote_server *srv);
 
 /** The TLS library libmote was built with, and its version: "mbedTLS 2.28.3",
  * "OpenSSL 3.0.19", or "none" (-DMOTE_TLS=none). */

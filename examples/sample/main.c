@@ -2,7 +2,6 @@
  *
  * The seed's routes, registered as the seed registers them, served over HTTP on 8080 and HTTPS
  * on 8443 (IPv6 dual-stack by default, so IPv4 works too). Read it as the example to copy. */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,41 +291,11 @@ static void print_memory(const mote_server *srv)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (running) mote_server_stop(running);
-}
-
-/* SIGHUP reloads the certificates: a thread waits for it (blocked everywhere else) and has the
- * server's loop do the reload, which must run there. */
-static void reload_tls(mote_server *srv, void *arg)
-{
-    (void)arg;
-    (void)mote_server_reload_tls(srv); /* the outcome is logged */
-}
-
-static void *wait_for_hangups(void *arg)
-{
-    mote_server *srv = arg;
-    sigset_t hup;
-    int sig;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    sigaddset(&hup, SIGUSR2); /* the main thread's word that the server is gone */
-    while (sigwait(&hup, &sig) == 0 && sig == SIGHUP) {
-        if (mote_post(srv, reload_tls, NULL) < 0) fputs("mote-sample: reload not queued\n", stderr);
-    }
-    return NULL;
-}
-
-/* Blocks SIGHUP (and SIGUSR2, the stop word of the hangup thread) in this thread and every
- * thread started from now on, the workers included. */
-static void block_hangups(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (!running) return;
+    /* SIGHUP: the certificates again, on the loop's thread (no thread of ours: with one loop
+     * the process stays single-threaded, which glibc's system calls are cheaper for) */
+    if (sig == SIGHUP) mote_server_reload_tls_soon(running);
+    else mote_server_stop(running);
 }
 
 static void handle_signals(void)
@@ -337,6 +306,7 @@ static void handle_signals(void)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 }
@@ -447,12 +417,10 @@ static int serve(const options *o)
     mote_config cfg;
     mote_server *srv;
     struct utsname uts;
-    pthread_t hangups;
     static events ev[MAX_WORKERS]; /* one per event loop */
     int rc;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    block_hangups();
     if (uname(&uts) < 0) strcpy(uts.machine, "unknown");
 
     mote_config_init(&cfg);
@@ -483,15 +451,8 @@ static int serve(const options *o)
         mote_server_destroy(srv);
         return 2;
     }
-    if (pthread_create(&hangups, NULL, wait_for_hangups, srv) != 0) {
-        fputs("mote-sample: cannot start the SIGHUP thread\n", stderr);
-        mote_server_destroy(srv);
-        return 1;
-    }
     rc = mote_server_run(srv);
     running = NULL;
-    pthread_kill(hangups, SIGUSR2);
-    pthread_join(hangups, NULL);
     mote_server_destroy(srv);
     printf("mote-sample: stopped\n");
     return rc < 0 ? 1 : 0;

@@ -87,6 +87,7 @@ typedef struct posix_shell {
     size_t worker_count;
     int reuse_port;                /* listeners share their port with the workers' */
     atomic_uint swaps_pending;     /* loops yet to take reloaded TLS contexts */
+    atomic_int reload_wanted;      /* mote_server_reload_tls_soon() was called */
 } posix_shell;
 
 static posix_shell *shell_of(const mote_server *s)
@@ -587,6 +588,8 @@ static int step(mote_server *s, int timeout_ms)
         engine_tick(s);
         for (i = 0; i < n; i++) handle_event(ps, &events[i]);
         engine_run_timers(s);
+        if (atomic_exchange(&ps->reload_wanted, 0) && !engine_stopping(s))
+            (void)mote_server_reload_tls(s); /* the outcome is logged */
         if (engine_stop_requested(s) && !engine_stopping(s)) begin_shutdown(ps);
     }
     if (engine_shutdown_done(s)) {
@@ -723,6 +726,7 @@ static int server_create(mote_server **out, const mote_config *cfg, const mote_a
     ps->io = net_io_system;
     ps->wake_fds[0] = ps->wake_fds[1] = ps->reserve_fd = -1;
     atomic_init(&ps->swaps_pending, 0u);
+    atomic_init(&ps->reload_wanted, 0);
     rc = loop_create(&ps->loop, descriptor_limit(), *a);
     if (rc == MOTE_OK) rc = pthread_mutex_init(&ps->post_lock, NULL) == 0 ? MOTE_OK : MOTE_ESYS;
     if (rc == MOTE_OK) ps->post_lock_ready = 1;
@@ -988,6 +992,13 @@ int mote_server_reload_tls(mote_server *s)
     swap_contexts(s, swaps[0]);
     engine_alloc(s)->free(engine_alloc(s)->ctx, swaps);
     return MOTE_OK;
+}
+
+void mote_server_reload_tls_soon(mote_server *s)
+{
+    posix_shell *ps = shell_of(s);
+    atomic_store(&ps->reload_wanted, 1);
+    posix_wake(ps); /* a write(2) to the wake pipe: safe in a signal handler */
 }
 
 int mote_listener_http2(mote_server *s, int i, unsigned modes)
