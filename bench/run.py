@@ -674,6 +674,18 @@ def idle_memory(server, count=IDLE_CONNS, ws_path=None, h2=False, tls=False):
         server.stop()
 
 
+def idle_rounds(args, work, names, label, count, h2=False, tls=False):
+    """idle_memory() of each server, freshly started, in every round: {name: [results]}."""
+    idle = {n: [] for n in names}
+    for r in range(args.rounds):
+        for n in names:
+            m = idle_memory(make_server(n, work, args, h2=h2, tls13=tls), count, h2=h2, tls=tls)
+            idle[n].append(m)
+            log("round %d idle %s %-12s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
+                r + 1, label, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
+    return idle
+
+
 def run_parser_bench(args):
     out = subprocess.run(["taskset", "-c", SERVER_CPU, args.parser_bench,
                           os.path.join(HERE, "corpus"), str(args.parser_rounds),
@@ -1116,13 +1128,7 @@ def run_h2(args, work):
     finally:
         for srv in servers.values():
             srv.stop()
-    idle = {n: [] for n in SERVERS}
-    for r in range(args.rounds):
-        for n in SERVERS:
-            m = idle_memory(make_server(n, work, args, h2=True), H2_IDLE_CONNS, h2=True)
-            idle[n].append(m)
-            log("round %d idle h2 %-5s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
-                r + 1, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
+    idle = idle_rounds(args, work, SERVERS, "h2", H2_IDLE_CONNS, h2=True)
     return {"res": res, "idle": idle}
 
 
@@ -1195,13 +1201,7 @@ def run_tls(args, work):
     finally:
         for srv in servers.values():
             srv.stop()
-    idle = {n: [] for n in names}
-    for r in range(args.rounds):
-        for n in names:
-            m = idle_memory(make_server(n, work, args, tls13=True), TLS_IDLE_CONNS, tls=True)
-            idle[n].append(m)
-            log("round %d idle tls %-12s start %d KiB, with %d idle %d KiB (+%d), alive %d" % (
-                r + 1, n, m["start"], m["ok"], m["held"], m["growth"], m["alive"]))
+    idle = idle_rounds(args, work, names, "tls", TLS_IDLE_CONNS, tls=True)
     return {"res": res, "params": params, "names": names, "idle": idle}
 
 

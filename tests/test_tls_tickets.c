@@ -1,26 +1,14 @@
 /* test_tls_tickets.c - the rotation of session ticket keys (src/tls/tls_tickets.h) on a clock
  * the test moves: a key seals for TLS_TICKET_ROTATE_S, opens (asking for renewal) until the
  * next rotation, and is gone after; stores shared by reference are the same keys. */
-#include <stdlib.h>
 
 #include "check.h"
+#include "tls/tls_common.h"
 #include "tls/tls_tickets.h"
 
 #define R TLS_TICKET_ROTATE_S
 
-static void *sys_alloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return malloc(n);
-}
-
-static void sys_free(void *ctx, void *p)
-{
-    (void)ctx;
-    free(p);
-}
-
-static const mote_allocator heap = {sys_alloc, sys_free, NULL};
+static const mote_allocator heap = {tls_system_alloc, tls_system_free, NULL};
 
 static void test_rotation(void)
 {

@@ -560,6 +560,8 @@ static void handle_event(posix_shell *ps, const loop_event *ev)
     else if (h->kind == H_LISTENER) accept_clients(ps, (listener *)(void *)h);
     else {
         drain_wake(ps);
+        if (atomic_exchange(&ps->reload_wanted, 0) && !engine_stopping(ps->srv))
+            (void)mote_server_reload_tls(ps->srv); /* the outcome is logged */
         engine_run_posts(ps->srv);
     }
 }
@@ -588,8 +590,6 @@ static int step(mote_server *s, int timeout_ms)
         engine_tick(s);
         for (i = 0; i < n; i++) handle_event(ps, &events[i]);
         engine_run_timers(s);
-        if (atomic_exchange(&ps->reload_wanted, 0) && !engine_stopping(s))
-            (void)mote_server_reload_tls(s); /* the outcome is logged */
         if (engine_stop_requested(s) && !engine_stopping(s)) begin_shutdown(ps);
     }
     if (engine_shutdown_done(s)) {
