@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_tls fuzz_ws fuzz_static"
+HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_proxy fuzz_tls fuzz_ws fuzz_static"
 # fuzz_h2 where the build has HTTP/2 (nghttp2 found)
 [ -f /usr/include/nghttp2/nghttp2.h ] && HARNESSES="$HARNESSES fuzz_h2"
 # fuzz_tls once more on the OpenSSL backend where OpenSSL 3 is installed
