@@ -31,7 +31,6 @@ typedef struct client {
 static client clients = {NULL, &clients, &clients};
 static unsigned watching; /* how many: printed as clients come and go */
 static unsigned long counter;
-static volatile sig_atomic_t stopping;
 static mote_server *server;
 
 static void index_page(mote_request *req, mote_response *res, void *user)
@@ -85,30 +84,42 @@ static void tick(mote_server *srv, void *arg)
     for (c = clients.next; c != &clients; c = next) {
         next = c->next;
         if (!c->res) continue; /* ended: leave() will come once its end is sent */
-        if (stopping) {
-            /* streams never end by themselves: the stop would wait shutdown_timeout_ms */
-            mote_response_end(c->res);
-            c->res = NULL;
-        } else if (mote_response_write(c->res, event, (size_t)n) < 0) {
+        if (mote_response_write(c->res, event, (size_t)n) < 0) {
             /* MOTE_EAGAIN: a slow client just misses this one */
         }
+    }
+}
+
+/* The server begins to stop: streams never end by themselves, so the stop would otherwise
+ * wait shutdown_timeout_ms for them. */
+static void end_streams(mote_server *srv, void *user)
+{
+    client *c;
+    (void)srv;
+    (void)user;
+    for (c = clients.next; c != &clients; c = c->next) {
+        if (!c->res) continue;
+        mote_response_end(c->res);
+        c->res = NULL;
     }
 }
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stopping = 1;
-    mote_server_stop(server); /* safe in a signal handler; timers still run while it stops */
+    mote_server_stop(server); /* safe in a signal handler */
 }
 
 int main(int argc, char **argv)
 {
     struct sigaction sa;
+    mote_config cfg;
     int listener, rc;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* a line at a time, also into a pipe */
-    if (mote_server_create(&server, NULL) < 0) return 1;
+    mote_config_init(&cfg);
+    cfg.on_shutdown = end_streams;
+    if (mote_server_create(&server, &cfg) < 0) return 1;
     mote_route(server, &(mote_route_def){.path = "/", .methods = MOTE_GET, .handler = index_page});
     mote_route(server, &(mote_route_def){.path = "/events", .methods = MOTE_GET, .handler = events});
     if (mote_timer_start(server, 200, 200, tick, NULL) < 0) return 1;

@@ -256,6 +256,29 @@ typedef struct mote_config {
     size_t h2_max_session_memory; /**< heap nghttp2 may hold per connection (1 MiB): HPACK
                                      tables, frames queued, stream states; past it the
                                      connection ends */
+    int reuse_port;               /**< bind listeners with SO_REUSEPORT (0), so that a new
+                                     instance can bind the port while this one drains after
+                                     mote_server_stop(): a restart without refusing anyone */
+    const char *trusted_proxies;  /**< networks whose Forwarded, X-Forwarded-For and
+                                     X-Forwarded-Proto fields are believed
+                                     (mote_request_client_addr()): CIDRs separated by commas
+                                     or spaces, "10.0.0.0/8, ::1/128"; NULL: none */
+    size_t proxy_max_header;      /**< bytes of a PROXY protocol header
+                                     (mote_listener_proxy_protocol()) (536); it must arrive
+                                     within handshake_timeout_ms */
+    uint32_t min_rate_bytes;      /**< a request body being received, or a response being
+                                     sent to a reader that keeps the connection waiting,
+                                     slower than this many bytes per second over
+                                     min_rate_window_ms closes the connection (0: off) */
+    uint32_t min_rate_window_ms;  /**< the window of min_rate_bytes (10000) */
+    uint32_t pool_idle_ms;        /**< buffer blocks no connection has needed for this long
+                                     are given back to the allocator, so memory returns
+                                     near its idle figure after a burst (30000; 0: kept
+                                     for reuse; static-memory mode keeps them) */
+    /** Called on each loop's thread as its graceful shutdown begins (mote_server_stop()),
+     * before idle connections close: the moment to end long-lived responses. */
+    void (*on_shutdown)(mote_server *loop, void *user);
+    void *shutdown_user;          /**< passed to on_shutdown */
 } mote_config;
 
 /** How HTTP/2 may begin (mote_config.http2, mote_listener_http2()): bits. */
@@ -356,6 +379,35 @@ const char *mote_tls_backend(void);
  * 0: HTTP/1.1 only), for its connections from now on. MOTE_ENOTSUP without HTTP/2. */
 int mote_listener_http2(mote_server *srv, int listener, unsigned modes);
 
+/** Requires a PROXY protocol header (HAProxy's, version 1 or 2) at the start of every
+ * connection to the listener, before TLS if the listener has it: its source address becomes
+ * the connection's peer (mote_request_peer(), the access log), the proxy's stays readable
+ * (mote_request_proxy_addr()), and a LOCAL header (the proxy's health check) keeps the
+ * socket's own. A connection without a valid header within handshake_timeout_ms and
+ * proxy_max_header bytes is closed unanswered. Never optional: a listener that took either
+ * would let any client name its own address. Returns 0 or MOTE_EINVAL. */
+int mote_listener_proxy_protocol(mote_server *srv, int listener);
+
+/** A listening socket the process was given (systemd's socket activation, a supervisor's
+ * hand-over) as a listener: HTTPS when `tls` is given, else HTTP. The socket is made
+ * non-blocking and close-on-exec; with several workers each loop gets a duplicate. Returns the
+ * listener's index or a MOTE_E* code (MOTE_EINVAL for a descriptor that is not a listening
+ * stream socket). */
+int mote_listen_fd(mote_server *srv, int fd, const mote_tls_config *tls);
+
+/** An inherited listening socket (mote_listen_fds()). */
+typedef struct mote_inherited_fd {
+    int fd;                       /**< from 3 up */
+    char name[64];                /**< its name in LISTEN_FDNAMES ("" when none) */
+} mote_inherited_fd;
+
+/** The sockets systemd's socket activation passed to this process (LISTEN_PID naming it,
+ * LISTEN_FDS counting them from descriptor 3, LISTEN_FDNAMES naming them), up to `max` into
+ * `out`; the variables are then removed so that children do not take them. Returns the
+ * count (0 when the process was not socket-activated) or MOTE_EINVAL for malformed
+ * variables. */
+int mote_listen_fds(mote_inherited_fd *out, size_t max);
+
 /** The port a listener is bound to (useful after port 0), or a MOTE_E* code. */
 int mote_listener_port(const mote_server *srv, int listener);
 
@@ -425,26 +477,76 @@ int mote_route(mote_server *srv, const mote_route_def *def);
  * request is in flight. mbedTLS's own per-session memory is not included. */
 void mote_server_memory(const mote_server *srv, size_t *idle, size_t *active);
 
+/** Upper bounds (ms) of the latency buckets of mote_stats.latency; the last bucket has none. */
+#define MOTE_LATENCY_BOUNDS_MS {1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}
+#define MOTE_LATENCY_BUCKETS 13 /**< the bounds above, and one bucket past the last */
+
+/** The timeouts of mote_stats.timeouts, by what was awaited. */
+enum mote_timeout_kind {
+    MOTE_TIMEOUT_HANDSHAKE,   /**< TLS handshake or PROXY header */
+    MOTE_TIMEOUT_HEAD,        /**< a request head (408) */
+    MOTE_TIMEOUT_BODY,        /**< a request body (408) */
+    MOTE_TIMEOUT_WRITE,       /**< a reader taking nothing */
+    MOTE_TIMEOUT_IDLE,        /**< a keep-alive connection or a WebSocket without traffic */
+    MOTE_TIMEOUT_MIN_RATE,    /**< slower than min_rate_bytes over min_rate_window_ms */
+    MOTE_TIMEOUT_KINDS
+};
+
+/** The errors of mote_stats.errors, by kind. */
+enum mote_error_kind {
+    MOTE_ERROR_IO,            /**< a connection's socket or TLS session failed (resets too) */
+    MOTE_ERROR_NOMEM,         /**< a connection ended for want of memory */
+    MOTE_ERROR_PROXY,         /**< a PROXY protocol header was malformed or missing */
+    MOTE_ERROR_KINDS
+};
+
 /** What a loop has served so far (mote_server_stats()). */
 typedef struct mote_stats {
     uint64_t connections;     /**< open now: HTTP connections and WebSockets */
     uint64_t websockets;      /**< of them, WebSockets */
+    uint64_t accepted;        /**< connections taken since start */
+    uint64_t refused;         /**< connections turned away: every slot taken, or no descriptor */
     uint64_t requests;        /**< requests answered since start */
+    uint64_t requests_http1;  /**< of them, over HTTP/1.x */
+    uint64_t requests_http2;  /**< of them, over HTTP/2 */
+    uint64_t status[5];       /**< answered with 1xx (status[0]) to 5xx (status[4]) */
     uint64_t bytes_in;        /**< bytes received from clients (after TLS) */
     uint64_t bytes_out;       /**< bytes sent to clients (before TLS) */
+    uint64_t tls_full;        /**< TLS handshakes done in full */
+    uint64_t tls_resumed;     /**< TLS handshakes that resumed a session */
+    uint64_t tls_failed;      /**< TLS handshakes that failed */
+    uint64_t timeouts[MOTE_TIMEOUT_KINDS]; /**< connections timed out, by enum mote_timeout_kind */
+    uint64_t errors[MOTE_ERROR_KINDS];     /**< by enum mote_error_kind */
+    /** Requests by time from their head to their response's end (on the loop's clock, which
+     * ticks once per wake-up): latency[i] counts those of at most MOTE_LATENCY_BOUNDS_MS[i] ms
+     * and more than the bound before; the last bucket, those above every bound. */
+    uint64_t latency[MOTE_LATENCY_BUCKETS];
+    uint64_t latency_ms_sum;  /**< the sum of those times, in ms */
     uint64_t uptime_ms;       /**< since the server was created */
 } mote_stats;
 
-/** The figures of one loop (mote_server_loop()), on its thread. */
+/** The figures of one loop (mote_server_loop()), read on its thread (for all loops of a
+ * server: a task posted to each, mote_post()). */
 void mote_server_stats(const mote_server *loop, mote_stats *out);
+
+/** Adds the figures of `from` to `to` (uptime: the longer), to sum several loops. */
+void mote_stats_add(mote_stats *to, const mote_stats *from);
 
 /** Runs the event loop until mote_server_stop() and the graceful shutdown that follows.
  * Returns 0, or a MOTE_E* code if the loop itself failed. */
 int mote_server_run(mote_server *srv);
 
-/** Asks the loop to stop: listeners close at once, responses in flight get shutdown_timeout_ms
- * to finish, then every connection is closed. Safe from a signal handler or another thread. */
+/** Asks the server to stop, gracefully, in two phases. First, draining: listeners close at
+ * once (connections already waiting in their queues are taken and served), on_shutdown runs
+ * on each loop, idle connections close, busy ones after their current response (HTTP/1.1 with
+ * "Connection: close", HTTP/2 with GOAWAY, WebSockets with close code 1001). Then, after
+ * shutdown_timeout_ms, every connection left is closed. Safe from a signal handler or another
+ * thread. */
 void mote_server_stop(mote_server *srv);
+
+/** 1 once mote_server_stop() has been called (draining or stopped), else 0: a long-lived
+ * response asks it to end itself, a health check answers 503. Safe from any thread. */
+int mote_server_draining(const mote_server *srv);
 
 /** Your loop instead of ours: watch mote_server_fd() for readability, and call
  * mote_server_step(srv, 0) when it is readable or when mote_server_timeout_ms() has passed.
@@ -554,8 +656,25 @@ size_t mote_request_header_count(const mote_request *req);
 int mote_request_header_at(const mote_request *req, size_t i, mote_header *out);
 
 /** Writes the peer's address as text ("192.0.2.1", "2001:db8::1") into buf (46 bytes always
- * suffice) and its port into *port (may be NULL). Returns 0 or MOTE_EINVAL. */
+ * suffice) and its port into *port (may be NULL). Returns 0 or MOTE_EINVAL. On a listener
+ * with the PROXY protocol (mote_listener_proxy_protocol()), the peer is the client the proxy's
+ * header named; the access log shows the same. */
 int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16_t *port);
+
+/** The client's address as trusted proxies tell it, as mote_request_peer() writes it: when the
+ * peer lies in mote_config.trusted_proxies, the chain of Forwarded (RFC 7239) elements, or
+ * else of X-Forwarded-For entries, is read from the right, each trusted hop's word taken for
+ * the one before it, up to the first untrusted address (or the left-most one). From any other
+ * peer the fields are ignored and this is the peer. The port is 0 unless Forwarded gave one. */
+int mote_request_client_addr(const mote_request *req, char *buf, size_t buf_len, uint16_t *port);
+
+/** "https" or "http": the scheme the client used, as the hop mote_request_client_addr() took
+ * the client from says (Forwarded's proto=, X-Forwarded-Proto), else the connection's own. */
+const char *mote_request_client_scheme(const mote_request *req);
+
+/** The address of the proxy that sent the connection's PROXY protocol header (the socket's
+ * peer), as mote_request_peer() writes it; MOTE_ENOTFOUND for a direct connection. */
+int mote_request_proxy_addr(const mote_request *req, char *buf, size_t buf_len, uint16_t *port);
 
 /** 1 when the request arrived over TLS, else 0. */
 int mote_request_is_tls(const mote_request *req);

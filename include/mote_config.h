@@ -144,6 +144,24 @@
 #define MOTE_CONFIG_H2_MAX_SESSION_MEMORY (1024u * 1024) /**< nghttp2's heap per connection */
 #endif
 
+/* ---- deployment -------------------------------------------------------------------------- */
+
+#ifndef MOTE_CONFIG_PROXY_MAX_HEADER
+#define MOTE_CONFIG_PROXY_MAX_HEADER 536 /**< bytes of a PROXY protocol header (v2 with TLVs) */
+#endif
+
+#ifndef MOTE_CONFIG_MIN_RATE_BYTES
+#define MOTE_CONFIG_MIN_RATE_BYTES 0 /**< bytes/s a body or blocked response must move (0: off) */
+#endif
+
+#ifndef MOTE_CONFIG_MIN_RATE_WINDOW_MS
+#define MOTE_CONFIG_MIN_RATE_WINDOW_MS 10000 /**< the window that rate is measured over */
+#endif
+
+#ifndef MOTE_CONFIG_POOL_IDLE_MS
+#define MOTE_CONFIG_POOL_IDLE_MS 30000 /**< buffer blocks unused this long are freed (0: kept) */
+#endif
+
 /* ---- static memory ---------------------------------------------------------------------- */
 
 /**

@@ -173,6 +173,17 @@ void page_events(mote_request *req, mote_response *res, void *user)
     mote_response_defer(res, NULL);
 }
 
+void events_end(mote_server *loop, void *user)
+{
+    events *ev = (events *)user + mote_server_loop_index(loop);
+    subscriber *s;
+    for (s = ev->head.next; s != &ev->head; s = s->next) {
+        if (!s->res) continue;
+        mote_response_end(s->res);
+        s->res = NULL;
+    }
+}
+
 static void events_tick(mote_server *srv, void *arg)
 {
     events *ev = arg;

@@ -29,5 +29,8 @@ typedef struct events {
 /* Sets up ev[i] and its tick timer on loop i, for each of the server's loops. */
 int events_start(mote_server *srv, events *ev);
 void page_events(mote_request *req, mote_response *res, void *user);
+/* Ends loop's streams as the server begins to stop (mote_config.on_shutdown; user: ev[]):
+ * they would never end by themselves, and the stop would wait for them. */
+void events_end(mote_server *loop, void *user);
 
 #endif

@@ -2,6 +2,7 @@
  *
  * The seed's routes, registered as the seed registers them, served over HTTP on 8080 and HTTPS
  * on 8443 (IPv6 dual-stack by default, so IPv4 works too). Read it as the example to copy. */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,15 @@
 #include "mote_static.h"
 #include "api.h"
 #include "live.h"
+#include "ops.h"
 #include "pages.h"
 #include "selfsigned.h"
 
 #define MAX_WORKERS 64 /* --workers N: event-loop threads */
 #define MAX_BINDS 16
 #define MAX_SNI 16 /* --sni NAME,CERT,KEY */
+#define MAX_TRUSTED 1024 /* bytes of --trusted-proxy networks, joined */
+#define MAX_INHERITED 16 /* sockets from systemd */
 
 typedef struct options {
     long port, tls_port;          /* tls_port < 0: no HTTPS */
@@ -39,6 +43,10 @@ typedef struct options {
     const char *auth_realm, *auth_user, *auth_password;
     int log_level, access_log;
     const char *root;             /* --root: a directory served at /files/ */
+    int proxy_protocol, reuse_port;
+    char trusted[MAX_TRUSTED];    /* --trusted-proxy networks, separated by spaces */
+    long drain_timeout_ms, min_rate, min_rate_window_ms;
+    ops metrics;                  /* --metrics-allow networks */
 } options;
 
 /* The pages in web/, compiled in by mote-embed (CMake's mote_embed()). */
@@ -78,23 +86,23 @@ static void usage(FILE *to)
           "  --auth-user U   user name /auth accepts (\"admin\")\n"
           "  --auth-password P   password /auth accepts (\"mote\")\n"
           "  --root DIR      serve the directory DIR at /files/ (listed, dot-files hidden)\n"
+          "  --proxy-protocol  every listener requires a PROXY protocol header (v1 or v2,\n"
+          "                  HAProxy's send-proxy / send-proxy-v2) naming the client\n"
+          "  --trusted-proxy CIDR  believe Forwarded / X-Forwarded-For from these peers\n"
+          "                  (repeatable)\n"
+          "  --reuse-port    bind with SO_REUSEPORT, so that a new instance can start on the\n"
+          "                  ports before this one drains (zero-downtime restart)\n"
+          "  --drain-timeout MS  on SIGTERM, wait this long for responses in flight (5000)\n"
+          "  --min-rate BYTES    close a body or blocked response slower than BYTES/s (off)\n"
+          "  --min-rate-window MS  over windows of MS (10000)\n"
+          "  --metrics-allow CIDR  who may GET /metrics (repeatable; default 127.0.0.0/8, ::1)\n"
+          "  Started by systemd with sockets (LISTEN_FDS), it serves those instead of\n"
+          "  binding its own: a socket named \"https\" (FileDescriptorName=) gets TLS.\n"
           "  --log-level L   error, warn, info or debug (info)\n"
           "  --access-log F  access lines: mote, common, combined, json or off (mote)\n"
           "  --version       the versions of mote-sample and libmote, its TLS library, and HTTP/2 if built in\n"
           "  --help          this text\n",
           to);
-}
-
-/* The field a timeout option sets, or NULL for another option. */
-static long *timeout_field(options *o, const char *opt)
-{
-    if (strcmp(opt, "--idle-timeout") == 0) return &o->idle_timeout_ms;
-    if (strcmp(opt, "--head-timeout") == 0) return &o->head_timeout_ms;
-    if (strcmp(opt, "--handshake-timeout") == 0) return &o->handshake_timeout_ms;
-    if (strcmp(opt, "--body-timeout") == 0) return &o->body_timeout_ms;
-    if (strcmp(opt, "--write-timeout") == 0) return &o->write_timeout_ms;
-    if (strcmp(opt, "--ws-ping-interval") == 0) return &o->ws_ping_interval_ms;
-    return NULL;
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -167,10 +175,87 @@ static void free_options(options *o)
     for (i = 0; i < o->sni_count; i++) free(o->sni_text[i]);
 }
 
-/* Returns 0, 1 for --help, or 2 after printing one line about a bad option. */
-static int parse_options(int argc, char **argv, options *o)
+/* The long options; each value is its own code (getopt_long's return). */
+enum {
+    O_PORT = 256, O_TLS_PORT, O_BIND, O_CERT, O_KEY, O_TLS_MIN, O_SNI, O_CLIENT_CA, O_CLIENT_CERT,
+    O_MAX_CONNS, O_WORKERS, O_DEFER_ACCEPT, O_HTTP2, O_IDLE, O_HEAD, O_BODY, O_WRITE, O_HANDSHAKE,
+    O_WS_PING, O_AUTH_REALM, O_AUTH_USER, O_AUTH_PASSWORD, O_ROOT, O_LOG_LEVEL, O_ACCESS_LOG,
+    O_PROXY_PROTOCOL, O_TRUSTED_PROXY, O_REUSE_PORT, O_DRAIN_TIMEOUT, O_MIN_RATE,
+    O_MIN_RATE_WINDOW, O_METRICS_ALLOW, O_VERSION, O_HELP = 'h'
+};
+
+static const struct option long_options[] = {
+    {"port", required_argument, NULL, O_PORT},
+    {"tls-port", required_argument, NULL, O_TLS_PORT},
+    {"bind", required_argument, NULL, O_BIND},
+    {"cert", required_argument, NULL, O_CERT},
+    {"key", required_argument, NULL, O_KEY},
+    {"tls-min-version", required_argument, NULL, O_TLS_MIN},
+    {"sni", required_argument, NULL, O_SNI},
+    {"client-ca", required_argument, NULL, O_CLIENT_CA},
+    {"client-cert", required_argument, NULL, O_CLIENT_CERT},
+    {"max-conns", required_argument, NULL, O_MAX_CONNS},
+    {"workers", required_argument, NULL, O_WORKERS},
+    {"defer-accept", required_argument, NULL, O_DEFER_ACCEPT},
+    {"http2", required_argument, NULL, O_HTTP2},
+    {"idle-timeout", required_argument, NULL, O_IDLE},
+    {"head-timeout", required_argument, NULL, O_HEAD},
+    {"body-timeout", required_argument, NULL, O_BODY},
+    {"write-timeout", required_argument, NULL, O_WRITE},
+    {"handshake-timeout", required_argument, NULL, O_HANDSHAKE},
+    {"ws-ping-interval", required_argument, NULL, O_WS_PING},
+    {"auth-realm", required_argument, NULL, O_AUTH_REALM},
+    {"auth-user", required_argument, NULL, O_AUTH_USER},
+    {"auth-password", required_argument, NULL, O_AUTH_PASSWORD},
+    {"root", required_argument, NULL, O_ROOT},
+    {"log-level", required_argument, NULL, O_LOG_LEVEL},
+    {"access-log", required_argument, NULL, O_ACCESS_LOG},
+    {"proxy-protocol", no_argument, NULL, O_PROXY_PROTOCOL},
+    {"trusted-proxy", required_argument, NULL, O_TRUSTED_PROXY},
+    {"reuse-port", no_argument, NULL, O_REUSE_PORT},
+    {"drain-timeout", required_argument, NULL, O_DRAIN_TIMEOUT},
+    {"min-rate", required_argument, NULL, O_MIN_RATE},
+    {"min-rate-window", required_argument, NULL, O_MIN_RATE_WINDOW},
+    {"metrics-allow", required_argument, NULL, O_METRICS_ALLOW},
+    {"version", no_argument, NULL, O_VERSION},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* The field a millisecond option sets, or NULL for another option. */
+static long *ms_field(options *o, int code)
 {
-    int i;
+    switch (code) {
+    case O_IDLE: return &o->idle_timeout_ms;
+    case O_HEAD: return &o->head_timeout_ms;
+    case O_HANDSHAKE: return &o->handshake_timeout_ms;
+    case O_BODY: return &o->body_timeout_ms;
+    case O_WRITE: return &o->write_timeout_ms;
+    case O_WS_PING: return &o->ws_ping_interval_ms;
+    case O_DRAIN_TIMEOUT: return &o->drain_timeout_ms;
+    case O_MIN_RATE_WINDOW: return &o->min_rate_window_ms;
+    default: return NULL;
+    }
+}
+
+static int on_off(const char *val, int *out)
+{
+    if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) return -1;
+    *out = strcmp(val, "on") == 0;
+    return 0;
+}
+
+static int add_trusted(options *o, const char *cidr)
+{
+    size_t have = strlen(o->trusted), n = strlen(cidr);
+    if (have + n + 2 > sizeof o->trusted || strchr(cidr, ' ') || strchr(cidr, ',')) return -1;
+    if (have) o->trusted[have++] = ' ';
+    memcpy(o->trusted + have, cidr, n + 1);
+    return 0;
+}
+
+static void set_defaults(options *o)
+{
     memset(o, 0, sizeof *o);
     o->port = 8080;
     o->tls_port = MOTE_CONFIG_TLS ? 8443 : -1; /* a library built without TLS: HTTP only */
@@ -184,92 +269,115 @@ static int parse_options(int argc, char **argv, options *o)
     o->body_timeout_ms = 30000;
     o->write_timeout_ms = 30000;
     o->ws_ping_interval_ms = 30000;
+    o->drain_timeout_ms = 5000;
+    o->min_rate_window_ms = 10000;
     o->auth_realm = "mote";
     o->auth_user = "admin";
     o->auth_password = "mote";
     o->log_level = MOTE_LOG_INFO;
-    for (i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        long *timeout = timeout_field(o, opt);
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) return 1;
-        if (strcmp(opt, "--version") == 0) return 3;
-        if (timeout || strcmp(opt, "--port") == 0 || strcmp(opt, "--tls-port") == 0 ||
-            strcmp(opt, "--bind") == 0 || strcmp(opt, "--cert") == 0 ||
-            strcmp(opt, "--key") == 0 || strcmp(opt, "--max-conns") == 0 || strcmp(opt, "--workers") == 0 ||
-            strcmp(opt, "--defer-accept") == 0 || strcmp(opt, "--http2") == 0 ||
-            strcmp(opt, "--tls-min-version") == 0 || strcmp(opt, "--sni") == 0 ||
-            strcmp(opt, "--client-ca") == 0 || strcmp(opt, "--client-cert") == 0 ||
-            strcmp(opt, "--auth-realm") == 0 || strcmp(opt, "--auth-user") == 0 ||
-            strcmp(opt, "--auth-password") == 0 ||
-            strcmp(opt, "--log-level") == 0 || strcmp(opt, "--access-log") == 0 ||
-            strcmp(opt, "--root") == 0) {
-            if (!val) return bad_usage("%s needs a value", opt);
-            i++;
-        } else {
-            return bad_usage("unknown option '%s'", opt);
-        }
-        if (strcmp(opt, "--port") == 0) {
-            if (parse_number(val, 0, 65535, &o->port) < 0) return bad_usage("bad port '%s'", val);
-        } else if (strcmp(opt, "--tls-port") == 0) {
-            if (strcmp(val, "off") == 0) o->tls_port = -1;
-            else if (parse_number(val, 0, 65535, &o->tls_port) < 0)
-                return bad_usage("bad TLS port '%s'", val);
-        } else if (strcmp(opt, "--bind") == 0) {
-            if (o->bind_count == MAX_BINDS) return bad_usage("too many --bind (at most %s)", "16");
-            o->binds[o->bind_count++] = val;
-        } else if (strcmp(opt, "--cert") == 0) {
-            o->cert = val;
-        } else if (strcmp(opt, "--key") == 0) {
-            o->key = val;
-        } else if (strcmp(opt, "--sni") == 0) {
-            if (parse_sni(o, val) < 0) return bad_usage("bad --sni '%s' (NAME,CERT,KEY)", val);
-        } else if (strcmp(opt, "--client-ca") == 0) {
-            o->client_ca = val;
-        } else if (strcmp(opt, "--client-cert") == 0) {
-            if (strcmp(val, "optional") != 0 && strcmp(val, "required") != 0)
-                return bad_usage("bad --client-cert '%s' (optional or required)", val);
-            o->client_auth = strcmp(val, "optional") == 0 ? MOTE_TLS_CLIENT_OPTIONAL
-                                                          : MOTE_TLS_CLIENT_REQUIRED;
-        } else if (strcmp(opt, "--max-conns") == 0) {
-            if (parse_number(val, 1, 1000000, &o->max_conns) < 0)
-                return bad_usage("bad connection count '%s'", val);
-        } else if (strcmp(opt, "--workers") == 0) {
-            if (parse_number(val, 1, MAX_WORKERS, &o->workers) < 0)
-                return bad_usage("bad worker count '%s'", val);
-        } else if (strcmp(opt, "--defer-accept") == 0) {
-            if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
-                return bad_usage("bad --defer-accept '%s' (on or off)", val);
-            o->defer_accept = strcmp(val, "on") == 0;
-        } else if (strcmp(opt, "--tls-min-version") == 0) {
-            if (strcmp(val, "1.2") != 0 && strcmp(val, "1.3") != 0)
-                return bad_usage("bad --tls-min-version '%s' (1.2 or 1.3)", val);
-            o->tls_min = strcmp(val, "1.3") == 0 ? MOTE_TLS_1_3 : MOTE_TLS_1_2;
-        } else if (strcmp(opt, "--http2") == 0) {
-            if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
-                return bad_usage("bad --http2 '%s' (on or off)", val);
-            o->http2 = strcmp(val, "on") == 0;
-        } else if (strcmp(opt, "--auth-realm") == 0) {
-            o->auth_realm = val;
-        } else if (strcmp(opt, "--auth-user") == 0) {
-            o->auth_user = val;
-        } else if (strcmp(opt, "--auth-password") == 0) {
-            o->auth_password = val;
-        } else if (timeout) {
-            if (parse_number(val, 1, 86400000, timeout) < 0)
-                return bad_usage("bad timeout '%s'", val);
-        } else if (strcmp(opt, "--root") == 0) {
-            o->root = val;
-        } else if (strcmp(opt, "--access-log") == 0) {
-            if ((o->access_log = parse_access_log(val)) < 0)
-                return bad_usage("bad access-log format '%s'", val);
-        } else if ((o->log_level = parse_level(val)) < 0) {
-            return bad_usage("bad log level '%s'", val);
-        }
+}
+
+/* One option's value into o: 0, or 2 after printing one line about it. */
+static int take_option(options *o, int code, const char *val)
+{
+    long *ms = ms_field(o, code);
+    switch (code) {
+    case O_PORT:
+        if (parse_number(val, 0, 65535, &o->port) < 0) return bad_usage("bad port '%s'", val);
+        break;
+    case O_TLS_PORT:
+        if (strcmp(val, "off") == 0) o->tls_port = -1;
+        else if (parse_number(val, 0, 65535, &o->tls_port) < 0)
+            return bad_usage("bad TLS port '%s'", val);
+        break;
+    case O_BIND:
+        if (o->bind_count == MAX_BINDS) return bad_usage("too many --bind (at most %s)", "16");
+        o->binds[o->bind_count++] = val;
+        break;
+    case O_CERT: o->cert = val; break;
+    case O_KEY: o->key = val; break;
+    case O_SNI:
+        if (parse_sni(o, val) < 0) return bad_usage("bad --sni '%s' (NAME,CERT,KEY)", val);
+        break;
+    case O_CLIENT_CA: o->client_ca = val; break;
+    case O_CLIENT_CERT:
+        if (strcmp(val, "optional") != 0 && strcmp(val, "required") != 0)
+            return bad_usage("bad --client-cert '%s' (optional or required)", val);
+        o->client_auth = strcmp(val, "optional") == 0 ? MOTE_TLS_CLIENT_OPTIONAL
+                                                      : MOTE_TLS_CLIENT_REQUIRED;
+        break;
+    case O_MAX_CONNS:
+        if (parse_number(val, 1, 1000000, &o->max_conns) < 0)
+            return bad_usage("bad connection count '%s'", val);
+        break;
+    case O_WORKERS:
+        if (parse_number(val, 1, MAX_WORKERS, &o->workers) < 0)
+            return bad_usage("bad worker count '%s'", val);
+        break;
+    case O_DEFER_ACCEPT:
+        if (on_off(val, &o->defer_accept) < 0)
+            return bad_usage("bad --defer-accept '%s' (on or off)", val);
+        break;
+    case O_TLS_MIN:
+        if (strcmp(val, "1.2") != 0 && strcmp(val, "1.3") != 0)
+            return bad_usage("bad --tls-min-version '%s' (1.2 or 1.3)", val);
+        o->tls_min = strcmp(val, "1.3") == 0 ? MOTE_TLS_1_3 : MOTE_TLS_1_2;
+        break;
+    case O_HTTP2:
+        if (on_off(val, &o->http2) < 0) return bad_usage("bad --http2 '%s' (on or off)", val);
+        break;
+    case O_AUTH_REALM: o->auth_realm = val; break;
+    case O_AUTH_USER: o->auth_user = val; break;
+    case O_AUTH_PASSWORD: o->auth_password = val; break;
+    case O_ROOT: o->root = val; break;
+    case O_ACCESS_LOG:
+        if ((o->access_log = parse_access_log(val)) < 0)
+            return bad_usage("bad access-log format '%s'", val);
+        break;
+    case O_LOG_LEVEL:
+        if ((o->log_level = parse_level(val)) < 0) return bad_usage("bad log level '%s'", val);
+        break;
+    case O_PROXY_PROTOCOL: o->proxy_protocol = 1; break;
+    case O_REUSE_PORT: o->reuse_port = 1; break;
+    case O_TRUSTED_PROXY:
+        if (add_trusted(o, val) < 0) return bad_usage("bad --trusted-proxy '%s'", val);
+        break;
+    case O_MIN_RATE:
+        if (parse_number(val, 1, 0x7fffffffL, &o->min_rate) < 0)
+            return bad_usage("bad --min-rate '%s'", val);
+        break;
+    case O_METRICS_ALLOW:
+        if (ops_allow(&o->metrics, val) < 0) return bad_usage("bad --metrics-allow '%s'", val);
+        break;
+    default:
+        if (!ms || parse_number(val, code == O_DRAIN_TIMEOUT ? 0 : 1, 86400000, ms) < 0)
+            return bad_usage("bad time '%s'", val);
     }
+    return 0;
+}
+
+/* Returns 0, 1 for --help, 3 for --version, or 2 after printing one line about a bad option. */
+static int parse_options(int argc, char **argv, options *o)
+{
+    int code, rc;
+    set_defaults(o);
+    opterr = 0; /* our own message, with the option's name */
+    while ((code = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+        if (code == O_HELP) return 1;
+        if (code == O_VERSION) return 3;
+        if (code == ':') return bad_usage("%s needs a value", argv[optind - 1]);
+        if (code == '?') return bad_usage("unknown option '%s'", argv[optind - 1]);
+        if ((rc = take_option(o, code, optarg)) != 0) return rc;
+    }
+    if (optind < argc) return bad_usage("unexpected argument '%s'", argv[optind]);
     if (!o->cert != !o->key) return bad_usage("%s", "--cert and --key go together");
     if (o->client_auth && !o->client_ca) return bad_usage("%s", "--client-cert needs --client-ca");
     if (o->client_ca && !o->client_auth) o->client_auth = MOTE_TLS_CLIENT_REQUIRED;
     if (o->bind_count == 0) o->binds[o->bind_count++] = NULL;
+    if (o->metrics.count == 0) {
+        (void)ops_allow(&o->metrics, "127.0.0.0/8");
+        (void)ops_allow(&o->metrics, "::1");
+    }
     return 0;
 }
 
@@ -343,6 +451,10 @@ static int register_routes(mote_server *srv, const char *machine, const options 
         {.path = "/upload", .handler = page_upload, .methods = MOTE_POST | MOTE_PUT,
          .max_body_size = UINT64_MAX},
         {.path = "/events", .handler = page_events, .user = ev, .methods = MOTE_GET},
+        /* for operators: a load balancer's health check, and the figures */
+        {.path = "/healthz", .handler = page_healthz, .methods = MOTE_GET},
+        {.path = "/metrics", .handler = page_metrics, .user = (void *)&o->metrics,
+         .methods = MOTE_GET},
     };
     const mote_route_def auth = {.path = "/auth", .match = MOTE_ROUTE_PREFIX,
                                  .handler = page_auth, .methods = MOTE_GET,
@@ -366,53 +478,93 @@ static void print_banner(mote_server *srv, int listener, const char *what)
     printf("mote %s Server\nAddress: %s, port: %d\n", what, addr, mote_listener_port(srv, listener));
 }
 
-static int listen_all(mote_server *srv, const options *o)
+/* A listener opened: announced, and behind the PROXY protocol when asked. */
+static int opened(mote_server *srv, const options *o, int l, const char *what)
 {
-    int i, l;
-    for (i = 0; i < o->bind_count; i++) {
-        l = mote_listen(srv, o->binds[i], (uint16_t)o->port);
-        if (l < 0) return l;
-        print_banner(srv, l, "HTTP");
+    if (l < 0) return l;
+    if (o->proxy_protocol) {
+        int rc = mote_listener_proxy_protocol(srv, l);
+        if (rc < 0) return rc;
     }
+    print_banner(srv, l, what);
     return 0;
 }
 
-static int listen_all_tls(mote_server *srv, const options *o)
+/* The TLS configuration the options describe; *cert_pem and *key_pem hold a self-signed
+ * certificate made for it (freed by the caller) when none was given. */
+static int tls_options(const options *o, mote_tls_config *tls, char **cert_pem, char **key_pem,
+                       char *fingerprint)
 {
-    mote_tls_config tls;
-    char *cert_pem = NULL, *key_pem = NULL, fingerprint[96], err[256];
-    int i, l = 0;
-
-    memset(&tls, 0, sizeof tls);
-    tls.min_version = o->tls_min;
-    tls.certs = o->sni;
-    tls.cert_count = (size_t)o->sni_count;
-    tls.client_auth = o->client_auth;
-    tls.client_ca_file = o->client_ca;
+    char err[256];
+    memset(tls, 0, sizeof *tls);
+    tls->min_version = o->tls_min;
+    tls->certs = o->sni;
+    tls->cert_count = (size_t)o->sni_count;
+    tls->client_auth = o->client_auth;
+    tls->client_ca_file = o->client_ca;
     if (o->cert) {
-        tls.cert_file = o->cert;
-        tls.key_file = o->key;
-    } else {
-        if (selfsigned_create(&cert_pem, &key_pem, fingerprint, err, sizeof err) < 0) {
-            fprintf(stderr, "mote-sample: %s\n", err);
+        tls->cert_file = o->cert;
+        tls->key_file = o->key;
+        return 0;
+    }
+    if (selfsigned_create(cert_pem, key_pem, fingerprint, err, sizeof err) < 0) {
+        fprintf(stderr, "mote-sample: %s\n", err);
+        return -1;
+    }
+    tls->cert_pem = *cert_pem;
+    tls->key_pem = *key_pem;
+    return 0;
+}
+
+/* The sockets systemd passed (socket activation), or the ports of the options. */
+static int listen_inherited(mote_server *srv, const options *o, const mote_inherited_fd *fds,
+                            int n, const mote_tls_config *tls)
+{
+    int i, rc = 0;
+    for (i = 0; i < n && rc == 0; i++) {
+        int secure = strcmp(fds[i].name, "https") == 0;
+        if (secure && !tls) {
+            fprintf(stderr, "mote-sample: socket \"https\" given, but HTTPS is off\n");
             return -1;
         }
-        tls.cert_pem = cert_pem;
-        tls.key_pem = key_pem;
+        rc = opened(srv, o, mote_listen_fd(srv, fds[i].fd, secure ? tls : NULL),
+                    secure ? "HTTPS" : "HTTP");
     }
-    for (i = 0; i < o->bind_count && l >= 0; i++) {
-        l = mote_listen_tls(srv, o->binds[i], (uint16_t)o->tls_port, &tls);
-        if (l >= 0) print_banner(srv, l, "HTTPS");
+    return rc;
+}
+
+static int listen_ports(mote_server *srv, const options *o, const mote_tls_config *tls)
+{
+    int i, rc = 0;
+    for (i = 0; i < o->bind_count && rc == 0; i++)
+        rc = opened(srv, o, mote_listen(srv, o->binds[i], (uint16_t)o->port), "HTTP");
+    for (i = 0; tls && i < o->bind_count && rc == 0; i++)
+        rc = opened(srv, o, mote_listen_tls(srv, o->binds[i], (uint16_t)o->tls_port, tls), "HTTPS");
+    return rc;
+}
+
+static int listen_all(mote_server *srv, const options *o)
+{
+    mote_inherited_fd fds[MAX_INHERITED];
+    mote_tls_config tls;
+    char *cert_pem = NULL, *key_pem = NULL, fingerprint[96] = "";
+    int n = mote_listen_fds(fds, MAX_INHERITED), rc;
+    if (n < 0) {
+        fprintf(stderr, "mote-sample: malformed LISTEN_FDS / LISTEN_PID\n");
+        return -1;
     }
-    if (l >= 0 && !o->cert)
+    rc = o->tls_port >= 0 ? tls_options(o, &tls, &cert_pem, &key_pem, fingerprint) : 0;
+    if (rc == 0 && n > 0) rc = listen_inherited(srv, o, fds, n, o->tls_port >= 0 ? &tls : NULL);
+    else if (rc == 0) rc = listen_ports(srv, o, o->tls_port >= 0 ? &tls : NULL);
+    if (rc == 0 && cert_pem)
         printf("TLS certificate: self-signed EC P-256, SHA-256 fingerprint %s\n", fingerprint);
     free(cert_pem);
     free(key_pem);
-    return l < 0 ? l : 0;
+    return rc;
 }
 
 /* Runs the server the options describe until a signal stops it; the exit status. */
-static int serve(const options *o)
+static int serve(options *o)
 {
     mote_config cfg;
     mote_server *srv;
@@ -437,17 +589,24 @@ static int serve(const options *o)
     cfg.log = print_log;
     cfg.log_level = (enum mote_log_level)o->log_level;
     cfg.access_log = (enum mote_access_log)o->access_log;
+    cfg.reuse_port = o->reuse_port;
+    cfg.trusted_proxies = o->trusted[0] ? o->trusted : NULL;
+    cfg.shutdown_timeout_ms = (uint32_t)o->drain_timeout_ms;
+    cfg.min_rate_bytes = (uint32_t)o->min_rate;
+    cfg.min_rate_window_ms = (uint32_t)o->min_rate_window_ms;
+    cfg.on_shutdown = events_end;
+    cfg.shutdown_user = ev;
     rc = mote_server_create(&srv, &cfg);
     if (rc < 0) {
         fprintf(stderr, "mote-sample: cannot create the server: %s\n", mote_strerror(rc));
         return 1;
     }
+    o->metrics.srv = srv;
     /* before any client can connect, so a stop request is never lost */
     running = srv;
     handle_signals();
     if (o->log_level >= MOTE_LOG_DEBUG) print_memory(srv);
-    if (register_routes(srv, uts.machine, o, ev) < 0 || listen_all(srv, o) < 0 ||
-        (o->tls_port >= 0 && listen_all_tls(srv, o) < 0)) {
+    if (register_routes(srv, uts.machine, o, ev) < 0 || listen_all(srv, o) < 0) {
         mote_server_destroy(srv);
         return 2;
     }

@@ -113,6 +113,27 @@ static void pw_escaped(page_writer *w, const char *s, size_t len)
     }
 }
 
+/* Behind a proxy (PROXY protocol, or trusted Forwarded fields): who the client is, and the
+ * proxy it came through. Nothing for a direct client, so the seed's page stays the seed's. */
+static void pw_client(page_writer *w, const mote_request *req)
+{
+    char client[64], peer[64], proxy[64];
+    int via = mote_request_proxy_addr(req, proxy, sizeof proxy, NULL) == 0;
+    if (mote_request_client_addr(req, client, sizeof client, NULL) < 0 ||
+        mote_request_peer(req, peer, sizeof peer, NULL) < 0)
+        return;
+    if (!via && strcmp(client, peer) == 0) return;
+    pw_text(w, "</h2>\n<h2>Client: ");
+    pw_text(w, client);
+    pw_text(w, " (");
+    pw_text(w, mote_request_client_scheme(req));
+    pw_text(w, ")");
+    if (via) {
+        pw_text(w, "</h2>\n<h2>Proxy: ");
+        pw_text(w, proxy);
+    }
+}
+
 /* Writes as much of the page as fits; ends the response once all of it is out. */
 static void header_page_continue(mote_response *res, void *user)
 {
@@ -142,6 +163,7 @@ static void header_page_continue(mote_response *res, void *user)
     pw_escaped(&w, method, strlen(method));
     pw_text(&w, "</h2>\n<h2>URL: ");
     pw_escaped(&w, target, strlen(target));
+    pw_client(&w, req);
     if (peer) {
         /* the client certificate the listener verified (--client-ca) */
         pw_text(&w, "</h2>\n<h2>Client certificate: ");

@@ -39,4 +39,8 @@ void mote_config_init(mote_config *cfg)
     cfg->h2_header_table_size = MOTE_CONFIG_H2_HEADER_TABLE_SIZE;
     cfg->h2_max_glitches = MOTE_CONFIG_H2_MAX_GLITCHES;
     cfg->h2_max_session_memory = MOTE_CONFIG_H2_MAX_SESSION_MEMORY;
+    cfg->proxy_max_header = MOTE_CONFIG_PROXY_MAX_HEADER;
+    cfg->min_rate_bytes = MOTE_CONFIG_MIN_RATE_BYTES;
+    cfg->min_rate_window_ms = MOTE_CONFIG_MIN_RATE_WINDOW_MS;
+    cfg->pool_idle_ms = MOTE_CONFIG_POOL_IDLE_MS;
 }

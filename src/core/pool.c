@@ -6,7 +6,7 @@
 
 struct pool_block {
     pool_block *next_free;
-    pool_block *next_all;
+    pool_block *next_all, *prev_all;
     alignas(max_align_t) char data[];
 };
 
@@ -18,6 +18,7 @@ void pool_init(pool *p, mote_allocator alloc, size_t block_size, size_t max_bloc
     p->allocated = 0;
     p->free_list = NULL;
     p->all = NULL;
+    p->free_count = p->low_water = 0;
 }
 
 static pool_block *new_block(pool *p)
@@ -27,6 +28,8 @@ static pool_block *new_block(pool *p)
     b = p->alloc.alloc(p->alloc.ctx, offsetof(pool_block, data) + p->block_size);
     if (!b) return NULL;
     b->next_all = p->all;
+    b->prev_all = NULL;
+    if (p->all) p->all->prev_all = b;
     p->all = b;
     p->allocated++;
     return b;
@@ -37,6 +40,7 @@ char *pool_get(pool *p)
     pool_block *b = p->free_list;
     if (b) {
         p->free_list = b->next_free;
+        if (--p->free_count < p->low_water) p->low_water = p->free_count;
         return b->data;
     }
     b = new_block(p);
@@ -48,6 +52,32 @@ void pool_put(pool *p, char *data)
     pool_block *b = (pool_block *)(void *)(data - offsetof(pool_block, data));
     b->next_free = p->free_list;
     p->free_list = b;
+    p->free_count++;
+}
+
+static void release_block(pool *p, pool_block *b)
+{
+    if (b->prev_all) b->prev_all->next_all = b->next_all;
+    else p->all = b->next_all;
+    if (b->next_all) b->next_all->prev_all = b->prev_all;
+    p->allocated--;
+    p->alloc.free(p->alloc.ctx, b);
+}
+
+size_t pool_trim(pool *p)
+{
+    size_t n = p->low_water, i;
+    /* the coldest are the last on the list (it is most-recently-freed first): keep the head */
+    pool_block **link = &p->free_list;
+    for (i = 0; i < p->free_count - n; i++) link = &(*link)->next_free;
+    while (*link) {
+        pool_block *b = *link;
+        *link = b->next_free;
+        release_block(p, b);
+    }
+    p->free_count -= n;
+    p->low_water = p->free_count;
+    return n;
 }
 
 int pool_fill(pool *p)
@@ -74,5 +104,5 @@ void pool_free(pool *p)
         b = next;
     }
     p->all = p->free_list = NULL;
-    p->allocated = 0;
+    p->allocated = p->free_count = p->low_water = 0;
 }

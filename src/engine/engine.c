@@ -15,6 +15,7 @@
 #include "core/addr.h"
 #include "core/httpdate.h"
 #include "engine/exchange.h"
+#include "engine/forwarded.h"
 #include "proto/h1.h"
 #include "proto/h2.h"
 #include "proto/ws.h"
@@ -74,7 +75,11 @@ struct mote_server {
     unsigned worker_count, loop_index;
     int fixed_memory;                 /* static-memory mode: nothing is allocated after creation */
     uint64_t started;                 /* now, at creation */
-    uint64_t requests, bytes_in, bytes_out;  /* mote_server_stats() */
+    mote_stats st;                    /* the counters of mote_server_stats() */
+    uint64_t next_trim;               /* when the pools next give back idle blocks */
+    uint64_t next_rate_check;         /* when min_rate_bytes is next checked */
+    trusted_net *trusted;             /* cfg.trusted_proxies, parsed */
+    size_t trusted_count;
     uint64_t ws_buffered;             /* conn_env.ws_buffered */
 };
 
@@ -229,6 +234,8 @@ static const field_range config_ranges[] = {
     RANGE(h2_header_table_size, 0, 1u << 16),
     RANGE(h2_max_glitches, 1, UINT32_MAX),
     RANGE(h2_max_session_memory, 65536, UINT32_MAX),
+    RANGE(proxy_max_header, 16, 16 + 65535),
+    RANGE(min_rate_window_ms, 100, UINT32_MAX),
 };
 
 /* A field of 4 or 8 bytes (an enum read as unsigned: a negative one is out of range). */
@@ -350,7 +357,6 @@ static void give_back_block(mote_server *s, char *block)
 static void conn_close(engine_conn *ec)
 {
     mote_server *s = engine_server_of(ec);
-    s->requests += ec->core.requests;
     give_back_block(s, conn_abort(&ec->core));
     timer_disarm(&ec->timer);
     s->shell->close(s->shell_state, ec);
@@ -394,8 +400,21 @@ static void choose_timer(engine_conn *ec)
     }
 }
 
+/* The kind mote_stats counts a timeout as. */
+static enum mote_timeout_kind timeout_kind(enum timer_kind kind)
+{
+    switch (kind) {
+    case T_HANDSHAKE: return MOTE_TIMEOUT_HANDSHAKE;
+    case T_HEAD: return MOTE_TIMEOUT_HEAD;
+    case T_BODY: return MOTE_TIMEOUT_BODY;
+    case T_WRITE: case T_STALL: case T_LINGER: return MOTE_TIMEOUT_WRITE;
+    default: return MOTE_TIMEOUT_IDLE;
+    }
+}
+
 static void on_timeout(engine_conn *ec, enum timer_kind kind)
 {
+    if (kind != T_WS_IDLE) engine_server_of(ec)->st.timeouts[timeout_kind(kind)]++; /* a ping */
     if (ec->state == CS_OPEN && (kind == T_HEAD || kind == T_BODY || kind == T_WS_IDLE ||
                                  kind == T_WS_CLOSE)) {
         /* 408 where a request was late, and the connection ends; a WebSocket pings */
@@ -424,6 +443,69 @@ static void run_app_timers(mote_server *s)
     }
 }
 
+/* ---- a minimum transfer rate (cfg.min_rate_bytes) ------------------------------------------- */
+
+/* Whether the connection's pace is the peer's now: a request body it awaits, or a response the
+ * reader keeps waiting. (The application's own pace, a paused body or a quiet stream, is not.) */
+static int awaits_peer(engine_conn *ec)
+{
+    return ec->state == CS_OPEN && (ec->write_blocked || conn_timer(&ec->core) == CT_BODY);
+}
+
+/* Each connection moving its peer's bytes is measured over windows of min_rate_window_ms; one
+ * below the rate is closed, however steadily it trickles (which no timeout catches: each byte
+ * restarts them). */
+static void check_rates(mote_server *s)
+{
+    uint64_t need = (uint64_t)s->cfg.min_rate_bytes * s->cfg.min_rate_window_ms;
+    uint32_t i, now = (uint32_t)s->now;
+    for (i = 0; i < s->slots_used; i++) {
+        engine_conn *ec = slot(s, i);
+        if (ec->state == CS_FREE) continue;
+        if (!awaits_peer(ec)) {
+            ec->rate_since = now;
+            ec->rate_bytes = 0;
+        } else if (now - ec->rate_since >= s->cfg.min_rate_window_ms) {
+            if ((uint64_t)ec->rate_bytes * 1000u < need) {
+                s->st.timeouts[MOTE_TIMEOUT_MIN_RATE]++;
+                engine_log(s, MOTE_LOG_DEBUG, "connection closed: slower than %lu bytes/s",
+                           (unsigned long)s->cfg.min_rate_bytes);
+                ec->dead = 1;
+                engine_settle(ec);
+                continue;
+            }
+            ec->rate_since = now;
+            ec->rate_bytes = 0;
+        }
+    }
+}
+
+/* Periodic work: rates checked each second (when asked for), idle blocks given back. */
+static void run_upkeep(mote_server *s)
+{
+    if (s->cfg.min_rate_bytes && s->active && s->now >= s->next_rate_check) {
+        s->next_rate_check = s->now + 1000;
+        check_rates(s);
+    }
+    if (s->cfg.pool_idle_ms && !s->fixed_memory && s->now >= s->next_trim) {
+        size_t freed = pool_trim(&s->blocks) + pool_trim(&s->exchanges) + pool_trim(&s->sockets);
+        s->next_trim = s->now + s->cfg.pool_idle_ms;
+        if (freed && s->shell->memory_returned) s->shell->memory_returned(s->shell_state);
+    }
+}
+
+static uint64_t upkeep_deadline(const mote_server *s)
+{
+    uint64_t next = TIMER_NONE;
+    if (s->cfg.min_rate_bytes && s->active) next = s->next_rate_check;
+    /* only while something could be given back: an idle server sleeps */
+    if (s->cfg.pool_idle_ms && !s->fixed_memory &&
+        (s->blocks.free_count || s->exchanges.free_count || s->sockets.free_count) &&
+        s->next_trim < next)
+        next = s->next_trim;
+    return next;
+}
+
 void engine_run_timers(mote_server *s)
 {
     int k;
@@ -436,13 +518,15 @@ void engine_run_timers(mote_server *s)
         }
     }
     run_app_timers(s);
+    run_upkeep(s);
 }
 
 uint64_t engine_next_deadline(const mote_server *s)
 {
-    uint64_t next = s->stopping ? s->stop_deadline : TIMER_NONE;
+    uint64_t next = s->stopping ? s->stop_deadline : TIMER_NONE, upkeep = upkeep_deadline(s);
     size_t i;
     int k;
+    if (upkeep < next) next = upkeep;
     for (k = 0; k < T_COUNT; k++) {
         uint64_t t = timer_next(&s->timers[k]);
         if (t < next) next = t;
@@ -504,12 +588,52 @@ uint64_t engine_now_ms(const mote_server *s)
 engine_conn *engine_open(mote_server *s, const mote_addr *peer, int handshake)
 {
     engine_conn *ec = slot_take(s);
-    if (!ec) return NULL;
+    if (!ec) {
+        s->st.refused++;
+        return NULL;
+    }
+    s->st.accepted++;
     conn_init(&ec->core, &s->env, ec);
     ec->core.peer = *peer;
     ec->state = handshake ? CS_HANDSHAKE : CS_OPEN;
+    ec->rate_since = (uint32_t)s->now;
     choose_timer(ec);
     return ec;
+}
+
+void engine_preamble_done(engine_conn *ec)
+{
+    ec->state = CS_OPEN;
+    timer_disarm(&ec->timer);
+}
+
+void engine_count_refused(mote_server *s)
+{
+    s->st.refused++;
+}
+
+void engine_count_error(mote_server *s, enum mote_error_kind kind)
+{
+    s->st.errors[kind]++;
+}
+
+void engine_handshake_failed(engine_conn *ec)
+{
+    engine_server_of(ec)->st.tls_failed++;
+    engine_fail(ec);
+}
+
+int engine_via(const mote_conn *c, mote_addr *out)
+{
+    engine_conn *ec = c->user;
+    const mote_server *s = engine_server_of(ec);
+    return s->shell->via ? s->shell->via(s->shell_state, ec, out) : -1;
+}
+
+const trusted_net *engine_trusted(const mote_server *s, size_t *count)
+{
+    *count = s->trusted_count;
+    return s->trusted;
 }
 
 const mote_tls_peer *engine_tls_peer(const mote_conn *c)
@@ -519,8 +643,11 @@ const mote_tls_peer *engine_tls_peer(const mote_conn *c)
     return c->is_tls && s->shell->tls_peer ? s->shell->tls_peer(s->shell_state, ec) : NULL;
 }
 
-void engine_handshake_done(engine_conn *ec, const char *alpn)
+void engine_handshake_done(engine_conn *ec, const char *alpn, int resumed)
 {
+    mote_server *s = engine_server_of(ec);
+    if (resumed) s->st.tls_resumed++;
+    else s->st.tls_full++;
     ec->state = CS_OPEN;
     ec->core.is_tls = 1;
     timer_disarm(&ec->timer);
@@ -552,7 +679,8 @@ void engine_received(engine_conn *ec, size_t n)
     mote_server *s = engine_server_of(ec);
     if (ec->timer.list == &s->timers[T_BODY] || ec->timer.list == &s->timers[T_WS_IDLE])
         timer_arm(ec->timer.list, &ec->timer, s->now);
-    s->bytes_in += n;
+    s->st.bytes_in += n;
+    ec->rate_bytes = n < UINT32_MAX - ec->rate_bytes ? ec->rate_bytes + (uint32_t)n : UINT32_MAX;
     conn_received(&ec->core, n);
 }
 
@@ -569,7 +697,8 @@ void engine_sent(engine_conn *ec, size_t n)
 {
     mote_server *s = engine_server_of(ec);
     if (ec->timer.list == &s->timers[T_WRITE]) timer_arm(&s->timers[T_WRITE], &ec->timer, s->now);
-    s->bytes_out += n;
+    s->st.bytes_out += n;
+    ec->rate_bytes = n < UINT32_MAX - ec->rate_bytes ? ec->rate_bytes + (uint32_t)n : UINT32_MAX;
     conn_sent(&ec->core, n);
 }
 
@@ -643,6 +772,11 @@ int engine_stop_requested(const mote_server *s)
     return atomic_load(&s->stop_requested);
 }
 
+int mote_server_draining(const mote_server *s)
+{
+    return s && engine_stop_requested(s);
+}
+
 /* A connection whose protocol says goodbye (GOAWAY, a close frame) gets a block to say it in,
  * if it gave its own back while idle; without one it is closed all the same. */
 static void lend_block_for_goodbye(mote_server *s, engine_conn *ec)
@@ -659,6 +793,10 @@ void engine_begin_shutdown(mote_server *s)
     uint32_t i;
     s->stopping = 1;
     s->stop_deadline = s->now + s->cfg.shutdown_timeout_ms;
+    if (s->loop_index == 0)
+        engine_log(s, MOTE_LOG_INFO, "draining: listeners closed, open connections end within %lu ms",
+                   (unsigned long)s->cfg.shutdown_timeout_ms);
+    if (s->cfg.on_shutdown) s->cfg.on_shutdown(s, s->cfg.shutdown_user);
     for (i = 0; i < s->slots_used; i++) {
         engine_conn *ec = slot(s, i);
         if (ec->state == CS_FREE) continue;
@@ -825,19 +963,44 @@ void mote_server_stats(const mote_server *s, mote_stats *out)
     uint32_t i;
     memset(out, 0, sizeof *out);
     if (!s) return;
+    *out = s->st;
     for (i = 0; s->slots && i < s->slots_used; i++) {
         const engine_conn *ec = slot(s, i);
         if (ec->state == CS_FREE) continue;
         out->connections++;
-        out->requests += ec->core.requests;
 #if MOTE_CONFIG_WS
         if (ec->core.proto == &ws_proto) out->websockets++;
 #endif
     }
-    out->requests += s->requests;
-    out->bytes_in = s->bytes_in;
-    out->bytes_out = s->bytes_out;
     out->uptime_ms = clock_ms(s) - s->started;
+}
+
+static void add_counts(uint64_t *to, const uint64_t *from, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) to[i] += from[i];
+}
+
+void mote_stats_add(mote_stats *to, const mote_stats *f)
+{
+    to->connections += f->connections;
+    to->websockets += f->websockets;
+    to->accepted += f->accepted;
+    to->refused += f->refused;
+    to->requests += f->requests;
+    to->requests_http1 += f->requests_http1;
+    to->requests_http2 += f->requests_http2;
+    add_counts(to->status, f->status, 5);
+    to->bytes_in += f->bytes_in;
+    to->bytes_out += f->bytes_out;
+    to->tls_full += f->tls_full;
+    to->tls_resumed += f->tls_resumed;
+    to->tls_failed += f->tls_failed;
+    add_counts(to->timeouts, f->timeouts, MOTE_TIMEOUT_KINDS);
+    add_counts(to->errors, f->errors, MOTE_ERROR_KINDS);
+    add_counts(to->latency, f->latency, MOTE_LATENCY_BUCKETS);
+    to->latency_ms_sum += f->latency_ms_sum;
+    if (f->uptime_ms > to->uptime_ms) to->uptime_ms = f->uptime_ms;
 }
 
 /* Runs the posted tasks, one at a time, without holding the lock while they run. */
@@ -895,16 +1058,49 @@ int mote_timer_stop(mote_server *s, int id)
 
 /* ---- the hooks of the connections ----------------------------------------------------------- */
 
+static int logs_access(const mote_server *s)
+{
+    return engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF;
+}
+
+/* Microseconds: the clock itself for the access line, else the loop's tick (no system call). */
+static uint64_t exchange_clock(const mote_server *s)
+{
+    return logs_access(s) ? s->shell->now_us(s->shell_state) : s->now * 1000u;
+}
+
 static void on_exchange_begin(mote_exchange *x)
 {
-    mote_server *s = x->conn->env->owner;
-    x->begun = s->shell->now_us(s->shell_state);
+    x->begun = exchange_clock(x->conn->env->owner);
 }
+
+static void count_exchange(mote_server *s, const mote_exchange *x, uint64_t micros)
+{
+    static const uint32_t bounds[] = MOTE_LATENCY_BOUNDS_MS;
+    uint64_t ms = micros / 1000u;
+    size_t b = 0;
+    if (x->res.status >= 100 && x->res.status < 600) s->st.status[x->res.status / 100 - 1]++;
+    if (x->conn->proto == s->env.h2_proto && s->env.h2_proto) s->st.requests_http2++;
+    else s->st.requests_http1++;
+    while (b < sizeof bounds / sizeof bounds[0] && ms > bounds[b]) b++;
+    s->st.latency[b]++;
+    s->st.latency_ms_sum += ms;
+    s->st.requests++;
+}
+
+static void log_access(mote_server *s, const mote_exchange *x, uint64_t micros);
 
 static void on_exchange_end(mote_exchange *x)
 {
+    mote_server *s = x->conn->env->owner;
+    uint64_t micros = x->req.valid ? exchange_clock(s) - x->begun : 0;
+    count_exchange(s, x, micros);
+    if (logs_access(s)) log_access(s, x, micros);
+}
+
+static void log_access(mote_server *s, const mote_exchange *x, uint64_t micros)
+{
     const mote_conn *c = x->conn;
-    mote_server *s = c->env->owner;
     char address[ADDR_TEXT_MAX], line[ACCESS_LINE_MAX];
     access_entry e;
     if (addr_format(&c->peer, address, sizeof address) < 0) address[0] = '\0';
@@ -915,7 +1111,7 @@ static void on_exchange_end(mote_exchange *x)
     if (x->req.valid) {
         e.method = mote_request_method(&x->req);
         e.target = mote_request_target(&x->req);
-        e.micros = s->shell->now_us(s->shell_state) - x->begun;
+        e.micros = micros;
     }
     /* per request: look up only what the format prints */
     if (x->req.valid && (s->cfg.access_log == MOTE_ACCESS_LOG_COMBINED ||
@@ -1058,10 +1254,8 @@ static void env_init(mote_server *s)
     e->ws_buffered = &s->ws_buffered;
     e->first_proto = &h1_proto;
     e->owner = s;
-    if (engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF) {
-        e->exchange_begin = on_exchange_begin; /* the access line's clock and fields */
-        e->exchange_end = on_exchange_end;
-    }
+    e->exchange_begin = on_exchange_begin; /* mote_stats, and the access line */
+    e->exchange_end = on_exchange_end;
     e->kick = on_kick;
     e->borrow = on_borrow;
     e->note = on_note;
@@ -1069,6 +1263,16 @@ static void env_init(mote_server *s)
 #if MOTE_CONFIG_HTTP2
     if (s->cfg.http2 && !s->fixed_memory) e->h2_proto = &h2_proto; /* nghttp2 allocates */
 #endif
+}
+
+static int parse_trusted(mote_server *s)
+{
+    char bad[64];
+    int rc = trusted_parse(s->cfg.trusted_proxies, &s->alloc, &s->trusted, &s->trusted_count,
+                           bad, sizeof bad);
+    if (rc == MOTE_EINVAL)
+        engine_log(s, MOTE_LOG_ERROR, "mote_config.trusted_proxies: '%s' is not a network", bad);
+    return rc;
 }
 
 int engine_create(mote_server **out, const mote_config *cfg, const mote_allocator *alloc,
@@ -1116,6 +1320,7 @@ int engine_create(mote_server **out, const mote_config *cfg, const mote_allocato
     s->posts = a.alloc(a.ctx, cfg->max_posts * sizeof *s->posts);
     s->app_timers = a.alloc(a.ctx, cfg->max_timers * sizeof *s->app_timers);
     rc = s->slots && s->posts && s->app_timers ? take_memory_now(s) : MOTE_ENOMEM;
+    if (rc == MOTE_OK) rc = parse_trusted(s);
     if (rc < 0) {
         engine_destroy(s);
         return rc;
@@ -1136,5 +1341,6 @@ void engine_destroy(mote_server *s)
     a.free(a.ctx, s->posts);
     a.free(a.ctx, s->app_timers);
     a.free(a.ctx, s->slots);
+    a.free(a.ctx, s->trusted);
     a.free(a.ctx, s);
 }

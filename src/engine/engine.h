@@ -47,6 +47,12 @@ typedef struct shell_ops {
     /* The TLS client certificate a connection's handshake verified; NULL where there is none
      * (or no TLS). Asked for, not kept: a connection's state stays the same size. */
     const mote_tls_peer *(*tls_peer)(void *shell, engine_conn *ec);
+    /* Buffer blocks went back to the allocator (the system's may need a nudge to let the
+     * pages go); may be NULL. */
+    void (*memory_returned)(void *shell);
+    /* The proxy a connection came through (its PROXY protocol header gave the peer's
+     * address); 0 and *out filled, or -1 for a direct connection. May be NULL. */
+    int (*via)(void *shell, engine_conn *ec, mote_addr *out);
 } shell_ops;
 
 enum conn_state { CS_FREE, CS_HANDSHAKE, CS_OPEN, CS_LINGER };
@@ -61,6 +67,7 @@ struct engine_conn {
     uint32_t gen;                     /* bumped each time the slot is taken (mote_handle) */
     uint32_t idle_after;              /* requests served when the idle timer was last armed */
     uint32_t linger_bytes;
+    uint32_t rate_since, rate_bytes;  /* cfg.min_rate_bytes: the window's start (ms), its bytes */
     timer_node timer;
     mote_conn core;
 };
@@ -142,8 +149,22 @@ static inline mote_server *engine_server_of(const engine_conn *ec)
 }
 
 /* The TLS handshake is over: the connection is open, and its requests arrive over TLS in the
- * protocol ALPN chose ("h2", "http/1.1"; NULL: none chosen). */
-void engine_handshake_done(engine_conn *ec, const char *alpn);
+ * protocol ALPN chose ("h2", "http/1.1"; NULL: none chosen); `resumed`: an earlier session
+ * was resumed (counted in mote_stats). */
+void engine_handshake_done(engine_conn *ec, const char *alpn, int resumed);
+/* The handshake failed: counted, and the connection closes. */
+void engine_handshake_failed(engine_conn *ec);
+/* What came before the requests on a connection opened in CS_HANDSHAKE (a PROXY protocol
+ * header on a plain listener) is over: the connection is open. */
+void engine_preamble_done(engine_conn *ec);
+/* Counted in mote_stats: a connection the shell turned away itself, an error of a kind. */
+void engine_count_refused(mote_server *s);
+void engine_count_error(mote_server *s, enum mote_error_kind kind);
+
+/* The proxy a connection came through (PROXY protocol), as its shell knows it: 0, or -1. */
+int engine_via(const mote_conn *c, mote_addr *out);
+/* mote_config.trusted_proxies, parsed. */
+const struct trusted_net *engine_trusted(const mote_server *s, size_t *count);
 
 /* The verified client certificate of a connection, as its shell knows it, or NULL. */
 const mote_tls_peer *engine_tls_peer(const mote_conn *c);

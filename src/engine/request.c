@@ -6,6 +6,7 @@
 #include "core/chars.h"
 #include "engine/engine.h"
 #include "engine/exchange.h"
+#include "engine/forwarded.h"
 
 static const mote_conn *conn_of(const mote_request *req)
 {
@@ -119,6 +120,45 @@ int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16
     const mote_conn *c = conn_of(req);
     if (port) *port = c->peer.port;
     return addr_format(&c->peer, buf, buf_len);
+}
+
+/* The client as trusted proxies tell it (forwarded_client()). */
+static mote_addr client_of(const mote_request *req, int *https)
+{
+    const mote_conn *c = conn_of(req);
+    size_t count;
+    const trusted_net *nets = engine_trusted(c->env->owner, &count);
+    mote_addr client;
+    *https = c->is_tls;
+    forwarded_client(req, &c->peer, nets, count, &client, https);
+    return client;
+}
+
+int mote_request_client_addr(const mote_request *req, char *buf, size_t buf_len, uint16_t *port)
+{
+    int https;
+    mote_addr a;
+    if (!req || !buf) return MOTE_EINVAL;
+    a = client_of(req, &https);
+    if (port) *port = a.port;
+    return addr_format(&a, buf, buf_len);
+}
+
+const char *mote_request_client_scheme(const mote_request *req)
+{
+    int https;
+    if (!req) return NULL;
+    (void)client_of(req, &https);
+    return https ? "https" : "http";
+}
+
+int mote_request_proxy_addr(const mote_request *req, char *buf, size_t buf_len, uint16_t *port)
+{
+    mote_addr a;
+    if (!req || !buf) return MOTE_EINVAL;
+    if (engine_via(conn_of(req), &a) < 0) return MOTE_ENOTFOUND;
+    if (port) *port = a.port;
+    return addr_format(&a, buf, buf_len);
 }
 
 mote_response *mote_request_response(mote_request *req)

@@ -56,6 +56,9 @@ void tls_ctx_offer_h2(tls_ctx *ctx, int on);
 /* The protocol ALPN chose once the handshake is over ("h2", "http/1.1"), or NULL. */
 const char *tls_alpn(const tls_conn *c);
 
+/* Whether the handshake resumed an earlier session (a ticket, the cache, a TLS 1.3 PSK). */
+int tls_resumed(const tls_conn *c);
+
 /* The client certificate verified in the handshake, or NULL (none asked for or sent). */
 const mote_tls_peer *tls_peer(const tls_conn *c);
 

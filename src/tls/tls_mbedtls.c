@@ -78,6 +78,9 @@ struct tls_ctx {
     const char *alpn[4];
     int client_auth;              /* enum mote_tls_client_auth */
     unsigned refs;                /* the creator's hold and one per session */
+    /* A session was resumed during the handshake step running now (set by the ticket and
+     * cache callbacks, which know the context only; a context serves one loop's thread). */
+    int resuming;
     size_t identity_count;
     tls_identity *identities;     /* the default one first, then mote_tls_config.certs */
     mote_allocator alloc;
@@ -93,6 +96,7 @@ struct tls_conn {
     int failure;                  /* mbedTLS's error, when a call failed */
     /* The handshake is over (mbedtls_ssl_handshake() returned 0). */
     int handshaken;
+    int resumed;                  /* it resumed an earlier session */
     /* The last send mbedTLS made through the transport was refused (IO_WANT_WRITE): a record
      * is still half-sent inside mbedTLS, which 2.28 does not let its public API ask about. */
     int send_blocked;
@@ -375,7 +379,20 @@ static int parse_ticket(void *arg, mbedtls_ssl_session *session, unsigned char *
     mbedtls_platform_zeroize(&k, sizeof k);
     if (ret != 0)
         return MBEDTLS_ERR_SSL_INVALID_MAC;
-    return mbedtls_ssl_session_load(session, buf + TICKET_HEAD, sealed);
+    ret = mbedtls_ssl_session_load(session, buf + TICKET_HEAD, sealed);
+    if (ret == 0)
+        ctx->resuming = 1;
+    return ret;
+}
+
+/* mbedtls_ssl_cache_get, noting a hit for tls_resumed(). */
+static int cache_get(void *arg, mbedtls_ssl_session *session)
+{
+    tls_ctx *ctx = (tls_ctx *)(void *)((char *)arg - offsetof(tls_ctx, cache));
+    int ret = mbedtls_ssl_cache_get(arg, session);
+    if (ret == 0)
+        ctx->resuming = 1;
+    return ret;
 }
 
 /* Tickets with the listener's keys, and a bounded cache by session id for clients without. */
@@ -389,8 +406,7 @@ static int enable_resumption(tls_ctx *ctx, char *err, size_t err_len)
     mbedtls_ssl_conf_session_tickets_cb(&ctx->conf, write_ticket, parse_ticket, ctx);
     mbedtls_ssl_cache_set_max_entries(&ctx->cache, TLS_SESSION_CACHE);
     mbedtls_ssl_cache_set_timeout(&ctx->cache, TLS_TICKET_ROTATE_S);
-    mbedtls_ssl_conf_session_cache(&ctx->conf, &ctx->cache, mbedtls_ssl_cache_get,
-                                   mbedtls_ssl_cache_set);
+    mbedtls_ssl_conf_session_cache(&ctx->conf, &ctx->cache, cache_get, mbedtls_ssl_cache_set);
     return 0;
 }
 
@@ -699,7 +715,11 @@ static int keep_peer(tls_conn *c)
 
 int tls_handshake(tls_conn *c)
 {
-    int ret = mbedtls_ssl_handshake(&c->ssl);
+    int ret;
+    c->ctx->resuming = 0;
+    ret = mbedtls_ssl_handshake(&c->ssl);
+    if (c->ctx->resuming)
+        c->resumed = 1;
     if (ret != 0) {
         if (!is_want(ret))
             c->failure = ret;
@@ -707,6 +727,11 @@ int tls_handshake(tls_conn *c)
     }
     c->handshaken = 1;
     return keep_peer(c);
+}
+
+int tls_resumed(const tls_conn *c)
+{
+    return c->resumed;
 }
 
 const mote_tls_peer *tls_peer(const tls_conn *c)

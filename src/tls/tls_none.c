@@ -89,6 +89,12 @@ void tls_ctx_offer_h2(tls_ctx *ctx, int on)
     (void)on;
 }
 
+int tls_resumed(const tls_conn *c)
+{
+    (void)c;
+    return 0;
+}
+
 const char *tls_alpn(const tls_conn *c)
 {
     (void)c;

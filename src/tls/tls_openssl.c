@@ -674,6 +674,11 @@ void tls_close_notify(tls_conn *c)
     ERR_clear_error();
 }
 
+int tls_resumed(const tls_conn *c)
+{
+    return SSL_session_reused(c->ssl);
+}
+
 const char *tls_alpn(const tls_conn *c)
 {
     const unsigned char *p = NULL;

@@ -229,3 +229,24 @@ static int system_accept(void *ctx, int listen_fd, mote_addr *peer)
 
 const net_io net_io_system = {system_recv, system_send, system_accept, system_sendfile, NULL,
                                system_sendv};
+
+int net_adopt(int fd, char *err, size_t err_len)
+{
+    int type = 0, listening = 0, flags;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) {
+        snprintf(err, err_len, "descriptor %d is not a stream socket", fd);
+        return MOTE_EINVAL;
+    }
+    len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+        snprintf(err, err_len, "socket %d is not listening", fd);
+        return MOTE_EINVAL;
+    }
+    if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        snprintf(err, err_len, "socket %d: %s", fd, strerror(errno));
+        return MOTE_ESYS;
+    }
+    return MOTE_OK;
+}

@@ -24,6 +24,10 @@ enum {
 
 int net_listen(const char *addr, uint16_t port, unsigned flags, char *err, size_t err_len);
 
+/* Takes a listening socket the process was given (made non-blocking and close-on-exec):
+ * MOTE_OK, or MOTE_EINVAL / MOTE_ESYS with one line in err. */
+int net_adopt(int fd, char *err, size_t err_len);
+
 /* The local port of a bound socket, or MOTE_ESYS. */
 int net_local_port(int fd);
 

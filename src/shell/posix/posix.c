@@ -6,6 +6,9 @@
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 
 #include "core/addr.h"
 #include "core/io.h"
+#include "core/proxy.h"
 #include "engine/engine.h"
 #include "shell/posix/loop.h"
 #include "shell/posix/net.h"
@@ -55,6 +59,7 @@ typedef struct listener {
     tls_ctx *tls;
     mote_tls_config *tls_cfg;      /* what it was opened with (loop 0's listeners only) */
     uint8_t h2_modes;              /* MOTE_HTTP2_* its connections allow */
+    uint8_t proxy;                 /* a PROXY protocol header comes first */
     char address[ADDR_TEXT_MAX];
 } listener;
 
@@ -65,7 +70,11 @@ typedef struct posix_conn {
     uint8_t handshake_wants;       /* LOOP_READ or LOOP_WRITE */
     unsigned registered : 1;       /* watched by the loop (only once it has had to wait) */
     unsigned read_all : 1;         /* the last read left the socket empty */
+    unsigned awaits_proxy : 1;     /* its PROXY protocol header is still to come */
+    unsigned has_via : 1;          /* `via` is the proxy that sent it */
+    uint16_t proxy_have;           /* bytes of that header read so far (at the block's start) */
     int fd;
+    mote_addr via;
     tls_conn *tls;
     struct posix_shell *ps;
 } posix_conn;
@@ -194,9 +203,30 @@ static const mote_tls_peer *posix_tls_peer(void *shell, engine_conn *ec)
     return pc->tls ? tls_peer(pc->tls) : NULL;
 }
 
+/* Pages the allocator holds free go back to the system: glibc keeps them otherwise. */
+static void posix_memory_returned(void *shell)
+{
+#ifdef __GLIBC__
+    const mote_config *cfg = engine_config(((posix_shell *)shell)->srv);
+    if (!cfg->allocator.alloc && !cfg->arena) (void)malloc_trim(0);
+#else
+    (void)shell;
+#endif
+}
+
+static int posix_via(void *shell, engine_conn *ec, mote_addr *out)
+{
+    const posix_conn *pc = pc_of(ec);
+    (void)shell;
+    if (!pc->has_via) return -1;
+    *out = pc->via;
+    return 0;
+}
+
 static const shell_ops posix_ops = {
-    posix_now_us, posix_unix_s, posix_interest, posix_shutdown_write, posix_close,
-    posix_lock,   posix_unlock, posix_wake,     posix_read_file, posix_tls_peer,
+    posix_now_us, posix_unix_s,    posix_interest,  posix_shutdown_write,
+    posix_close,  posix_lock,      posix_unlock,    posix_wake,
+    posix_read_file, posix_tls_peer, posix_memory_returned, posix_via,
 };
 
 /* ---- the socket as a transport ----------------------------------------------------------- */
@@ -230,6 +260,13 @@ static long socket_send_more(posix_conn *pc, const void *buf, size_t len, int mo
 static long socket_send(void *handle, const void *buf, size_t len)
 {
     return socket_send_more(handle, buf, len, 0);
+}
+
+/* The socket or TLS session failed: counted, and the connection closes. */
+static void fail_io(engine_conn *ec)
+{
+    engine_count_error(engine_server_of(ec), MOTE_ERROR_IO);
+    engine_fail(ec);
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */
@@ -326,7 +363,7 @@ static void write_output(posix_conn *pc)
             engine_write_blocked(ec, 1);
             break;
         } else if (r < 0) {
-            engine_fail(ec);
+            fail_io(ec);
             break;
         }
     }
@@ -359,7 +396,7 @@ static size_t read_input(posix_conn *pc)
             if (pc->read_all) break;
         } else {
             if (n == IO_CLOSED) engine_peer_eof(ec);
-            else if (n != IO_WANT_READ && n != IO_WANT_WRITE) engine_fail(ec);
+            else if (n != IO_WANT_READ && n != IO_WANT_WRITE) fail_io(ec);
             break;
         }
     }
@@ -416,14 +453,85 @@ static void advance_handshake(posix_conn *pc)
     engine_conn *ec = engine_conn_of_shell(pc);
     int r = tls_handshake(pc->tls);
     if (r == 0) {
-        engine_handshake_done(ec, tls_alpn(pc->tls));
+        engine_handshake_done(ec, tls_alpn(pc->tls), tls_resumed(pc->tls));
         serve(pc, LOOP_READ); /* the first request may already sit decrypted in the session */
     } else if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
         pc->handshake_wants = r == IO_WANT_READ ? LOOP_READ : LOOP_WRITE;
         set_interest(pc, pc->handshake_wants);
     } else {
         log_handshake_failure(pc);
+        engine_handshake_failed(ec);
+    }
+}
+
+/* ---- the PROXY protocol -------------------------------------------------------------------- */
+
+/* The header's bytes are gathered at the start of the connection's block, and only as many are
+ * taken from the socket as belong to it: what follows is the first request's (or the TLS
+ * ClientHello), left where the session will read it. Each piece is peeked first, then taken
+ * up to the header's end. Returns 1 when the header is complete, 0 to wait, -1 to close. */
+static int gather_proxy_header(posix_conn *pc, proxy_info *info)
+{
+    engine_conn *ec = engine_conn_of_shell(pc);
+    size_t max = engine_config(pc->ps->srv)->proxy_max_header, space;
+    char *at;
+    long n;
+    int r;
+    space = engine_read_space(ec, &at);
+    if (space < max) max = space;
+    if (max <= pc->proxy_have) return -1;
+    do {
+        n = (long)recv(pc->fd, at + pc->proxy_have, max - pc->proxy_have, MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (n <= 0) return -1;
+    r = proxy_parse((const uint8_t *)at, pc->proxy_have + (size_t)n, max, info);
+    if (r < 0) return -1;
+    /* complete: take its rest; incomplete: all of it is the header's */
+    if (r > 0) n = (long)((size_t)r - pc->proxy_have);
+    if (recv(pc->fd, at + pc->proxy_have, (size_t)n, 0) != n) return -1;
+    pc->proxy_have = (uint16_t)(pc->proxy_have + (size_t)n);
+    return r > 0;
+}
+
+static void log_proxy(posix_conn *pc, const char *what)
+{
+    const mote_conn *c = &engine_conn_of_shell(pc)->core;
+    char addr[ADDR_TEXT_MAX];
+    if (!engine_log_enabled(pc->ps->srv, MOTE_LOG_DEBUG)) return;
+    if (addr_format(&c->peer, addr, sizeof addr) < 0) addr[0] = '\0';
+    engine_log(pc->ps->srv, MOTE_LOG_DEBUG, "PROXY header from %s%s%s port %u: %s",
+               c->peer.family == 6 ? "[" : "", addr, c->peer.family == 6 ? "]" : "",
+               (unsigned)c->peer.port, what);
+}
+
+static void read_proxy_header(posix_conn *pc)
+{
+    engine_conn *ec = engine_conn_of_shell(pc);
+    proxy_info info;
+    int r = gather_proxy_header(pc, &info);
+    if (r == 0) {
+        set_interest(pc, LOOP_READ);
+        return;
+    }
+    if (r < 0) {
+        log_proxy(pc, "malformed, missing or cut short; closed");
+        engine_count_error(pc->ps->srv, MOTE_ERROR_PROXY);
         engine_fail(ec);
+        return;
+    }
+    pc->awaits_proxy = 0;
+    if (!info.local) {
+        pc->via = ec->core.peer;
+        pc->has_via = 1;
+        ec->core.peer = info.src;
+        log_proxy(pc, "the client's address"); /* logged as the client, sent by the proxy */
+    }
+    if (pc->tls) {
+        advance_handshake(pc);
+    } else {
+        engine_preamble_done(ec);
+        serve(pc, LOOP_READ); /* the request may be in already */
     }
 }
 
@@ -431,7 +539,8 @@ static void conn_event(posix_conn *pc, unsigned events)
 {
     engine_conn *ec = engine_conn_of_shell(pc);
     if (ec->state == CS_FREE) return;
-    if (ec->state == CS_HANDSHAKE) advance_handshake(pc);
+    if (ec->state == CS_HANDSHAKE && pc->awaits_proxy) read_proxy_header(pc);
+    else if (ec->state == CS_HANDSHAKE) advance_handshake(pc);
     else if (ec->state == CS_LINGER) linger_read(pc);
     else serve(pc, events);
     if (ec->state == CS_OPEN && !ec->dead) serve_held_input(pc);
@@ -463,6 +572,7 @@ static void shed_one(posix_shell *ps, listener *l)
     close(ps->reserve_fd);
     fd = net_accept(l->fd, &peer);
     if (fd >= 0) close(fd);
+    engine_count_refused(ps->srv);
     ps->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     engine_log(ps->srv, MOTE_LOG_WARN, "out of file descriptors: a connection was refused");
 }
@@ -470,13 +580,14 @@ static void shed_one(posix_shell *ps, listener *l)
 /* The connection's socket, and TLS over it for a TLS listener. */
 static posix_conn *start_connection(posix_shell *ps, listener *l, int fd, const mote_addr *peer)
 {
-    engine_conn *ec = engine_open(ps->srv, peer, l->tls != NULL);
+    engine_conn *ec = engine_open(ps->srv, peer, l->tls != NULL || l->proxy);
     posix_conn *pc;
     if (!ec) return NULL;
     pc = pc_of(ec);
     pc->h.kind = H_CONN;
     pc->fd = fd;
     pc->ps = ps;
+    pc->awaits_proxy = l->proxy != 0;
     ec->core.h2_modes = l->h2_modes;
     if (l->tls) {
         io_transport socket = {socket_recv, socket_send, pc};
@@ -491,7 +602,8 @@ static posix_conn *start_connection(posix_shell *ps, listener *l, int fd, const 
     return pc;
 }
 
-static void accept_clients(posix_shell *ps, listener *l)
+/* Accepts up to a batch of waiting clients; the count taken (ACCEPT_BATCH: maybe more wait). */
+static int accept_clients(posix_shell *ps, listener *l)
 {
     int i;
     for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -504,7 +616,7 @@ static void accept_clients(posix_shell *ps, listener *l)
             else if (errno == EINTR || errno == ECONNABORTED) continue;
             else if (errno != EAGAIN && errno != EWOULDBLOCK)
                 engine_log(ps->srv, MOTE_LOG_WARN, "accept failed: %s", strerror(errno));
-            return;
+            return i;
         }
         if (addr_format(&peer, text, sizeof text) < 0) text[0] = '\0';
         pc = start_connection(ps, l, fd, &peer);
@@ -524,9 +636,19 @@ static void accept_clients(posix_shell *ps, listener *l)
          * now, and ask the loop to watch the socket only if it has to wait. */
         conn_event(pc, LOOP_READ);
     }
+    return i;
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
+
+/* Clients the kernel has queued on a listener about to close would be reset with it: they are
+ * taken and served first (bounded: the slots run out, or the queue is empty). */
+static void take_queued_clients(posix_shell *ps, listener *l)
+{
+    size_t rounds = engine_config(ps->srv)->max_connections / ACCEPT_BATCH + 1;
+    while (rounds-- > 0 && accept_clients(ps, l) == ACCEPT_BATCH) {
+    }
+}
 
 static void close_listeners(posix_shell *ps)
 {
@@ -542,6 +664,10 @@ static void close_listeners(posix_shell *ps)
 
 static void begin_shutdown(posix_shell *ps)
 {
+    size_t i;
+    for (i = 0; i < ps->listener_count; i++) {
+        if (ps->listeners[i]->fd >= 0) take_queued_clients(ps, ps->listeners[i]);
+    }
     close_listeners(ps);
     engine_begin_shutdown(ps->srv);
 }
@@ -557,7 +683,7 @@ static void handle_event(posix_shell *ps, const loop_event *ev)
 {
     io_handle *h = ev->data;
     if (h->kind == H_CONN) conn_event((posix_conn *)(void *)h, ev->events);
-    else if (h->kind == H_LISTENER) accept_clients(ps, (listener *)(void *)h);
+    else if (h->kind == H_LISTENER) (void)accept_clients(ps, (listener *)(void *)h);
     else {
         drain_wake(ps);
         if (atomic_exchange(&ps->reload_wanted, 0) && !engine_stopping(ps->srv))
@@ -775,24 +901,12 @@ void mote_server_destroy(mote_server *s)
 
 /* ---- listeners ------------------------------------------------------------------------------ */
 
-static int add_listener(mote_server *s, const char *addr, uint16_t port, tls_ctx *tls)
+/* A listener on a listening socket (taken: closed on failure). */
+static int add_listener_fd(mote_server *s, int fd, tls_ctx *tls)
 {
     posix_shell *ps = shell_of(s);
     const mote_allocator *a = engine_alloc(s);
-    char err[160];
-    listener **grown, *l;
-    unsigned flags;
-    int fd;
-
-    if (engine_stopping(s)) return MOTE_ESTATE;
-    flags = (ps->reuse_port ? NET_REUSE_PORT : 0u) |
-            (engine_config(s)->defer_accept ? NET_DEFER_ACCEPT : 0u);
-    fd = net_listen(addr, port, flags, err, sizeof err);
-    if (fd < 0) {
-        engine_log(s, MOTE_LOG_ERROR, "%s", err);
-        return fd;
-    }
-    l = a->alloc(a->ctx, sizeof *l);
+    listener **grown, *l = a->alloc(a->ctx, sizeof *l);
     grown = a->alloc(a->ctx, (ps->listener_count + 1) * sizeof *grown);
     if (!l || !grown || loop_add(ps->loop, fd, LOOP_READ, l) < 0) {
         a->free(a->ctx, l);
@@ -817,8 +931,30 @@ static int add_listener(mote_server *s, const char *addr, uint16_t port, tls_ctx
     return (int)ps->listener_count++;
 }
 
-/* A listener of one loop, with its own TLS context when tls is given. */
-static int listen_one(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
+/* A new listening socket on addr and port (0: any free one; with `fd` >= 0, that socket
+ * instead, which is taken), as a listener. */
+static int add_listener(mote_server *s, const char *addr, uint16_t port, int fd, tls_ctx *tls)
+{
+    posix_shell *ps = shell_of(s);
+    char err[160];
+    unsigned flags;
+    if (engine_stopping(s)) {
+        if (fd >= 0) close(fd);
+        return MOTE_ESTATE;
+    }
+    flags = (ps->reuse_port || engine_config(s)->reuse_port ? NET_REUSE_PORT : 0u) |
+            (engine_config(s)->defer_accept ? NET_DEFER_ACCEPT : 0u);
+    if (fd < 0) fd = net_listen(addr, port, flags, err, sizeof err);
+    if (fd < 0) {
+        engine_log(s, MOTE_LOG_ERROR, "%s", err);
+        return fd;
+    }
+    return add_listener_fd(s, fd, tls);
+}
+
+/* A listener of one loop, with its own TLS context when tls is given; on `fd` when >= 0. */
+static int listen_one(mote_server *s, const char *addr, uint16_t port, int fd,
+                      const mote_tls_config *tls)
 {
     char err[256];
     tls_ctx *ctx = NULL;
@@ -827,23 +963,26 @@ static int listen_one(mote_server *s, const char *addr, uint16_t port, const mot
         rc = tls_ctx_create(&ctx, tls, engine_alloc(s), err, sizeof err);
         if (rc < 0) {
             engine_log(s, MOTE_LOG_ERROR, "%s", err);
+            if (fd >= 0) close(fd);
             return rc;
         }
     }
-    rc = add_listener(s, addr, port, ctx);
+    rc = add_listener(s, addr, port, fd, ctx);
     if (rc < 0 && ctx) tls_ctx_destroy(ctx);
     return rc;
 }
 
-/* The listener, and the same address and port in every worker (port 0: the one first bound). */
-static int listen_all(mote_server *s, const char *addr, uint16_t port, const mote_tls_config *tls)
+/* The listener, and the same address and port in every worker (port 0: the one first bound);
+ * or, with `fd` >= 0, that socket, and a duplicate of it for each worker. */
+static int listen_all(mote_server *s, const char *addr, uint16_t port, int fd,
+                      const mote_tls_config *tls)
 {
     posix_shell *ps = shell_of(s);
     mote_tls_config *copy = NULL;
     size_t i;
     int index;
     if (tls && (copy = tls_config_copy(tls, engine_alloc(s))) == NULL) return MOTE_ENOMEM;
-    index = listen_one(s, addr, port, tls);
+    index = listen_one(s, addr, port, fd, tls);
     if (index < 0) {
         tls_config_free(copy, engine_alloc(s));
         return index;
@@ -851,7 +990,8 @@ static int listen_all(mote_server *s, const char *addr, uint16_t port, const mot
     ps->listeners[index]->tls_cfg = copy;
     port = ps->listeners[index]->port;
     for (i = 0; i < ps->worker_count; i++) {
-        int rc = listen_one(ps->workers[i], addr, port, tls);
+        int dup_fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+        int rc = fd >= 0 && dup_fd < 0 ? MOTE_ESYS : listen_one(ps->workers[i], addr, port, dup_fd, tls);
         if (rc < 0) return rc;
         /* a client resumes on whichever loop takes it */
         if (tls) tls_ctx_share_tickets(shell_of(ps->workers[i])->listeners[rc]->tls,
@@ -863,7 +1003,30 @@ static int listen_all(mote_server *s, const char *addr, uint16_t port, const mot
 int mote_listen(mote_server *s, const char *addr, uint16_t port)
 {
     if (!s) return MOTE_EINVAL;
-    return listen_all(s, addr, port, NULL);
+    return listen_all(s, addr, port, -1, NULL);
+}
+
+int mote_listen_fd(mote_server *s, int fd, const mote_tls_config *tls)
+{
+    char err[160];
+    int rc;
+    if (!s || fd < 0) return MOTE_EINVAL;
+    if (tls && engine_fixed_memory(s)) return MOTE_ENOTSUP;
+    rc = net_adopt(fd, err, sizeof err);
+    if (rc < 0) {
+        engine_log(s, MOTE_LOG_ERROR, "%s", err);
+        return rc;
+    }
+    return listen_all(s, NULL, 0, fd, tls);
+}
+
+int mote_listener_proxy_protocol(mote_server *s, int i)
+{
+    unsigned k;
+    if (!s || i < 0 || (size_t)i >= shell_of(s)->listener_count) return MOTE_EINVAL;
+    for (k = 0; k <= shell_of(s)->worker_count; k++)
+        shell_of(mote_server_loop(s, k))->listeners[i]->proxy = 1;
+    return MOTE_OK;
 }
 
 const char *mote_tls_backend(void)
@@ -879,7 +1042,7 @@ int mote_listen_tls(mote_server *s, const char *addr, uint16_t port, const mote_
                                       "per session");
         return MOTE_ENOTSUP;
     }
-    return listen_all(s, addr, port, tls);
+    return listen_all(s, addr, port, -1, tls);
 }
 
 /* ---- reloading certificates ------------------------------------------------------------------ */
