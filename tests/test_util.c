@@ -534,6 +534,103 @@ static void test_pool(void)
     CHECK_EQ_INT(cnt.live, 0);
 }
 
+/* Blocks free for a whole period are given back, the coldest first; the others are kept. */
+static void test_pool_trim(void)
+{
+    counting cnt;
+    mote_allocator al;
+    pool p;
+    char *b[8];
+    int i;
+    memset(&cnt, 0, sizeof cnt);
+    al.alloc = count_alloc;
+    al.free = count_free;
+    al.ctx = &cnt;
+    pool_init(&p, al, 64, 8);
+    CHECK_EQ_INT(pool_trim(&p), 0); /* nothing allocated: nothing to give */
+    for (i = 0; i < 8; i++) b[i] = pool_get(&p);
+    for (i = 0; i < 8; i++) pool_put(&p, b[i]);
+    /* the burst kept every block busy during this period: none was idle all along */
+    CHECK_EQ_INT(pool_trim(&p), 0);
+    CHECK_EQ_INT(cnt.live, 8);
+    /* the next period uses three at most: the five others were idle all along */
+    for (i = 0; i < 3; i++) b[i] = pool_get(&p);
+    for (i = 0; i < 3; i++) pool_put(&p, b[i]);
+    CHECK_EQ_INT(pool_trim(&p), 5);
+    CHECK_EQ_INT(cnt.live, 3);
+    CHECK_EQ_INT(p.allocated, 3);
+    /* the three kept are the warm ones, handed out again without allocating */
+    for (i = 0; i < 3; i++) CHECK(pool_get(&p) == b[2 - i]);
+    CHECK_EQ_INT(cnt.calls, 8);
+    /* and a new burst allocates again, up to the maximum */
+    for (i = 3; i < 8; i++) CHECK((b[i] = pool_get(&p)) != NULL);
+    CHECK(pool_get(&p) == NULL);
+    CHECK_EQ_INT(cnt.live, 8);
+    for (i = 0; i < 8; i++) pool_put(&p, i < 3 ? b[2 - i] : b[i]);
+    CHECK_EQ_INT(pool_trim(&p), 0); /* busy this period */
+    CHECK_EQ_INT(pool_trim(&p), 8); /* idle for a whole one */
+    CHECK_EQ_INT(cnt.live, 0);
+    CHECK(pool_get(&p) != NULL);
+    pool_free(&p);
+    CHECK_EQ_INT(cnt.live, 0);
+}
+
+/* ---- address text in ---------------------------------------------------------------------- */
+
+/* addr_parse() against inet_pton: the same verdict and bytes, IPv4 without leading zeros. */
+static void check_parse(const char *text)
+{
+    unsigned char want[16];
+    mote_addr a;
+    int v6 = strchr(text, ':') != NULL;
+    int ok = inet_pton(v6 ? AF_INET6 : AF_INET, text, want) == 1;
+    int rc = addr_parse(text, strlen(text), &a);
+    CHECK_EQ_INT(rc == MOTE_OK, ok);
+    if (ok && rc == MOTE_OK) {
+        CHECK_EQ_INT(a.family, v6 ? 6 : 4);
+        CHECK(memcmp(a.bytes, want, v6 ? 16 : 4) == 0);
+    }
+}
+
+static void test_addr_parse(void)
+{
+    static const char *const texts[] = {
+        "0.0.0.0", "127.0.0.1", "255.255.255.255", "192.0.2.1", "256.0.0.1", "1.2.3", "1.2.3.4.5",
+        "1..2.3", "", ".1.2.3", "1.2.3.4 ", "a.b.c.d", "::", "::1", "1::", "2001:db8::1",
+        "2001:DB8:0:0:8:800:200C:417A", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7",
+        "1::2::3", ":1::", "1:::2", "12345::", "::ffff:192.0.2.1", "::192.0.2.1",
+        "1:2:3:4:5:6:192.0.2.1", "1:2:3:4:5:6:7:192.0.2.1", "::ffff:1.2.3", "fe80::1:", "::1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7::", "g::1", "[::1]",
+    };
+    mote_addr a, net;
+    size_t i;
+    for (i = 0; i < sizeof texts / sizeof texts[0]; i++) check_parse(texts[i]);
+    /* leading zeros in IPv4 (octal to some readers) are refused */
+    CHECK_EQ_INT(addr_parse("010.0.0.1", 9, &a), MOTE_EINVAL);
+    CHECK_EQ_INT(addr_parse("10.0.0.01", 9, &a), MOTE_EINVAL);
+    /* only the length given is read */
+    CHECK_EQ_INT(addr_parse("10.0.0.1xyz", 8, &a), MOTE_OK);
+    CHECK_EQ_INT(a.bytes[0], 10);
+
+    /* networks, and IPv4-mapped IPv6 peers counted as IPv4 */
+    CHECK_EQ_INT(addr_parse("10.0.0.0", 8, &net), MOTE_OK);
+    CHECK_EQ_INT(addr_parse("10.200.3.4", 10, &a), MOTE_OK);
+    CHECK(addr_in_network(&a, &net, 8));
+    CHECK(!addr_in_network(&a, &net, 9));
+    CHECK(addr_in_network(&a, &net, 0));
+    CHECK_EQ_INT(addr_parse("::ffff:10.1.2.3", 15, &a), MOTE_OK);
+    CHECK(addr_in_network(&a, &net, 8));
+    CHECK_EQ_INT(addr_parse("11.0.0.0", 8, &a), MOTE_OK);
+    CHECK(!addr_in_network(&a, &net, 8));
+    CHECK(addr_in_network(&a, &net, 7)); /* 10 and 11 share their first 7 bits */
+    CHECK_EQ_INT(addr_parse("2001:db8::", 10, &net), MOTE_OK);
+    CHECK_EQ_INT(addr_parse("2001:db8:ffff::1", 16, &a), MOTE_OK);
+    CHECK(addr_in_network(&a, &net, 32));
+    CHECK(!addr_in_network(&a, &net, 33));
+    CHECK_EQ_INT(addr_parse("10.0.0.1", 8, &a), MOTE_OK);
+    CHECK(!addr_in_network(&a, &net, 0)); /* families differ */
+}
+
 /* ---- mote_strerror ---------------------------------------------------------------------- */
 
 static void test_strerror(void)
@@ -570,6 +667,8 @@ int main(void)
     test_addr_vs_inet_ntop();
     test_timers();
     test_pool();
+    test_pool_trim();
+    test_addr_parse();
     test_strerror();
     return check_report("test_util");
 }

@@ -371,10 +371,13 @@ enum conn_timer_kind conn_timer(const mote_conn *c)
 void conn_going_away(mote_conn *c)
 {
     uint8_t was = c->busy;
+    c->draining = 1;
     if (c->proto && c->proto->going_away && !c->closing) {
         c->busy = 1;
         c->proto->going_away(c);
         c->busy = was;
+    } else if (c->proto && !c->proto->going_away && c->b && !c->proto->is_idle(c)) {
+        return; /* HTTP/1.1 mid-request: answered, with "Connection: close" */
     }
     c->closing = 1;
 }

@@ -129,6 +129,7 @@ typedef struct mote_conn {
     uint8_t peer_eof;                 /* the peer will send nothing more */
     uint8_t busy;                     /* inside the connection: output queued now is seen after */
     uint8_t h2_modes;                 /* how HTTP/2 may begin on it (MOTE_HTTP2_*) */
+    uint8_t draining;                 /* the server stops: the exchange begun is the last */
 } mote_conn;
 
 /* The size of the block a connection borrows while active. */
@@ -185,8 +186,8 @@ int conn_ends_with_output(const mote_conn *c);
 /* The timeout that applies now (proto.h). */
 enum conn_timer_kind conn_timer(const mote_conn *c);
 
-/* The server is stopping: the connection ends once what is in flight is answered, after what
- * its protocol says to the peer then. */
+/* The server is stopping: the connection ends once what is in flight is answered (a request
+ * partly received included), after what its protocol says to the peer then. */
 void conn_going_away(mote_conn *c);
 
 /* The timeout ran out: what can be answered is (408), and the connection ends. */

@@ -446,10 +446,13 @@ static void run_app_timers(mote_server *s)
 /* ---- a minimum transfer rate (cfg.min_rate_bytes) ------------------------------------------- */
 
 /* Whether the connection's pace is the peer's now: a request body it awaits, or a response the
- * reader keeps waiting. (The application's own pace, a paused body or a quiet stream, is not.) */
-static int awaits_peer(engine_conn *ec)
+ * reader keeps waiting, in our buffers or in the transport's. (The application's own pace, a
+ * paused body or a quiet stream, is not.) */
+static int awaits_peer(mote_server *s, engine_conn *ec)
 {
-    return ec->state == CS_OPEN && (ec->write_blocked || conn_timer(&ec->core) == CT_BODY);
+    if (ec->state != CS_OPEN) return 0;
+    if (ec->write_blocked || conn_timer(&ec->core) == CT_BODY) return 1;
+    return s->shell->unsent && s->shell->unsent(s->shell_state, ec);
 }
 
 /* Each connection moving its peer's bytes is measured over windows of min_rate_window_ms; one
@@ -462,7 +465,7 @@ static void check_rates(mote_server *s)
     for (i = 0; i < s->slots_used; i++) {
         engine_conn *ec = slot(s, i);
         if (ec->state == CS_FREE) continue;
-        if (!awaits_peer(ec)) {
+        if (!awaits_peer(s, ec)) {
             ec->rate_since = now;
             ec->rate_bytes = 0;
         } else if (now - ec->rate_since >= s->cfg.min_rate_window_ms) {
@@ -471,6 +474,7 @@ static void check_rates(mote_server *s)
                 engine_log(s, MOTE_LOG_DEBUG, "connection closed: slower than %lu bytes/s",
                            (unsigned long)s->cfg.min_rate_bytes);
                 ec->dead = 1;
+                ec->reset = 1;
                 engine_settle(ec);
                 continue;
             }
@@ -595,6 +599,8 @@ engine_conn *engine_open(mote_server *s, const mote_addr *peer, int handshake)
     s->st.accepted++;
     conn_init(&ec->core, &s->env, ec);
     ec->core.peer = *peer;
+    /* taken from a listener's queue as it closes */
+    ec->core.draining = (uint8_t)(s->stopping || engine_stop_requested(s));
     ec->state = handshake ? CS_HANDSHAKE : CS_OPEN;
     ec->rate_since = (uint32_t)s->now;
     choose_timer(ec);
@@ -793,9 +799,6 @@ void engine_begin_shutdown(mote_server *s)
     uint32_t i;
     s->stopping = 1;
     s->stop_deadline = s->now + s->cfg.shutdown_timeout_ms;
-    if (s->loop_index == 0)
-        engine_log(s, MOTE_LOG_INFO, "draining: listeners closed, open connections end within %lu ms",
-                   (unsigned long)s->cfg.shutdown_timeout_ms);
     if (s->cfg.on_shutdown) s->cfg.on_shutdown(s, s->cfg.shutdown_user);
     for (i = 0; i < s->slots_used; i++) {
         engine_conn *ec = slot(s, i);

@@ -53,6 +53,9 @@ typedef struct shell_ops {
     /* The proxy a connection came through (its PROXY protocol header gave the peer's
      * address); 0 and *out filled, or -1 for a direct connection. May be NULL. */
     int (*via)(void *shell, engine_conn *ec, mote_addr *out);
+    /* Whether bytes handed to the transport still wait for the peer to take them (a reader
+     * slower than the kernel's buffers); may be NULL. */
+    int (*unsent)(void *shell, engine_conn *ec);
 } shell_ops;
 
 enum conn_state { CS_FREE, CS_HANDSHAKE, CS_OPEN, CS_LINGER };
@@ -63,6 +66,8 @@ struct engine_conn {
     uint8_t state;
     unsigned dead : 1;                /* the transport failed: close without a word */
     unsigned write_blocked : 1;       /* the last write would have blocked */
+    unsigned reset : 1;               /* close with a reset: what the transport still holds for
+                                         a too-slow reader is thrown away, not trickled out */
     uint32_t next_free;
     uint32_t gen;                     /* bumped each time the slot is taken (mote_handle) */
     uint32_t idle_after;              /* requests served when the idle timer was last armed */

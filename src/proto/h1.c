@@ -149,7 +149,7 @@ static void finish_request(mote_conn *c)
         s->phase = PHASE_HEAD;
         return;
     }
-    if (!s->keep_alive || c->closing) {
+    if (!s->keep_alive || c->closing || c->draining) {
         c->closing = 1;
         s->ended_cleanly = 1;
         return;
@@ -733,8 +733,8 @@ static char *append_fields(char *p, const mote_exchange *x)
 static char *append_connection(mote_exchange *x, char *p, int close_delimited)
 {
     mote_conn *c = x->conn;
-    if (x->res.wants_close || c->closing || !st(c)->keep_alive || close_delimited ||
-        body_forces_close(c, x)) {
+    if (x->res.wants_close || c->closing || c->draining || !st(c)->keep_alive ||
+        close_delimited || body_forces_close(c, x)) {
         c->closing = 1;
         return append_str(p, "Connection: close\r\n");
     }

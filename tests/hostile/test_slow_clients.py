@@ -3,6 +3,8 @@
 trickled in) and slow read (a tiny receive window on large responses), 500 connections each,
 against mote-sample. While each
 attack runs, a normal client keeps making requests, and every one must be answered within 1 s.
+The slow POST and slow read run once more with a minimum transfer rate (--min-rate): then the
+server frees their slots within the rate's window, long before the attack's end.
 
 Each attack is bounded by slowhttptest's own -l and by a subprocess timeout."""
 
@@ -59,10 +61,11 @@ class SlowClients(mh.SampleTestCase):
     def sockets(self):
         return mh.socket_fd_count(self.sample.proc.pid)
 
-    def attack(self, name, args, held_check):
+    def attack(self, name, args, held_check, freed_check=None):
         """Runs slowhttptest with `args` while a Prober measures; returns (status blocks, exit
         reason, prober). `held_check()` is polled during the attack and must become true (the
-        attack really holds its connections on the server)."""
+        attack really holds its connections on the server); then `freed_check()`, if given,
+        must become true while the attack still runs (the server let them go)."""
         s = self.sample
         baseline = self.sockets()
         tmp = tempfile.mkdtemp(prefix="mote-slow-")
@@ -77,6 +80,10 @@ class SlowClients(mh.SampleTestCase):
             try:
                 held = hostile.wait_until(held_check, ATTACK_SECONDS)
                 rss = mh.vm_rss_kib(s.proc.pid)       # with the attack at full strength
+                if freed_check:
+                    freed = hostile.wait_until(freed_check, ATTACK_SECONDS)
+                    self.freed_after = time.monotonic() - t0
+                    self.assertTrue(freed, "%s: the server did not free the slots" % name)
                 status = proc.wait(ATTACK_SECONDS + 30)
             finally:
                 if proc.poll() is None:
@@ -162,6 +169,53 @@ class SlowClients(mh.SampleTestCase):
                           "-u", s.url("/upload")],
             lambda: self.sockets() >= baseline + CONNECTIONS * 9 // 10)
         self.assertEqual(reason, "Hit test time limit", blocks[-1])
+
+
+MIN_RATE = 100                 # bytes/s: the attacks trickle 10 (POST) and 16 (read)
+MIN_RATE_WINDOW_MS = 3000
+
+
+class SlowClientsMinRate(SlowClients):
+    """The same attacks against a server with a minimum transfer rate: each connection is
+    closed once a window passes below the rate, so slowhttptest runs out of connections."""
+
+    sample_args = SlowClients.sample_args + ("--min-rate", str(MIN_RATE), "--min-rate-window",
+                                             str(MIN_RATE_WINDOW_MS))
+
+    def cut_off(self, name, args, held):
+        """The attack's slots are freed on the server while it runs (slowhttptest itself may
+        still be reading what its kernel buffered before the reset)."""
+        baseline = self.sockets()
+        self.attack(name, args, held, lambda: self.sockets() <= baseline + 2)
+        print("  slots freed %.1f s into the attack (window %d ms)"
+              % (self.freed_after, MIN_RATE_WINDOW_MS), file=sys.stderr)
+        # two windows at most (the first may carry what the kernel took at once), the checks
+        # a second apart, and the attack's ramp-up
+        self.assertLess(self.freed_after, 2 * MIN_RATE_WINDOW_MS / 1000 + 5)
+        with mh.Client("127.0.0.1", self.sample.http_port) as c:
+            metrics = c.request("GET", "/metrics").body.decode()
+        closed = int(re.search(r'mote_timeouts_total\{kind="min_rate"\} (\d+)', metrics).group(1))
+        self.assertGreaterEqual(closed, CONNECTIONS * 9 // 10, metrics)
+
+    def test_slowloris(self):
+        raise unittest.SkipTest("heads are the head timeout's (SlowClients.test_slowloris)")
+
+    def test_slow_read(self):
+        s = self.sample
+        port = s.http_port
+        self.cut_off("slow read, minimum rate %d B/s" % MIN_RATE,
+                     ["-X", "-w", "512", "-y", "1024", "-n", "2", "-z", "32", "-k", "3",
+                      "-m", SLOW_READ_ACCEPT, "-u", s.url("/headers/slowread")],
+                     lambda: sum(1 for tx, _ in hostile.server_queues(port) if tx > 0)
+                     >= CONNECTIONS * 9 // 10)
+
+    def test_slow_post(self):
+        s = self.sample
+        baseline = self.sockets()
+        self.cut_off("slow POST, minimum rate %d B/s" % MIN_RATE,
+                     ["-B", "-i", "2", "-x", "20", "-s", "8192", "-t", "POST",
+                      "-u", s.url("/upload")],
+                     lambda: self.sockets() >= baseline + CONNECTIONS * 9 // 10)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#ifdef __linux__
+#include <linux/sockios.h> /* SIOCOUTQ */
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -166,6 +170,10 @@ static void posix_close(void *shell, engine_conn *ec)
     posix_conn *pc = pc_of(ec);
     if (pc->registered) loop_forget(ps->loop, pc->fd);
     if (pc->tls) tls_conn_destroy(pc->tls);
+    if (ec->reset) { /* RST: the kernel would otherwise keep trickling the queue out */
+        struct linger now = {1, 0};
+        (void)setsockopt(pc->fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+    }
     close(pc->fd);
     pc->tls = NULL;
     pc->fd = -1;
@@ -223,10 +231,25 @@ static int posix_via(void *shell, engine_conn *ec, mote_addr *out)
     return 0;
 }
 
+/* Bytes the kernel still holds for the peer (SIOCOUTQ, where the system has it). */
+static int posix_unsent(void *shell, engine_conn *ec)
+{
+#ifdef SIOCOUTQ
+    int n = 0;
+    (void)shell;
+    return ioctl(pc_of(ec)->fd, SIOCOUTQ, &n) == 0 && n > 0;
+#else
+    (void)shell;
+    (void)ec;
+    return 0;
+#endif
+}
+
 static const shell_ops posix_ops = {
-    posix_now_us, posix_unix_s,    posix_interest,  posix_shutdown_write,
-    posix_close,  posix_lock,      posix_unlock,    posix_wake,
+    posix_now_us,    posix_unix_s,   posix_interest,        posix_shutdown_write,
+    posix_close,     posix_lock,     posix_unlock,          posix_wake,
     posix_read_file, posix_tls_peer, posix_memory_returned, posix_via,
+    posix_unsent,
 };
 
 /* ---- the socket as a transport ----------------------------------------------------------- */
@@ -665,11 +688,16 @@ static void close_listeners(posix_shell *ps)
 static void begin_shutdown(posix_shell *ps)
 {
     size_t i;
+    engine_begin_shutdown(ps->srv);
+    /* after it: those taken now are answered as the last on their connections */
     for (i = 0; i < ps->listener_count; i++) {
         if (ps->listeners[i]->fd >= 0) take_queued_clients(ps, ps->listeners[i]);
     }
     close_listeners(ps);
-    engine_begin_shutdown(ps->srv);
+    if (mote_server_loop_index(ps->srv) == 0)
+        engine_log(ps->srv, MOTE_LOG_INFO,
+                   "draining: listeners closed, open connections end within %lu ms",
+                   (unsigned long)engine_config(ps->srv)->shutdown_timeout_ms);
 }
 
 static void drain_wake(posix_shell *ps)
@@ -683,7 +711,8 @@ static void handle_event(posix_shell *ps, const loop_event *ev)
 {
     io_handle *h = ev->data;
     if (h->kind == H_CONN) conn_event((posix_conn *)(void *)h, ev->events);
-    else if (h->kind == H_LISTENER) (void)accept_clients(ps, (listener *)(void *)h);
+    else if (h->kind == H_LISTENER && ((listener *)(void *)h)->fd >= 0)
+        (void)accept_clients(ps, (listener *)(void *)h); /* (closed this turn: stopping) */
     else {
         drain_wake(ps);
         if (atomic_exchange(&ps->reload_wanted, 0) && !engine_stopping(ps->srv))
@@ -714,6 +743,9 @@ static int step(mote_server *s, int timeout_ms)
         n = loop_wait(ps->loop, events, MAX_EVENTS, wait_ms(s, timeout_ms));
         if (n < 0) return MOTE_ESYS;
         engine_tick(s);
+        /* a stop asked during the wait (a signal): before any request of this turn is
+         * answered as if the server went on */
+        if (engine_stop_requested(s) && !engine_stopping(s)) begin_shutdown(ps);
         for (i = 0; i < n; i++) handle_event(ps, &events[i]);
         engine_run_timers(s);
         if (engine_stop_requested(s) && !engine_stopping(s)) begin_shutdown(ps);
