@@ -45,7 +45,7 @@ typedef struct options {
     const char *root;             /* --root: a directory served at /files/ */
     int proxy_protocol, reuse_port;
     char trusted[MAX_TRUSTED];    /* --trusted-proxy networks, separated by spaces */
-    long drain_timeout_ms, min_rate, min_rate_window_ms;
+    long drain_timeout_ms, min_rate, min_rate_window_ms, pool_idle_ms;
     ops metrics;                  /* --metrics-allow networks */
 } options;
 
@@ -95,6 +95,7 @@ static void usage(FILE *to)
           "  --drain-timeout MS  on SIGTERM, wait this long for responses in flight (5000)\n"
           "  --min-rate BYTES    close a body or blocked response slower than BYTES/s (off)\n"
           "  --min-rate-window MS  over windows of MS (10000)\n"
+          "  --pool-idle MS  give buffers unused for MS back to the system (30000; 0: keep)\n"
           "  --metrics-allow CIDR  who may GET /metrics (repeatable; default 127.0.0.0/8, ::1)\n"
           "  Started by systemd with sockets (LISTEN_FDS), it serves those instead of\n"
           "  binding its own: a socket named \"https\" (FileDescriptorName=) gets TLS.\n"
@@ -181,7 +182,7 @@ enum {
     O_MAX_CONNS, O_WORKERS, O_DEFER_ACCEPT, O_HTTP2, O_IDLE, O_HEAD, O_BODY, O_WRITE, O_HANDSHAKE,
     O_WS_PING, O_AUTH_REALM, O_AUTH_USER, O_AUTH_PASSWORD, O_ROOT, O_LOG_LEVEL, O_ACCESS_LOG,
     O_PROXY_PROTOCOL, O_TRUSTED_PROXY, O_REUSE_PORT, O_DRAIN_TIMEOUT, O_MIN_RATE,
-    O_MIN_RATE_WINDOW, O_METRICS_ALLOW, O_VERSION, O_HELP = 'h'
+    O_MIN_RATE_WINDOW, O_POOL_IDLE, O_METRICS_ALLOW, O_VERSION, O_HELP = 'h'
 };
 
 static const struct option long_options[] = {
@@ -216,6 +217,7 @@ static const struct option long_options[] = {
     {"drain-timeout", required_argument, NULL, O_DRAIN_TIMEOUT},
     {"min-rate", required_argument, NULL, O_MIN_RATE},
     {"min-rate-window", required_argument, NULL, O_MIN_RATE_WINDOW},
+    {"pool-idle", required_argument, NULL, O_POOL_IDLE},
     {"metrics-allow", required_argument, NULL, O_METRICS_ALLOW},
     {"version", no_argument, NULL, O_VERSION},
     {"help", no_argument, NULL, O_HELP},
@@ -234,6 +236,7 @@ static long *ms_field(options *o, int code)
     case O_WS_PING: return &o->ws_ping_interval_ms;
     case O_DRAIN_TIMEOUT: return &o->drain_timeout_ms;
     case O_MIN_RATE_WINDOW: return &o->min_rate_window_ms;
+    case O_POOL_IDLE: return &o->pool_idle_ms;
     default: return NULL;
     }
 }
@@ -271,6 +274,7 @@ static void set_defaults(options *o)
     o->ws_ping_interval_ms = 30000;
     o->drain_timeout_ms = 5000;
     o->min_rate_window_ms = 10000;
+    o->pool_idle_ms = 30000;
     o->auth_realm = "mote";
     o->auth_user = "admin";
     o->auth_password = "mote";
@@ -350,7 +354,8 @@ static int take_option(options *o, int code, const char *val)
         if (ops_allow(&o->metrics, val) < 0) return bad_usage("bad --metrics-allow '%s'", val);
         break;
     default:
-        if (!ms || parse_number(val, code == O_DRAIN_TIMEOUT ? 0 : 1, 86400000, ms) < 0)
+        if (!ms || parse_number(val, code == O_DRAIN_TIMEOUT || code == O_POOL_IDLE ? 0 : 1,
+                                86400000, ms) < 0)
             return bad_usage("bad time '%s'", val);
     }
     return 0;
@@ -594,6 +599,7 @@ static int serve(options *o)
     cfg.shutdown_timeout_ms = (uint32_t)o->drain_timeout_ms;
     cfg.min_rate_bytes = (uint32_t)o->min_rate;
     cfg.min_rate_window_ms = (uint32_t)o->min_rate_window_ms;
+    cfg.pool_idle_ms = (uint32_t)o->pool_idle_ms;
     cfg.on_shutdown = events_end;
     cfg.shutdown_user = ev;
     rc = mote_server_create(&srv, &cfg);
