@@ -18,6 +18,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -612,23 +613,31 @@ def free_port():
         return p.getsockname()[1]
 
 
+CONTRIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib", "systemd")
+
+
+def unit_values(path, key):
+    """The values of `key=` in a systemd unit file, in order."""
+    with open(path) as f:
+        return [l.split("=", 1)[1].strip() for l in f if l.startswith(key + "=")]
+
+
 class SocketActivation(unittest.TestCase):
 
-    def test_named_sockets(self):
+    def activate(self, ports, names, args):
+        """systemd-socket-activate listening on 127.0.0.1:ports (named), starting the sample
+        with `args` on the first connection; returns (proc, stdout lines, stderr lines)."""
         activate = shutil.which("systemd-socket-activate")
         if activate is None:
             raise unittest.SkipTest("systemd-socket-activate is not installed")
-        sample = mh.sample_path()
-        p1 = free_port()
-        p2 = free_port()
-        while p2 == p1:
-            p2 = free_port()
         env = mh.clean_env()
         for k in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
             env.pop(k, None)
-        proc = subprocess.Popen([activate, "-l", "127.0.0.1:%d" % p1, "-l", "127.0.0.1:%d" % p2,
-                                 "--fdname=http:https", sample, "--log-level", "info"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        argv = [activate]
+        for p in ports:
+            argv += ["-l", "127.0.0.1:%d" % p]
+        argv += ["--fdname=" + ":".join(names), mh.sample_path()] + list(args)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env)
         out, err = mh._Lines(proc.stdout), mh._Lines(proc.stderr)
 
@@ -639,9 +648,26 @@ class SocketActivation(unittest.TestCase):
             out.join(2)
             err.join(2)
         self.addCleanup(finish)
-
         # it listens, and starts the sample on the first connection
-        err.wait_for(r"Listening on 127\.0\.0\.1:%d as 4\." % p2, mh.START_TIMEOUT)
+        err.wait_for(r"Listening on 127\.0\.0\.1:%d as %d\." % (ports[-1], 2 + len(ports)),
+                     mh.START_TIMEOUT)
+        return proc, out, err
+
+    def stop(self, proc, out, err):
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(mh.STOP_TIMEOUT)
+        out.join(5)
+        err.join(5)
+        self.assertEqual(status, 0, err.text())
+        self.assertIn("mote-sample: stopped", out.text())
+        self.assertFalse(mh.sanitizer_lines(err.text()), err.text())
+
+    def test_named_sockets(self):
+        p1 = free_port()
+        p2 = free_port()
+        while p2 == p1:
+            p2 = free_port()
+        proc, out, err = self.activate([p1, p2], ["http", "https"], ["--log-level", "info"])
         c = mh.Client("127.0.0.1", p1)
         self.addCleanup(c.close)
         c.send(mh.get("/index.html"))
@@ -656,14 +682,39 @@ class SocketActivation(unittest.TestCase):
             r = t.request("GET", "/index.html")
         self.assertEqual((r.status, r.body), (200, mh.IT_WORKS))
         c.close()
+        self.stop(proc, out, err)
 
-        proc.send_signal(signal.SIGTERM)
-        status = proc.wait(mh.STOP_TIMEOUT)
-        out.join(5)
-        err.join(5)
-        self.assertEqual(status, 0, err.text())
-        self.assertIn("mote-sample: stopped", out.text())
-        self.assertFalse(mh.sanitizer_lines(err.text()), err.text())
+    def test_contrib_units(self):
+        """contrib/systemd as README's Deploying section installs it: the socket's name and
+        the service's command line, started the way systemd starts them; and the units pass
+        `systemd-analyze verify` (with ExecStart pointing at this build's sample)."""
+        service = os.path.join(CONTRIB, "mote.service")
+        socket_unit = os.path.join(CONTRIB, "mote.socket")
+        names = unit_values(socket_unit, "FileDescriptorName")
+        self.assertEqual(names, ["http"])
+        exec_start = unit_values(service, "ExecStart")[0].split()
+        self.assertEqual(exec_start[0], "/usr/local/bin/mote-sample")
+        port = free_port()
+        proc, out, err = self.activate([port], names, exec_start[1:])
+        with mh.Client("127.0.0.1", port) as c:
+            r = c.request("GET", "/healthz")
+        self.assertEqual((r.status, r.body), (200, b"ok\n"))
+        self.assertEqual(unit_values(service, "KillSignal"), ["SIGTERM"])
+        self.stop(proc, out, err)
+        analyze = shutil.which("systemd-analyze")
+        if analyze:
+            d = tempfile.mkdtemp(prefix="mote-units-")
+            self.addCleanup(shutil.rmtree, d, True)
+            for name in ("mote.service", "mote.socket", "mote-https.socket"):
+                with open(os.path.join(CONTRIB, name)) as f:
+                    text = f.read().replace("/usr/local/bin/mote-sample", mh.sample_path())
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text)
+            v = subprocess.run([analyze, "verify", "--man=no"] +
+                               [os.path.join(d, n) for n in ("mote.socket", "mote.service",
+                                                             "mote-https.socket")],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual((v.returncode, v.stderr.strip()), (0, ""), v.stdout + v.stderr)
 
 
 if __name__ == "__main__":
