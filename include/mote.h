@@ -385,7 +385,8 @@ int mote_listener_http2(mote_server *srv, int listener, unsigned modes);
  * (mote_request_proxy_addr()), and a LOCAL header (the proxy's health check) keeps the
  * socket's own. A connection without a valid header within handshake_timeout_ms and
  * proxy_max_header bytes is closed unanswered. Never optional: a listener that took either
- * would let any client name its own address. Returns 0 or MOTE_EINVAL. */
+ * would let any client name its own address. Returns 0, MOTE_EINVAL, or MOTE_ENOTSUP where
+ * MOTE_CONFIG_PROXY is 0. */
 int mote_listener_proxy_protocol(mote_server *srv, int listener);
 
 /** A listening socket the process was given (systemd's socket activation, a supervisor's

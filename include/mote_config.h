@@ -146,6 +146,10 @@
 
 /* ---- deployment -------------------------------------------------------------------------- */
 
+#ifndef MOTE_CONFIG_PROXY
+#define MOTE_CONFIG_PROXY 1 /**< PROXY protocol listeners and trusted Forwarded fields */
+#endif
+
 #ifndef MOTE_CONFIG_PROXY_MAX_HEADER
 #define MOTE_CONFIG_PROXY_MAX_HEADER 536 /**< bytes of a PROXY protocol header (v2 with TLVs) */
 #endif

@@ -32,8 +32,18 @@ bytes() { printf "%d B" "$1"; }
 
 # -- Cortex-M4
 arm=(-mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections "${warn[@]}")
-for c in $core; do arm-none-eabi-gcc "${arm[@]}" -c "$c" -o "$(obj "$out/arm" "$c")"; done
+# without the deployment switch (MOTE_CONFIG_PROXY: PROXY protocol, trusted proxies), which
+# is measured on its own below
+for c in $core; do
+  arm-none-eabi-gcc "${arm[@]}" -DMOTE_CONFIG_PROXY=0 -c "$c" -o "$(obj "$out/arm" "$c")"
+done
 arm_flash=$(flash arm-none-eabi-size $(for c in $core; do obj "$out/arm" "$c"; done))
+mkdir -p "$out/arm-proxy"
+arm_proxy=$(for c in src/core/proxy.c src/core/addr.c src/engine/forwarded.c; do
+  arm-none-eabi-gcc "${arm[@]}" -c "$c" -o "$(obj "$out/arm-proxy" "$c")"
+  obj "$out/arm-proxy" "$c"; done)
+arm_proxy=$(( $(flash arm-none-eabi-size $arm_proxy) - \
+  $(flash arm-none-eabi-size "$out/arm/proxy.o" "$out/arm/addr.o" "$out/arm/forwarded.o") ))
 # of it, the portable server (slots, timers, posts, logging) beside the sans-I/O layers
 arm_engine=$(flash arm-none-eabi-size "$out/arm/engine.o")
 # of it, WebSocket (the protocol, its handshake, SHA-1, UTF-8), which MOTE_CONFIG_WS=0 leaves out
@@ -86,7 +96,8 @@ table() {
   echo "| | Cortex-M4, portable layers (-Os) | Cortex-M4, + embedded files (-Os) | x86-64, library without TLS (-Os) | x86-64, with TLS |"
   echo "|---|---|---|---|---|"
   echo "| flash (text + rodata + data) | $(kib "$arm_flash") ($(kib $((arm_flash - arm_engine)))" \
-       "sans-I/O, of which $(kib "$arm_ws") WebSocket, + $(kib "$arm_engine") engine) |" \
+       "sans-I/O, of which $(kib "$arm_ws") WebSocket, + $(kib "$arm_engine") engine;" \
+       "PROXY protocol and trusted proxies, MOTE_CONFIG_PROXY: + $(kib "$arm_proxy")) |" \
        "+ $(kib "$arm_static") |" \
        "$(kib "$host_plain") |" \
        "$(kib $((host_plain + host_tls))) + mbedTLS $(kib "$mbedtls") |"

@@ -88,7 +88,9 @@ int addr_format(const mote_addr *a, char *buf, size_t len)
     return MOTE_OK;
 }
 
-/* ---- parsing ---------------------------------------------------------------------------- */
+/* ---- parsing (for trusted proxies' networks and forwarded fields) -------------------------- */
+
+#if MOTE_CONFIG_PROXY
 
 /* A decimal octet 0..255 without leading zeros at s[*i]; -1 when there is none. */
 static int parse_octet(const char *s, size_t n, size_t *i)
@@ -200,3 +202,5 @@ int addr_in_network(const mote_addr *a, const mote_addr *net, unsigned bits)
     if (memcmp(x.bytes, net->bytes, whole) != 0) return 0;
     return rest == 0 || ((x.bytes[whole] ^ net->bytes[whole]) & (0xffu << (8 - rest)) & 0xffu) == 0;
 }
+
+#endif /* MOTE_CONFIG_PROXY */

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "core/chars.h"
+#include "mote.h"
+
+#if MOTE_CONFIG_PROXY
 
 /* The shortest header of either version: "PROXY UNKNOWN\r\n". */
 #define PROXY_V1_MIN 15
@@ -406,3 +409,5 @@ int proxy_parse(const uint8_t *buf, size_t len, size_t max, proxy_info *out)
     if (buf[0] == pp2_sig[0]) return pp_v2(buf, len, max, out);
     return PROXY_BAD;
 }
+
+#endif /* MOTE_CONFIG_PROXY */

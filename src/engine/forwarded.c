@@ -1,9 +1,12 @@
 /* forwarded.c - see forwarded.h. */
 #include "engine/forwarded.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/chars.h"
+
+#if MOTE_CONFIG_PROXY
 
 #define HOPS_MAX 16 /* hops looked at, from the nearest: enough for any real chain */
 
@@ -274,3 +277,28 @@ void forwarded_client(const mote_request *req, const mote_addr *peer, const trus
         if (!trusted(&h->addr, nets, count)) return;
     }
 }
+
+#else /* without it, no network is trusted: the peer is the client */
+
+int trusted_parse(const char *list, const mote_allocator *a, trusted_net **out, size_t *count,
+                  char *err, size_t err_len)
+{
+    (void)a;
+    *out = NULL;
+    *count = 0;
+    if (!list || !*list) return MOTE_OK;
+    if (err_len) snprintf(err, err_len, "(MOTE_CONFIG_PROXY is 0)");
+    return MOTE_ENOTSUP;
+}
+
+void forwarded_client(const mote_request *req, const mote_addr *peer, const trusted_net *nets,
+                      size_t count, mote_addr *client, int *https)
+{
+    (void)req;
+    (void)nets;
+    (void)count;
+    (void)https;
+    *client = *peer;
+}
+
+#endif

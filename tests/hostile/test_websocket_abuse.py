@@ -55,7 +55,7 @@ PAGE = 4096
 LIMIT = 16 * MIB                # /ws's largest message (examples/sample/live.c ECHO_MAX_MESSAGE)
 BASE_ARGS = ("--tls-port", "off", "--bind", "127.0.0.1", "--log-level", "warn")
 MAX_LATENCY = 1.0               # seconds, for every probe beside an attack
-BLOCK = 48 * KIB                # a connection's pooled blocks (README "Memory": 48 272 bytes)
+BLOCK = 48 * KIB                # a connection's pooled blocks (README "Memory": 48 304 bytes)
 
 # 1: idle sockets
 N_WS = 10000

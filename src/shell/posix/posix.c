@@ -495,6 +495,7 @@ static void advance_handshake(posix_conn *pc)
  * up to the header's end. Returns 1 when the header is complete, 0 to wait, -1 to close. */
 static int gather_proxy_header(posix_conn *pc, proxy_info *info)
 {
+#if MOTE_CONFIG_PROXY
     engine_conn *ec = engine_conn_of_shell(pc);
     size_t max = engine_config(pc->ps->srv)->proxy_max_header, space;
     char *at;
@@ -515,6 +516,11 @@ static int gather_proxy_header(posix_conn *pc, proxy_info *info)
     if (recv(pc->fd, at + pc->proxy_have, (size_t)n, 0) != n) return -1;
     pc->proxy_have = (uint16_t)(pc->proxy_have + (size_t)n);
     return r > 0;
+#else
+    (void)pc;
+    (void)info;
+    return -1;
+#endif
 }
 
 static void log_proxy(posix_conn *pc, const char *what)
@@ -1056,6 +1062,7 @@ int mote_listener_proxy_protocol(mote_server *s, int i)
 {
     unsigned k;
     if (!s || i < 0 || (size_t)i >= shell_of(s)->listener_count) return MOTE_EINVAL;
+    if (!MOTE_CONFIG_PROXY) return MOTE_ENOTSUP;
     for (k = 0; k <= shell_of(s)->worker_count; k++)
         shell_of(mote_server_loop(s, k))->listeners[i]->proxy = 1;
     return MOTE_OK;
