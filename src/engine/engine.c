@@ -662,6 +662,12 @@ void engine_handshake_done(engine_conn *ec, const char *alpn, int resumed)
         ec->core.proto = ec->core.env->h2_proto;
 }
 
+/* Bytes moved in the connection's window of min_rate_bytes (saturating). */
+static void count_rate(engine_conn *ec, size_t n)
+{
+    ec->rate_bytes = n < UINT32_MAX - ec->rate_bytes ? ec->rate_bytes + (uint32_t)n : UINT32_MAX;
+}
+
 size_t engine_read_space(engine_conn *ec, char **at)
 {
     mote_server *s = engine_server_of(ec);
@@ -686,7 +692,7 @@ void engine_received(engine_conn *ec, size_t n)
     if (ec->timer.list == &s->timers[T_BODY] || ec->timer.list == &s->timers[T_WS_IDLE])
         timer_arm(ec->timer.list, &ec->timer, s->now);
     s->st.bytes_in += n;
-    ec->rate_bytes = n < UINT32_MAX - ec->rate_bytes ? ec->rate_bytes + (uint32_t)n : UINT32_MAX;
+    count_rate(ec, n);
     conn_received(&ec->core, n);
 }
 
@@ -704,7 +710,7 @@ void engine_sent(engine_conn *ec, size_t n)
     mote_server *s = engine_server_of(ec);
     if (ec->timer.list == &s->timers[T_WRITE]) timer_arm(&s->timers[T_WRITE], &ec->timer, s->now);
     s->st.bytes_out += n;
-    ec->rate_bytes = n < UINT32_MAX - ec->rate_bytes ? ec->rate_bytes + (uint32_t)n : UINT32_MAX;
+    count_rate(ec, n);
     conn_sent(&ec->core, n);
 }
 
