@@ -74,6 +74,7 @@ struct mote_server {
     mote_server **workers;
     unsigned worker_count, loop_index;
     int fixed_memory;                 /* static-memory mode: nothing is allocated after creation */
+    int logs_access;                  /* an access line per request (level and format) */
     uint64_t started;                 /* now, at creation */
     mote_stats st;                    /* the counters of mote_server_stats() */
     uint64_t next_trim;               /* when the pools next give back idle blocks */
@@ -663,8 +664,9 @@ void engine_handshake_done(engine_conn *ec, const char *alpn, int resumed)
 }
 
 /* Bytes moved in the connection's window of min_rate_bytes (saturating). */
-static void count_rate(engine_conn *ec, size_t n)
+static void count_rate(const mote_server *s, engine_conn *ec, size_t n)
 {
+    if (!s->cfg.min_rate_bytes) return;
     ec->rate_bytes = n < UINT32_MAX - ec->rate_bytes ? ec->rate_bytes + (uint32_t)n : UINT32_MAX;
 }
 
@@ -692,7 +694,7 @@ void engine_received(engine_conn *ec, size_t n)
     if (ec->timer.list == &s->timers[T_BODY] || ec->timer.list == &s->timers[T_WS_IDLE])
         timer_arm(ec->timer.list, &ec->timer, s->now);
     s->st.bytes_in += n;
-    count_rate(ec, n);
+    count_rate(s, ec, n);
     conn_received(&ec->core, n);
 }
 
@@ -710,7 +712,7 @@ void engine_sent(engine_conn *ec, size_t n)
     mote_server *s = engine_server_of(ec);
     if (ec->timer.list == &s->timers[T_WRITE]) timer_arm(&s->timers[T_WRITE], &ec->timer, s->now);
     s->st.bytes_out += n;
-    count_rate(ec, n);
+    count_rate(s, ec, n);
     conn_sent(&ec->core, n);
 }
 
@@ -973,6 +975,7 @@ void mote_server_stats(const mote_server *s, mote_stats *out)
     memset(out, 0, sizeof *out);
     if (!s) return;
     *out = s->st;
+    out->requests = s->st.requests_http1 + s->st.requests_http2;
     for (i = 0; s->slots && i < s->slots_used; i++) {
         const engine_conn *ec = slot(s, i);
         if (ec->state == CS_FREE) continue;
@@ -1067,15 +1070,11 @@ int mote_timer_stop(mote_server *s, int id)
 
 /* ---- the hooks of the connections ----------------------------------------------------------- */
 
-static int logs_access(const mote_server *s)
-{
-    return engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF;
-}
-
-/* Microseconds: the clock itself for the access line, else the loop's tick (no system call). */
+/* The exchange's clock: microseconds for the access line, else the loop's tick in
+ * milliseconds (no system call per request). */
 static uint64_t exchange_clock(const mote_server *s)
 {
-    return logs_access(s) ? s->shell->now_us(s->shell_state) : s->now * 1000u;
+    return s->logs_access ? s->shell->now_us(s->shell_state) : s->now;
 }
 
 static void on_exchange_begin(mote_exchange *x)
@@ -1083,18 +1082,17 @@ static void on_exchange_begin(mote_exchange *x)
     x->begun = exchange_clock(x->conn->env->owner);
 }
 
-static void count_exchange(mote_server *s, const mote_exchange *x, uint64_t micros)
+static void count_exchange(mote_server *s, const mote_exchange *x, uint64_t ms)
 {
     static const uint32_t bounds[] = MOTE_LATENCY_BOUNDS_MS;
-    uint64_t ms = micros / 1000u;
+    unsigned status = x->res.status;
     size_t b = 0;
-    if (x->res.status >= 100 && x->res.status < 600) s->st.status[x->res.status / 100 - 1]++;
-    if (x->conn->proto == s->env.h2_proto && s->env.h2_proto) s->st.requests_http2++;
+    if (status - 100u < 500u) s->st.status[status / 100u - 1u]++;
+    if (s->env.h2_proto && x->conn->proto == s->env.h2_proto) s->st.requests_http2++;
     else s->st.requests_http1++;
     while (b < sizeof bounds / sizeof bounds[0] && ms > bounds[b]) b++;
     s->st.latency[b]++;
     s->st.latency_ms_sum += ms;
-    s->st.requests++;
 }
 
 static void log_access(mote_server *s, const mote_exchange *x, uint64_t micros);
@@ -1102,9 +1100,13 @@ static void log_access(mote_server *s, const mote_exchange *x, uint64_t micros);
 static void on_exchange_end(mote_exchange *x)
 {
     mote_server *s = x->conn->env->owner;
-    uint64_t micros = x->req.valid ? exchange_clock(s) - x->begun : 0;
-    count_exchange(s, x, micros);
-    if (logs_access(s)) log_access(s, x, micros);
+    uint64_t took = x->req.valid ? exchange_clock(s) - x->begun : 0;
+    if (!s->logs_access) {
+        count_exchange(s, x, took);
+        return;
+    }
+    count_exchange(s, x, took / 1000u);
+    log_access(s, x, took);
 }
 
 static void log_access(mote_server *s, const mote_exchange *x, uint64_t micros)
@@ -1263,6 +1265,7 @@ static void env_init(mote_server *s)
     e->ws_buffered = &s->ws_buffered;
     e->first_proto = &h1_proto;
     e->owner = s;
+    s->logs_access = engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF;
     e->exchange_begin = on_exchange_begin; /* mote_stats, and the access line */
     e->exchange_end = on_exchange_end;
     e->kick = on_kick;
