@@ -670,7 +670,8 @@ int mote_request_peer(const mote_request *req, char *buf, size_t buf_len, uint16
 int mote_request_client_addr(const mote_request *req, char *buf, size_t buf_len, uint16_t *port);
 
 /** "https" or "http": the scheme the client used, as the hop mote_request_client_addr() took
- * the client from says (Forwarded's proto=, X-Forwarded-Proto), else the connection's own. */
+ * the client from says (Forwarded's proto=, X-Forwarded-Proto), else the connection's own
+ * (TLS to mote, or TLS to the proxy as its PROXY v2 header's SSL field says). */
 const char *mote_request_client_scheme(const mote_request *req);
 
 /** The address of the proxy that sent the connection's PROXY protocol header (the socket's

@@ -51,7 +51,8 @@ typedef struct shell_ops {
      * pages go); may be NULL. */
     void (*memory_returned)(void *shell);
     /* The proxy a connection came through (its PROXY protocol header gave the peer's
-     * address); 0 and *out filled, or -1 for a direct connection. May be NULL. */
+     * address): *out filled and 0, or 1 when the header said the client spoke TLS to the
+     * proxy; -1 for a direct connection. May be NULL. */
     int (*via)(void *shell, engine_conn *ec, mote_addr *out);
     /* Whether bytes handed to the transport still wait for the peer to take them (a reader
      * slower than the kernel's buffers); may be NULL. */
@@ -166,7 +167,7 @@ void engine_preamble_done(engine_conn *ec);
 void engine_count_refused(mote_server *s);
 void engine_count_error(mote_server *s, enum mote_error_kind kind);
 
-/* The proxy a connection came through (PROXY protocol), as its shell knows it: 0, or -1. */
+/* The proxy a connection came through (PROXY protocol), as its shell knows it (shell_ops.via). */
 int engine_via(const mote_conn *c, mote_addr *out);
 /* mote_config.trusted_proxies, parsed. */
 const struct trusted_net *engine_trusted(const mote_server *s, size_t *count);

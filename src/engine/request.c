@@ -128,8 +128,8 @@ static mote_addr client_of(const mote_request *req, int *https)
     const mote_conn *c = conn_of(req);
     size_t count;
     const trusted_net *nets = engine_trusted(c->env->owner, &count);
-    mote_addr client;
-    *https = c->is_tls;
+    mote_addr client, via;
+    *https = c->is_tls || engine_via(c, &via) == 1;
     forwarded_client(req, &c->peer, nets, count, &client, https);
     return client;
 }

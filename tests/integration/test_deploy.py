@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import moteharness as mh  # noqa: E402
 
 PP2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
-PP2_TYPE_AUTHORITY, PP2_TYPE_CRC32C, PP2_TYPE_NOOP = 0x02, 0x03, 0x04
+PP2_TYPE_AUTHORITY, PP2_TYPE_CRC32C, PP2_TYPE_NOOP, PP2_TYPE_SSL = 0x02, 0x03, 0x04, 0x20
+PP2_CLIENT_SSL = 0x01
 
 
 def crc32c(data):
@@ -306,6 +307,15 @@ class ProxyProtocol(mh.SampleTestCase):
         self.assertIn(b"Client: 203.0.113.7 (http)", client_lines(r.body))
         self.assertRegex(line, r'^\[info\] 203\.0\.113\.7:6002 "GET /headers/v2-pieces ')
 
+    def test_v2_ssl_flag_is_the_scheme(self):
+        # the client spoke TLS to the proxy (PP2_TYPE_SSL, PP2_CLIENT_SSL, verified): https
+        ssl_tlv = struct.pack("!BI", PP2_CLIENT_SSL, 0) + tlv(0x21, b"TLSv1.3")
+        r, line, _ = self.headers_page(
+            proxy_v2(sport=6003, dport=self.sample.http_port, tlvs=[(PP2_TYPE_SSL, ssl_tlv)]),
+            "/headers/v2-ssl")
+        self.assertEqual(client_lines(r.body), [b"Client: 203.0.113.7 (https)",
+                                                b"Proxy: 127.0.0.1"])
+
     def test_v1_in_pieces(self):
         r, line, _ = self.headers_page(
             b"PROXY TCP4 198.51.100.1 127.0.0.1 6003 %d\r\n" % self.sample.http_port,
@@ -470,6 +480,30 @@ class Metrics(mh.SampleTestCase):
                          {k: v["type"] for k, v in fams.items()})
         # one more response (the first /metrics) since
         self.assertEqual(sample_value(again, "mote_responses_total", **{"class": "2xx"}), 4)
+
+    def test_tls_handshakes_counted(self):
+        # a full handshake, a resumed one (the first session offered again), a failed one
+        s = self.start_sample("--bind", "127.0.0.1", "--log-level", "warn")
+        ctx = mh.insecure_context()
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2   # a session to resume on both backends
+        with socket.create_connection(("127.0.0.1", s.tls_port), timeout=mh.IO_TIMEOUT) as raw:
+            with ctx.wrap_socket(raw) as t:
+                c = mh.Client("127.0.0.1", s.tls_port, sock=t)
+                self.assertEqual(c.request("GET", "/index.html").status, 200)
+                session = t.session
+        with socket.create_connection(("127.0.0.1", s.tls_port), timeout=mh.IO_TIMEOUT) as raw:
+            with ctx.wrap_socket(raw, session=session) as t:
+                c = mh.Client("127.0.0.1", s.tls_port, sock=t)
+                self.assertEqual(c.request("GET", "/index.html").status, 200)
+                self.assertTrue(t.session_reused)
+        with socket.create_connection(("127.0.0.1", s.tls_port), timeout=mh.IO_TIMEOUT) as raw:
+            raw.sendall(b"\x16\x03\x01\x00\x05hello")     # a record no handshake survives
+            read_all(mh.Client("127.0.0.1", s.tls_port, sock=raw))
+        with s.connect() as c:
+            fams = parse_exposition(c.request("GET", "/metrics").body.decode("utf-8"))
+        self.assertEqual(sample_value(fams, "mote_tls_handshakes_total", result="full"), 1)
+        self.assertEqual(sample_value(fams, "mote_tls_handshakes_total", result="resumed"), 1)
+        self.assertEqual(sample_value(fams, "mote_tls_handshakes_total", result="failed"), 1)
 
     def test_parser_is_strict(self):
         good = ("# HELP a_total A.\n# TYPE a_total counter\na_total 1\n"

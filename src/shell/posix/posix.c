@@ -76,6 +76,7 @@ typedef struct posix_conn {
     unsigned read_all : 1;         /* the last read left the socket empty */
     unsigned awaits_proxy : 1;     /* its PROXY protocol header is still to come */
     unsigned has_via : 1;          /* `via` is the proxy that sent it */
+    unsigned via_tls : 1;          /* and the client spoke TLS to it (PROXY v2's SSL TLV) */
     uint16_t proxy_have;           /* bytes of that header read so far (at the block's start) */
     int fd;
     mote_addr via;
@@ -228,7 +229,7 @@ static int posix_via(void *shell, engine_conn *ec, mote_addr *out)
     (void)shell;
     if (!pc->has_via) return -1;
     *out = pc->via;
-    return 0;
+    return pc->via_tls;
 }
 
 /* Bytes the kernel still holds for the peer (SIOCOUTQ, where the system has it). */
@@ -553,6 +554,7 @@ static void read_proxy_header(posix_conn *pc)
     if (!info.local) {
         pc->via = ec->core.peer;
         pc->has_via = 1;
+        pc->via_tls = info.ssl != 0;
         ec->core.peer = info.src;
         log_proxy(pc, "the client's address"); /* logged as the client, sent by the proxy */
     }
