@@ -71,6 +71,16 @@ static inline int char_lower(int c)
 }
 
 /* Writes v in decimal at p (at most 20 bytes, no NUL); returns where it ends. */
+/* Whether s[0..n) is the NUL-terminated `name`, without regard to case (field names). */
+static inline int chars_equal_nocase(const char *s, size_t n, const char *name)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (char_lower((unsigned char)s[i]) != char_lower((unsigned char)name[i])) return 0;
+    }
+    return name[n] == '\0';
+}
+
 static inline char *decimal_write(char *p, uint64_t v)
 {
     char digits[20];

@@ -176,8 +176,7 @@ static void config_log(const mote_config *cfg, const char *fmt, ...)
     va_end(ap);
 }
 
-/* "127.0.0.1" or "[::1]", for log lines. */
-static void peer_text(const mote_addr *a, char *buf, size_t len)
+void engine_peer_text(const mote_addr *a, char *buf, size_t len)
 {
     char addr[ADDR_TEXT_MAX];
     if (addr_format(a, addr, sizeof addr) < 0) addr[0] = '\0';
@@ -1159,9 +1158,9 @@ static int on_borrow(mote_conn *c)
 static void on_note(mote_exchange *x, int level, const char *what)
 {
     mote_server *s = x->conn->env->owner;
-    char peer[ADDR_TEXT_MAX + 2];
+    char peer[ENGINE_PEER_TEXT_MAX];
     if (!engine_log_enabled(s, level)) return;
-    peer_text(&x->conn->peer, peer, sizeof peer);
+    engine_peer_text(&x->conn->peer, peer, sizeof peer);
     if (x->req.valid)
         engine_log(s, level, "%s port %u, %s %s: %s", peer, (unsigned)x->conn->peer.port,
                    mote_request_method(&x->req), mote_request_target(&x->req), what);
@@ -1265,7 +1264,8 @@ static void env_init(mote_server *s)
     e->ws_buffered = &s->ws_buffered;
     e->first_proto = &h1_proto;
     e->owner = s;
-    s->logs_access = engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF;
+    s->logs_access =
+        engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF;
     e->exchange_begin = on_exchange_begin; /* mote_stats, and the access line */
     e->exchange_end = on_exchange_end;
     e->kick = on_kick;

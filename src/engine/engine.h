@@ -100,6 +100,9 @@ unsigned engine_h2_modes(const mote_server *s);
 
 /* Logs one line at `level` (printf-style) when the configuration passes it. */
 void engine_log(mote_server *s, int level, const char *fmt, ...);
+/* An address for log lines: "127.0.0.1" or "[::1]" (ENGINE_PEER_TEXT_MAX bytes suffice). */
+#define ENGINE_PEER_TEXT_MAX (ADDR_TEXT_MAX + 2)
+void engine_peer_text(const mote_addr *a, char *buf, size_t len);
 int engine_log_enabled(const mote_server *s, int level);
 
 /* Several loops (the POSIX shell's workers): loop 0 is the server, loops 1.. its workers. */

@@ -117,16 +117,6 @@ static void trim(const char **s, size_t *n)
     while (*n && is_space((*s)[*n - 1])) (*n)--;
 }
 
-static int equals_nocase(const char *s, size_t n, const char *lit)
-{
-    size_t i;
-    if (strlen(lit) != n) return 0;
-    for (i = 0; i < n; i++) {
-        if (char_lower((unsigned char)s[i]) != lit[i]) return 0;
-    }
-    return 1;
-}
-
 /* A node of Forwarded's for= (RFC 7239 §6): "192.0.2.1", "192.0.2.1:80", "[2001:db8::1]:80";
  * "unknown" and obfuscated names leave the address unreadable. */
 static void read_node(const char *s, size_t n, mote_addr *out)
@@ -173,13 +163,13 @@ static void read_element(const char *s, size_t n, hop *h)
         trim(&pair, &len);
         if ((eq = memchr(pair, '=', len)) == NULL) continue;
         klen = (size_t)(eq - pair);
-        if (equals_nocase(pair, klen, "for")) {
+        if (chars_equal_nocase(pair, klen, "for")) {
             read_node(eq + 1, len - klen - 1, &h->addr);
-        } else if (equals_nocase(pair, klen, "proto")) {
+        } else if (chars_equal_nocase(pair, klen, "proto")) {
             const char *v = eq + 1;
             size_t vlen = len - klen - 1;
             if (vlen >= 2 && v[0] == '"') v++, vlen -= 2;
-            h->https = equals_nocase(v, vlen, "https");
+            h->https = chars_equal_nocase(v, vlen, "https");
         }
     }
 }
@@ -217,7 +207,8 @@ static void read_fields(const mote_request *req, const char *name, int forwarded
     size_t i, count = mote_request_header_count(req);
     for (i = 0; i < count; i++) {
         mote_header f;
-        if (mote_request_header_at(req, i, &f) == MOTE_OK && equals_nocase(f.name, f.name_len, name))
+        if (mote_request_header_at(req, i, &f) == MOTE_OK &&
+            chars_equal_nocase(f.name, f.name_len, name))
             read_list(f.value, f.value_len, forwarded, c);
     }
 }
@@ -230,7 +221,7 @@ static void read_proto_fields(const mote_request *req, hops *p)
         mote_header f;
         size_t k = 0;
         if (mote_request_header_at(req, i, &f) < 0 ||
-            !equals_nocase(f.name, f.name_len, "x-forwarded-proto"))
+            !chars_equal_nocase(f.name, f.name_len, "x-forwarded-proto"))
             continue;
         while (k <= f.value_len) {
             const char *e = f.value + k;
@@ -238,7 +229,7 @@ static void read_proto_fields(const mote_request *req, hops *p)
             while (k + len < f.value_len && e[len] != ',') len++;
             k += len + 1;
             trim(&e, &len);
-            if (len) push_hop(p)->https = equals_nocase(e, len, "https");
+            if (len) push_hop(p)->https = chars_equal_nocase(e, len, "https");
         }
     }
 }

@@ -71,22 +71,13 @@ int mote_request_header_at(const mote_request *req, size_t i, mote_header *out)
     return MOTE_OK;
 }
 
-static int name_equals(const char *a, size_t len, const char *b)
-{
-    size_t i;
-    for (i = 0; i < len; i++) {
-        if (char_lower((unsigned char)a[i]) != char_lower((unsigned char)b[i])) return 0;
-    }
-    return b[len] == '\0';
-}
-
 static const char *field_value(const char *base, const hdr_span *fields, uint32_t count,
                                const char *name)
 {
     size_t len = strlen(name);
     uint32_t i;
     for (i = 0; i < count; i++) {
-        if (fields[i].name_len == len && name_equals(base + fields[i].name_off, len, name))
+        if (fields[i].name_len == len && chars_equal_nocase(base + fields[i].name_off, len, name))
             return base + fields[i].value_off;
     }
     return NULL;

@@ -463,12 +463,11 @@ static void serve_held_input(posix_conn *pc)
 static void log_handshake_failure(posix_conn *pc)
 {
     const mote_conn *c = &engine_conn_of_shell(pc)->core;
-    char addr[ADDR_TEXT_MAX], why[200];
+    char peer[ENGINE_PEER_TEXT_MAX], why[200];
     if (!engine_log_enabled(pc->ps->srv, MOTE_LOG_DEBUG)) return;
-    if (addr_format(&c->peer, addr, sizeof addr) < 0) addr[0] = '\0';
+    engine_peer_text(&c->peer, peer, sizeof peer);
     tls_failure(pc->tls, why, sizeof why);
-    engine_log(pc->ps->srv, MOTE_LOG_DEBUG, "TLS handshake with %s%s%s port %u failed: %s",
-               c->peer.family == 6 ? "[" : "", addr, c->peer.family == 6 ? "]" : "",
+    engine_log(pc->ps->srv, MOTE_LOG_DEBUG, "TLS handshake with %s port %u failed: %s", peer,
                (unsigned)c->peer.port, why);
 }
 
@@ -527,11 +526,10 @@ static int gather_proxy_header(posix_conn *pc, proxy_info *info)
 static void log_proxy(posix_conn *pc, const char *what)
 {
     const mote_conn *c = &engine_conn_of_shell(pc)->core;
-    char addr[ADDR_TEXT_MAX];
+    char peer[ENGINE_PEER_TEXT_MAX];
     if (!engine_log_enabled(pc->ps->srv, MOTE_LOG_DEBUG)) return;
-    if (addr_format(&c->peer, addr, sizeof addr) < 0) addr[0] = '\0';
-    engine_log(pc->ps->srv, MOTE_LOG_DEBUG, "PROXY header from %s%s%s port %u: %s",
-               c->peer.family == 6 ? "[" : "", addr, c->peer.family == 6 ? "]" : "",
+    engine_peer_text(&c->peer, peer, sizeof peer);
+    engine_log(pc->ps->srv, MOTE_LOG_DEBUG, "PROXY header from %s port %u: %s", peer,
                (unsigned)c->peer.port, what);
 }
 
@@ -639,7 +637,7 @@ static int accept_clients(posix_shell *ps, listener *l)
     int i;
     for (i = 0; i < ACCEPT_BATCH; i++) {
         mote_addr peer;
-        char text[ADDR_TEXT_MAX];
+        char text[ENGINE_PEER_TEXT_MAX];
         posix_conn *pc;
         int fd = ps->io.accept(ps->io.ctx, l->fd, &peer);
         if (fd < 0) {
@@ -649,20 +647,22 @@ static int accept_clients(posix_shell *ps, listener *l)
                 engine_log(ps->srv, MOTE_LOG_WARN, "accept failed: %s", strerror(errno));
             return i;
         }
-        if (addr_format(&peer, text, sizeof text) < 0) text[0] = '\0';
         pc = start_connection(ps, l, fd, &peer);
         if (!pc) {
-            if (engine_log_enabled(ps->srv, MOTE_LOG_WARN))
-                engine_log(ps->srv, MOTE_LOG_WARN, "connection from %s%s%s port %u refused: %s",
-                           peer.family == 6 ? "[" : "", text, peer.family == 6 ? "]" : "",
-                           (unsigned)peer.port, "too many connections");
+            if (engine_log_enabled(ps->srv, MOTE_LOG_WARN)) {
+                engine_peer_text(&peer, text, sizeof text);
+                engine_log(ps->srv, MOTE_LOG_WARN, "connection from %s port %u refused: %s",
+                           text, (unsigned)peer.port, "too many connections");
+            }
             refuse(fd, !l->tls);
             continue;
         }
-        if (engine_log_enabled(ps->srv, MOTE_LOG_INFO))
-            engine_log(ps->srv, MOTE_LOG_INFO, "connection accepted: address %s%s%s, port %u",
-                       peer.family == 6 ? "[" : "", text, peer.family == 6 ? "]" : "",
+        /* the text only when the line is written: accepting is on the hot path */
+        if (engine_log_enabled(ps->srv, MOTE_LOG_INFO)) {
+            engine_peer_text(&peer, text, sizeof text);
+            engine_log(ps->srv, MOTE_LOG_INFO, "connection accepted: address %s, port %u", text,
                        (unsigned)peer.port);
+        }
         /* A client sends its request (or ClientHello) right behind the TCP handshake: try it
          * now, and ask the loop to watch the socket only if it has to wait. */
         conn_event(pc, LOOP_READ);
@@ -1031,7 +1031,8 @@ static int listen_all(mote_server *s, const char *addr, uint16_t port, int fd,
     port = ps->listeners[index]->port;
     for (i = 0; i < ps->worker_count; i++) {
         int dup_fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-        int rc = fd >= 0 && dup_fd < 0 ? MOTE_ESYS : listen_one(ps->workers[i], addr, port, dup_fd, tls);
+        int rc = fd >= 0 && dup_fd < 0 ? MOTE_ESYS
+                                       : listen_one(ps->workers[i], addr, port, dup_fd, tls);
         if (rc < 0) return rc;
         /* a client resumes on whichever loop takes it */
         if (tls) tls_ctx_share_tickets(shell_of(ps->workers[i])->listeners[rc]->tls,
