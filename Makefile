@@ -4,7 +4,7 @@ BUILD ?= build/release
 ARGS ?=
 SECONDS ?= 60
 
-.PHONY: all run test sample clean fuzz bench docs
+.PHONY: all run test sample clean fuzz bench docs lwip-sample lwip-demo lwip-check
 
 all: sample
 
@@ -35,3 +35,19 @@ clean:
 # `make docs`: the API reference from include/mote.h into build/docs/html (Doxygen).
 docs:
 	scripts/docs.sh build/docs
+
+# mote on lwIP (Debian's liblwip, the unix port): `make lwip-demo` serves the sample's pages over
+# lwIP's own TCP/IP on a TAP device (as root; prints the URL to open); `make lwip-check` runs the
+# end-to-end check alone, in a network namespace of its own.
+LWIP_BUILD ?= build/lwip
+
+lwip-sample:
+	scripts/deps.sh test
+	cmake -S . -B $(LWIP_BUILD) -DCMAKE_BUILD_TYPE=Release -DMOTE_TESTS=OFF >/dev/null
+	cmake --build $(LWIP_BUILD) -j $$(nproc) --target mote-lwip-sample
+
+lwip-demo: lwip-sample
+	scripts/lwip-demo.sh $(LWIP_BUILD)/mote-lwip-sample
+
+lwip-check: lwip-sample
+	/usr/bin/python3 tests/lwip/check.py $(LWIP_BUILD)/mote-lwip-sample

@@ -4,7 +4,7 @@
 set -eu
 
 run_pkgs="cmake make gcc libc6-dev libmbedtls-dev zlib1g-dev libnghttp2-dev"
-test_pkgs="$run_pkgs clang python3 python3-websockets curl wget apache2-utils valgrind libhttp-parser-dev libcjson-dev chromium slowhttptest testssl.sh sslscan gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm doxygen nghttp2-client python3-h2 python3-hpack python3-hyperframe libssl-dev haproxy wrk systemd"
+test_pkgs="$run_pkgs clang python3 python3-websockets curl wget apache2-utils valgrind libhttp-parser-dev libcjson-dev chromium slowhttptest testssl.sh sslscan gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm doxygen nghttp2-client python3-h2 python3-hpack python3-hyperframe libssl-dev haproxy wrk systemd liblwip-dev iproute2"
 
 case "${1:-run}" in
   run) want=$run_pkgs ;;
