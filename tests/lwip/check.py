@@ -7,7 +7,8 @@ wget, curl, Python and python3-websockets talk to it through that device.
 
 Checks: the seed's three wget commands (its pages byte for byte), a POST echoed, a 1 MiB
 upload streamed through TCP's window, WebSocket echo (text, binary, 2 KiB; 64 KiB refused with 1009 in static-memory mode), a
-compiled-in page, 100 clients at once, and a graceful stop. Exit 0 only when every check
+compiled-in page, 100 clients at once, a client that sends and never reads (TCP's window
+holds it back), and a graceful stop. Exit 0 only when every check
 passed; 77 (skipped) with the reason where namespaces or TAP devices are not available; 1 on a
 failure. The namespace goes with the process (`unshare --net`); nothing is left behind."""
 
@@ -250,6 +251,55 @@ def check_concurrent_clients():
         t.join(60)
     assert not any(t.is_alive() for t in threads), "clients still running after 60 s"
     assert not failures, "%d of %d clients failed: %s" % (len(failures), CLIENTS, failures[:5])
+    return "%d clients, %d requests, all answered" % (CLIENTS, 3 * CLIENTS)
+
+
+def read_to_end(s):
+    got = b""
+    while True:
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            return got
+        got += chunk
+
+
+def check_pipelined_flood():
+    """A client that sends requests and reads nothing: mote stops taking input once its
+    responses fill the send buffer, lwIP stops acknowledging, and TCP's window closes: the
+    client's sends block after a bounded amount (its own socket buffer, lwIP's window, mote's
+    block). Then every request sent is answered, in order."""
+    one = b"GET /index.html HTTP/1.1\r\nHost: lwip\r\nX-Pad: " + b"p" * 1000 + b"\r\n\r\n"
+    limit = 64 << 20
+    s = socket.create_connection((LWIP_IP, PORT), timeout=20)
+    try:
+        s.setblocking(False)
+        sent, stalled = 0, 0
+        while sent < limit and stalled < 20:
+            try:
+                sent += s.send(one[sent % len(one):])
+                stalled = 0
+            except BlockingIOError:
+                # blocked: wait for room; a closed window gives none (bounded tries)
+                stalled += 1
+                select.select([], [s], [], 0.1)
+        assert stalled >= 20, "sent %d bytes and never blocked" % sent
+        assert sent < 16 << 20, "sent %d bytes before blocking" % sent
+        # read every answer, while the request in flight is finished (the window opens as
+        # the answers are read)
+        s.setblocking(True)
+        answers = []
+        reader = threading.Thread(target=lambda: answers.append(read_to_end(s)))
+        reader.start()
+        s.sendall(one[sent % len(one):] if sent % len(one) else b"")
+        requests = (sent + len(one) - 1) // len(one)
+        s.shutdown(socket.SHUT_WR)
+        reader.join(60)
+        assert not reader.is_alive() and answers, "no end to the answers after 60 s"
+        got = answers[0]
+        assert got.count(mh.IT_WORKS) == requests, (got.count(mh.IT_WORKS), requests)
+        return "%d bytes sent before the window closed; %d requests answered" % (sent, requests)
+    finally:
+        s.close()
 
 
 def check_not_the_kernel():
@@ -260,7 +310,7 @@ def check_not_the_kernel():
 
 CHECKS = [check_seed_index, check_seed_headers, check_seed_not_found, check_post_echo,
           check_upload, check_compiled_in_page, check_websocket_echo, check_concurrent_clients,
-          check_not_the_kernel]
+          check_pipelined_flood, check_not_the_kernel]
 
 
 def main():
@@ -278,8 +328,8 @@ def main():
         print(server.banner.strip())
         for check in CHECKS:
             try:
-                check()
-                print("PASS %s" % check.__name__[6:])
+                detail = check()
+                print("PASS %s%s" % (check.__name__[6:], ": " + detail if detail else ""))
             except Exception as e:  # noqa: BLE001 - every check reports
                 failed += 1
                 print("FAIL %s: %r" % (check.__name__[6:], e))

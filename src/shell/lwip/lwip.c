@@ -77,6 +77,7 @@ typedef struct lwip_shell {
 } lwip_shell;
 
 static void finish(lwip_shell *ls);
+static err_t close_again_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
 
 static lwip_shell *shell_of(const mote_server *s)
 {
@@ -172,6 +173,33 @@ static void forget_pcb(struct tcp_pcb *pcb)
     tcp_poll(pcb, NULL, 0);
 }
 
+/* A FIN lwIP had no room for (its send queue full) is tried again as the peer acknowledges
+ * data, then at each poll; past CLOSE_TRIES polls the connection is reset. The slot is gone
+ * by then: the tries are counted in the pcb's arg. */
+#define CLOSE_TRIES 20
+
+static err_t close_again(void *arg, struct tcp_pcb *pcb)
+{
+    uintptr_t tries = (uintptr_t)arg + 1;
+    tcp_poll(pcb, NULL, 0);
+    tcp_sent(pcb, NULL);
+    if (tcp_close(pcb) == ERR_OK) return ERR_OK;
+    if (tries >= CLOSE_TRIES) {
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    tcp_arg(pcb, (void *)tries);
+    tcp_poll(pcb, close_again, 1);
+    tcp_sent(pcb, close_again_sent);
+    return ERR_OK;
+}
+
+static err_t close_again_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    (void)len;
+    return close_again(arg, pcb);
+}
+
 static void lwip_close(void *shell, engine_conn *ec)
 {
     lwip_shell *ls = shell;
@@ -182,10 +210,12 @@ static void lwip_close(void *shell, engine_conn *ec)
     if (lc->pcb) {
         struct tcp_pcb *pcb = lc->pcb;
         forget_pcb(pcb);
-        /* a reset, or lwIP out of memory for the FIN: aborted, never left half-open */
-        if (ec->reset || tcp_close(pcb) != ERR_OK) {
+        if (ec->reset) { /* a reader too slow: what lwIP holds for it is thrown away */
             tcp_abort(pcb);
             if (pcb == ls->current) ls->current_aborted = 1;
+        } else if (tcp_close(pcb) != ERR_OK) {
+            tcp_poll(pcb, close_again, 1);
+            tcp_sent(pcb, close_again_sent);
         }
     }
     lc->pcb = NULL;
@@ -384,6 +414,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         }
         return ERR_OK;
     }
+    /* a pbuf chain counts at most 64 KiB (tot_len): past that, lwIP keeps it and offers it
+     * again (refused data) once the engine has taken what is held */
+    if (p && lc->rx && (uint32_t)lc->rx->tot_len + p->tot_len > 0xFFFFu) return ERR_MEM;
     ec = engine_conn_of_shell(lc);
     ls = ls_of(lc);
     begin(ls, pcb);
