@@ -302,6 +302,25 @@ def check_pipelined_flood():
         s.close()
 
 
+def check_bad_requests():
+    """A malformed request gets 400 and the close; clients that reset mid-exchange (lwIP's
+    tcp_err) leave the server serving."""
+    s = socket.create_connection((LWIP_IP, PORT), timeout=10)
+    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    got = read_to_end(s)
+    s.close()
+    assert got.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in got, got[:200]
+    for _ in range(20):
+        s = socket.create_connection((LWIP_IP, PORT), timeout=10)
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n" +
+                  b"x" * 5000)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # a reset
+    status, _, body = request("GET", "/index.html")
+    assert status == 200 and body == mh.IT_WORKS, (status, body)
+
+
 def check_not_the_kernel():
     """No socket of the kernel's listens on the port: the answers came from lwIP."""
     p = mh.run(["ss", "-Hltn", "sport = :%d" % PORT])
@@ -310,7 +329,7 @@ def check_not_the_kernel():
 
 CHECKS = [check_seed_index, check_seed_headers, check_seed_not_found, check_post_echo,
           check_upload, check_compiled_in_page, check_websocket_echo, check_concurrent_clients,
-          check_pipelined_flood, check_not_the_kernel]
+          check_pipelined_flood, check_bad_requests, check_not_the_kernel]
 
 
 def main():
