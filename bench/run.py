@@ -145,6 +145,11 @@ TLS_IDLE_CONNS = 2000       # idle TLS connections, each after one request
 # bars: (workload, the OpenSSL backend / this server >= x)
 TLS_BARS = [("full", "nginx", 1.0), ("resumed", "nginx", 1.0), ("ka13", "h2o", 1.0)]
 
+# user-space instructions per request (bench/instructions.py): h2o is measured on the two
+# requests of the bars too; mote in every workload
+INSTR_H2O_MODES = ("keep-alive", "browser")
+INSTR_BAR = 1500            # mote keep-alive, instructions per request
+
 children = []  # every process started here, stopped on any exit
 
 
@@ -1345,6 +1350,46 @@ def versions(args):
     ] if args.ws_load else [])
 
 
+def run_instructions(args):
+    """User-space instructions per request (bench/instructions.py): mote in every workload, h2o
+    in those of INSTR_H2O_MODES, measured the same way; {(server, mode): instructions}."""
+    instr = {}
+    for mode in instructions.MODES:
+        for server in ("mote", "h2o"):
+            if server == "h2o" and mode not in INSTR_H2O_MODES:
+                continue
+            instr[(server, mode)] = instructions.per_request(args.mote, args.instructions_requests,
+                                                             mode, server)
+            log("instructions: %s %s %.1f per request" % (server, mode, instr[(server, mode)]))
+    return instr
+
+
+def instructions_text(args, instr, verdict):
+    """The report's paragraph and table of run_instructions()'s figures, with the bars."""
+    n = args.instructions_requests
+    L = ["User-space instructions per request (bench/instructions.py: the server under valgrind's "
+         "callgrind serving %s and then %s requests of GET /index.html from one connection at a "
+         "time; the difference over the difference of the counts, so start-up and shutdown drop "
+         "out; h2o with `num-threads: 1`, all its processes counted, serving the same page from "
+         "its `file.dir`). keep-alive is wrk's request (`Host` alone), browser the same with the "
+         "12 fields Chromium sends (`instructions.BROWSER_REQUEST`). The same binary and requests "
+         "give the same counts, whatever else the machine does." % (
+             format(n // 10, ","), format(n, ",")),
+         "",
+         "| workload | mote | h2o | mote / h2o |",
+         "|---|---|---|---|"]
+    for mode in instructions.MODES:
+        m, h = instr.get(("mote", mode)), instr.get(("h2o", mode))
+        L.append("| %s | **%.0f** | %s | %s |" % (mode, m, "%.0f" % h if h else "-",
+                                                  "%.2f" % (m / h) if h else "-"))
+    ka = instr[("mote", "keep-alive")]
+    below = all(instr[("mote", k)] < instr[("h2o", k)] for k in INSTR_H2O_MODES)
+    L += ["", "Bars: keep-alive <= %s: %.0f, %s; below h2o on %s: %s." % (
+        format(INSTR_BAR, ","), ka, verdict(ka <= INSTR_BAR), " and ".join(INSTR_H2O_MODES),
+        verdict(below))]
+    return "\n".join(L)
+
+
 def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, started,
            ws=None, static=None):
     L = []
@@ -1497,16 +1542,7 @@ def report(args, res, floors, mem, sys_calls, parser, corpus, instr, info, ver, 
                     if v >= 0.01)))
         a("")
     if instr:
-        a("mote's user-space instructions per request (bench/instructions.py: mote-sample under "
-          "valgrind's callgrind serving 2,000 and then 20,000 requests of GET /index.html from "
-          "one connection at a time; the difference over the difference of the counts, so start-up "
-          "and shutdown drop out). The same binary and requests give the same counts, whatever "
-          "else the machine does.")
-        a("")
-        a("| workload | instructions per request |")
-        a("|---|---|")
-        for mode in instructions.MODES:
-            a("| %s | **%.0f** |" % (mode, instr[mode]))
+        a(instructions_text(args, instr, verdict))
         a("")
     if parser:
         a("Parser micro-benchmark (bench/parser_bench.c, all three built -O2, pinned to CPU %s): "
@@ -1987,7 +2023,9 @@ def main():
     ap.add_argument("--no-strace", action="store_true",
                     help="skip the system-call counts (strace -c) of the report")
     ap.add_argument("--no-instructions", action="store_true",
-                    help="skip mote's instructions per request (callgrind) of the report")
+                    help="skip the instructions per request (callgrind) of the report")
+    ap.add_argument("--instructions-requests", type=int, default=20000,
+                    help="requests of each instructions run (the first run serves a tenth)")
     ap.add_argument("--strace", choices=["keepalive", "pipeline", "close"],
                     help="instead: system calls per request in this wrk mode, under strace -c -f")
     ap.add_argument("--ws-load", help="the ws_load binary (bench/ws_load.c): runs the WebSocket "
@@ -2135,11 +2173,7 @@ def main():
             parser, corpus = run_parser_bench(args)
             log("parser: " + ", ".join("%s %.0f MB/s" % (k, v[0]) for k, v in parser.items()))
 
-        instr = {}
-        if not args.no_instructions:
-            for mode in instructions.MODES:
-                instr[mode] = instructions.per_request(args.mote, 20000, mode)
-                log("instructions: %s %.1f per request" % (mode, instr[mode]))
+        instr = {} if args.no_instructions else run_instructions(args)
 
         busy = busy_processes()
         if busy and busy != info["busy"]:

@@ -70,7 +70,6 @@ static inline int char_lower(int c)
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
 }
 
-/* Writes v in decimal at p (at most 20 bytes, no NUL); returns where it ends. */
 /* Whether s[0..n) is the NUL-terminated `name`, without regard to case (field names). */
 static inline int chars_equal_nocase(const char *s, size_t n, const char *name)
 {
@@ -81,16 +80,24 @@ static inline int chars_equal_nocase(const char *s, size_t n, const char *name)
     return name[n] == '\0';
 }
 
+/* Writes v in decimal at p (at most 20 bytes, no NUL); returns where it ends. */
 static inline char *decimal_write(char *p, uint64_t v)
 {
-    char digits[20];
-    size_t n = 0;
+    /* digits counted, then written from the last: in 32 bits once the value fits, which is
+     * cheaper where 64-bit division is a library call */
+    char *end = p + 1;
+    uint64_t t;
+    uint32_t w;
+    for (t = v; t > UINT32_MAX; t /= 10) end++;
+    for (w = (uint32_t)t; w >= 10; w /= 10) end++;
+    p = end;
+    for (; v > UINT32_MAX; v /= 10) *--p = (char)('0' + v % 10);
+    w = (uint32_t)v;
     do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) *p++ = digits[--n];
-    return p;
+        *--p = (char)('0' + w % 10);
+        w /= 10;
+    } while (w);
+    return end;
 }
 
 static inline int hex_value(int c)

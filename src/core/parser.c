@@ -220,10 +220,10 @@ static int target_is_valid(const char *t, size_t len)
 }
 
 /* The first letter of the name of the one field of each length that analyze_fields() reads
- * (Host, Expect, Connection, Content-Length, Transfer-Encoding), 0 for the other lengths: any
- * other field is passed over after one lookup, without comparing names. */
+ * (Host, Expect, Upgrade, Connection, Content-Length, Transfer-Encoding), 0 for the other
+ * lengths: any other field is passed over after one lookup, without comparing names. */
 static const char framing_first_letter[32] = {
-    [4] = 'h', [6] = 'e', [10] = 'c', [14] = 'c', [17] = 't'
+    [4] = 'h', [6] = 'e', [7] = 'u', [10] = 'c', [14] = 'c', [17] = 't'
 };
 
 static int may_be_framing_field(const char *name, uint32_t len)
@@ -247,12 +247,16 @@ static int analyze_fields(parser *p, const char *buf)
         case 4:
             if (header_name_is(name, 4, "host")) {
                 if (++hosts > 1 || !host_is_valid(value, h->value_len)) return fail(p, 400);
+                p->host_field = i + 1;
             }
             break;
         case 6:
-            if (header_name_is(name, 6, "expect") &&
-                header_name_is(value, h->value_len, "100-continue"))
-                p->flags |= HEAD_EXPECT_CONTINUE;
+            if (header_name_is(name, 6, "expect"))
+                p->flags |= header_name_is(value, h->value_len, "100-continue")
+                                ? HEAD_EXPECT_CONTINUE : HEAD_EXPECT_OTHER;
+            break;
+        case 7:
+            if (header_name_is(name, 7, "upgrade")) p->flags |= HEAD_UPGRADE;
             break;
         case 10:
             if (header_name_is(name, 10, "connection")) connection_field(&p->flags, value, h->value_len);
@@ -374,7 +378,9 @@ static int version_whole(parser *p, const unsigned char *v)
 /* ---- the state machine ------------------------------------------------------------------ */
 
 /* The state lives in a local while the bytes are being consumed, so that moving from one part
- * of a line to the next is a jump rather than a store and a reload. */
+ * of a line to the next is a jump rather than a store and a reload. The states of a request
+ * line and of a field follow each other in the switch: a state that ends with bytes left goes
+ * on into the next one directly, which is what a trip round the loop would do. */
 int parser_execute(parser *p, const char *buf, size_t len)
 {
     const unsigned char *b = (const unsigned char *)buf;
@@ -393,24 +399,18 @@ int parser_execute(parser *p, const char *buf, size_t len)
     if (state == S_ERROR) return PARSE_ERROR;
 
     while (i < n) {
-        unsigned char c = b[i];
         switch (state) {
         case S_START:
             if (i >= line_end) return fail(p, 414);
-            if (c == '\r') {
+            if (b[i] == '\r') {
                 state = S_START_LF;
                 i++;
                 break;
             }
-            if (!char_is(c, CH_TOKEN)) return fail(p, 400);
+            if (!char_is(b[i], CH_TOKEN)) return fail(p, 400);
             p->method_off = i;
             state = S_METHOD;
-            break;
-        case S_START_LF:
-            if (c != '\n') return fail(p, 400);
-            state = S_START;
-            i++;
-            break;
+            /* fall through */
         case S_METHOD:
             stop = min_u32(n, line_end);
             i = skip_token(b, i, stop);
@@ -422,7 +422,8 @@ int parser_execute(parser *p, const char *buf, size_t len)
             p->method_len = i - p->method_off;
             p->target_off = ++i;
             state = S_TARGET;
-            break;
+            if (i == n) break;
+            /* fall through */
         case S_TARGET:
             stop = min_u32(n, line_end);
             i = skip_class(b, i, stop, CH_VCHAR);
@@ -436,37 +437,39 @@ int parser_execute(parser *p, const char *buf, size_t len)
             state = S_VERSION;
             i++;
             if (n - i >= 8 && line_end - i >= 8 && version_whole(p, b + i)) i += 8;
-            break;
+            if (i == n) break;
+            /* fall through */
         case S_VERSION:
-            if (c == '\r') {
-                if (version_end(p) != PARSE_MORE) return PARSE_ERROR;
-                state = S_LINE_LF;
-            } else if (i >= line_end) {
-                return fail(p, 414);
-            } else if (version_byte(p, c) != PARSE_MORE) {
-                return PARSE_ERROR;
+            if (b[i] != '\r') {
+                if (i >= line_end) return fail(p, 414);
+                if (version_byte(p, b[i]) != PARSE_MORE) return PARSE_ERROR;
+                i++;
+                break;
             }
-            i++;
-            break;
+            if (version_end(p) != PARSE_MORE) return PARSE_ERROR;
+            state = S_LINE_LF;
+            if (++i == n) break;
+            /* fall through */
         case S_LINE_LF:
-            if (c != '\n') return fail(p, 400);
+            if (b[i] != '\n') return fail(p, 400);
             p->fields_start = ++i;
             fields_end = p->fields_start + p->max_header_bytes;
             state = S_FIELD_START;
-            break;
+            if (i == n) break;
+            /* fall through */
         case S_FIELD_START:
             if (i >= fields_end) return fail(p, 431);
-            if (c == '\r') {
+            if (b[i] == '\r') {
                 state = S_END_LF;
                 i++;
                 break;
             }
             /* whitespace here is obs-fold or space before the first field: RFC 9112 §5.2, §2.2 */
-            if (!char_is(c, CH_TOKEN)) return fail(p, 400);
+            if (!char_is(b[i], CH_TOKEN)) return fail(p, 400);
             if (p->header_count == p->max_headers) return fail(p, 431);
             h->name_off = i;
             state = S_NAME;
-            break;
+            /* fall through */
         case S_NAME:
             stop = min_u32(n, fields_end);
             i = skip_token(b, i, stop);
@@ -477,8 +480,8 @@ int parser_execute(parser *p, const char *buf, size_t len)
             if (b[i] != ':') return fail(p, 400); /* RFC 9112 §5.1: no space before the colon */
             h->name_len = i - h->name_off;
             state = S_VALUE_LEAD;
-            i++;
-            break;
+            if (++i == n) break;
+            /* fall through */
         case S_VALUE_LEAD:
             stop = min_u32(n, fields_end);
             while (i < stop && (b[i] == ' ' || b[i] == '\t')) i++;
@@ -488,7 +491,7 @@ int parser_execute(parser *p, const char *buf, size_t len)
             }
             h->value_off = i;
             state = S_VALUE;
-            break;
+            /* fall through */
         case S_VALUE:
             stop = min_u32(n, fields_end);
             i = skip_class(b, i, stop, CH_FIELD);
@@ -503,18 +506,23 @@ int parser_execute(parser *p, const char *buf, size_t len)
                 h->value_len = end - h->value_off;
             }
             state = S_FIELD_LF;
-            i++;
-            break;
+            if (++i == n) break;
+            /* fall through */
         case S_FIELD_LF:
-            if (c != '\n') return fail(p, 400);
+            if (b[i] != '\n') return fail(p, 400);
             if (i >= fields_end) return fail(p, 431);
             p->header_count++;
             h++;
             state = S_FIELD_START;
             i++;
             break;
+        case S_START_LF:
+            if (b[i] != '\n') return fail(p, 400);
+            state = S_START;
+            i++;
+            break;
         case S_END_LF:
-            if (c != '\n') return fail(p, 400);
+            if (b[i] != '\n') return fail(p, 400);
             if (i >= fields_end) return fail(p, 431);
             p->head_len = ++i;
             p->pos = i;

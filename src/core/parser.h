@@ -25,7 +25,9 @@ enum {
     HEAD_CHUNKED = 1u << 2,      /* Transfer-Encoding ends in chunked */
     HEAD_HAS_LENGTH = 1u << 3,   /* a valid Content-Length */
     HEAD_EXPECT_CONTINUE = 1u << 4,
-    HEAD_HAS_HOST = 1u << 5
+    HEAD_HAS_HOST = 1u << 5,
+    HEAD_EXPECT_OTHER = 1u << 6, /* an Expect field other than 100-continue */
+    HEAD_UPGRADE = 1u << 7       /* an Upgrade field, whatever its value */
 };
 
 typedef struct parser {
@@ -51,6 +53,7 @@ typedef struct parser {
     uint32_t header_count;
     uint32_t head_len;           /* bytes up to and including the blank line */
     uint32_t flags;              /* HEAD_* */
+    uint32_t host_field;         /* 1 + the index of the Host field, 0 when there is none */
     uint64_t content_length;
     int status;                  /* the HTTP status of an error, 0 while none */
 } parser;

@@ -66,6 +66,17 @@ long uri_normalize_path(const char *src, size_t len, char *dst)
     return remove_dot_segments(dst, n);
 }
 
+int uri_path_is_normal(const char *src, size_t len)
+{
+    const char *dot = src, *end = src + len;
+    if (memchr(src, '%', len)) return 0;
+    while ((dot = memchr(dot, '.', (size_t)(end - dot))) != NULL) {
+        if (dot > src && dot[-1] == '/') return 0;
+        dot++;
+    }
+    return 1;
+}
+
 /* The byte a form component ('+' is a space) decodes to at s[*i], advancing *i; -1 for a bad
  * escape or an encoded NUL. */
 static int component_byte(const char *s, size_t len, size_t *i)

@@ -10,4 +10,8 @@
  * NUL, or a path that climbs above the root. */
 long uri_normalize_path(const char *src, size_t len, char *dst);
 
+/* Whether uri_normalize_path() gives src[0..len) back unchanged: no escape, and no "/." at
+ * all, so no segment is a dot-segment. Most paths are, and need no copy. */
+int uri_path_is_normal(const char *src, size_t len);
+
 #endif

@@ -108,7 +108,8 @@ static int split_target(mote_exchange *x)
 {
     mote_request *req = &x->req;
     const char *t = req->base + req->target_off;
-    uint32_t len = req->target_len, i = 0, path_start, path_end;
+    uint32_t len = req->target_len, i = 0, path_start, path_end, path_len;
+    const char *question;
     const char *authority = NULL;
     uint32_t authority_len = 0;
     const hdr_span *host;
@@ -130,8 +131,8 @@ static int split_target(mote_exchange *x)
         req->host = area_copy(x, authority, authority_len);
         if (!req->host) return 414;
         req->host_len = authority_len;
-    } else if (req->host) {
-        req->host_len = (uint32_t)strlen(req->host); /* the protocol's (HTTP/2's :authority) */
+    } else if (req->host) { /* the protocol's: HTTP/1.1's Host, HTTP/2's :authority */
+        if (!req->host_len) req->host_len = (uint32_t)strlen(req->host);
     } else if ((host = find_field(req, "host", 4)) != NULL) {
         req->host = req->base + host->value_off;
         req->host_len = host->value_len;
@@ -139,20 +140,33 @@ static int split_target(mote_exchange *x)
         req->host = "";
     }
     path_start = i;
-    while (i < len && t[i] != '?') i++;
-    path_end = i;
-    req->query = t + (i < len ? i + 1 : i); /* the target's tail: NUL-terminated with it */
-    req->query_len = i < len ? len - i - 1 : 0;
-    if (path_end == path_start) {
+    question = memchr(t + i, '?', len - i);
+    path_end = question ? (uint32_t)(question - t) : len;
+    req->query = question ? question + 1 : t + len; /* the target's tail: NUL-terminated with it */
+    req->query_len = question ? len - path_end - 1 : 0;
+    path_len = path_end - path_start;
+    if (path_len == 0) {
         req->path = "/"; /* "http://host" and "http://host?q" mean "/" */
         req->path_len = 1;
         return 0;
     }
-    path = exchange_area_take(x, path_end - path_start + 1);
+    /* the area is charged for the path whether it is copied or not: what is left for the
+     * response's fields does not depend on the path's shape */
+    path = exchange_area_take(x, path_len + 1);
     if (!path) return 414;
-    n = uri_normalize_path(t + path_start, path_end - path_start, path);
+    if (uri_path_is_normal(t + path_start, path_len)) {
+        req->path = t + path_start; /* NUL-terminated where the target ends */
+        if (question) {
+            memcpy(path, t + path_start, path_len);
+            path[path_len] = '\0';
+            req->path = path;
+        }
+        req->path_len = path_len;
+        return 0;
+    }
+    n = uri_normalize_path(t + path_start, path_len, path);
     if (n < 0) return 400;
-    x->area_used -= (uint32_t)(path_end - path_start - (size_t)n); /* give back what it shrank */
+    x->area_used -= (uint32_t)(path_len - (size_t)n); /* give back what it shrank */
     req->path = path;
     req->path_len = (uint32_t)n;
     return 0;

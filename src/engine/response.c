@@ -55,14 +55,12 @@ int mote_response_status(mote_response *res, int status)
     return MOTE_OK;
 }
 
-static int is_token(const char *s, size_t len)
+/* The length of the NUL-terminated name when it is a token, else 0: one pass, no strlen. */
+static size_t token_length(const char *s)
 {
-    size_t i;
-    if (len == 0) return 0;
-    for (i = 0; i < len; i++) {
-        if (!char_is((unsigned char)s[i], CH_TOKEN)) return 0;
-    }
-    return 1;
+    size_t n = 0;
+    while (char_is((unsigned char)s[n], CH_TOKEN)) n++;
+    return s[n] == '\0' ? n : 0;
 }
 
 static int is_field_value(const char *s, size_t len)
@@ -128,6 +126,15 @@ int exchange_stage_field(mote_exchange *x, const char *name, const char *value)
     return stage_field(x, name, strlen(name), value, strlen(value));
 }
 
+/* Content-Type, from mote_respond() once its status is set: a name known to be a token and
+ * none of the library's, so only the value is checked. */
+static int stage_content_type(mote_response *res, const char *value)
+{
+    size_t value_len = strlen(value);
+    if (!is_field_value(value, value_len)) return MOTE_EINVAL;
+    return stage_field(exchange_of_response(res), "Content-Type", 12, value, value_len);
+}
+
 int mote_response_header(mote_response *res, const char *name, const char *value)
 {
     mote_exchange *x;
@@ -136,9 +143,9 @@ int mote_response_header(mote_response *res, const char *name, const char *value
 
     if (!res || !name || !value) return MOTE_EINVAL;
     x = exchange_of_response(res);
-    name_len = strlen(name);
+    name_len = token_length(name);
     value_len = strlen(value);
-    if (!is_token(name, name_len) || !is_field_value(value, value_len)) return MOTE_EINVAL;
+    if (name_len == 0 || !is_field_value(value, value_len)) return MOTE_EINVAL;
     if (is_reserved(name, name_len)) {
         if (!header_name_is(name, name_len, "connection") || !lists_close(value)) return MOTE_EINVAL;
         if (res->state != RES_IDLE) return MOTE_ESTATE;
@@ -218,8 +225,8 @@ int mote_response_send_file(mote_response *res, const mote_file *file, uint64_t 
 
 int mote_respond(mote_response *res, int status, const char *content_type, const char *body)
 {
-    int rc = mote_response_status(res, status);
-    if (rc == MOTE_OK && content_type) rc = mote_response_header(res, "Content-Type", content_type);
+    int rc = mote_response_status(res, status); /* MOTE_OK: res is idle */
+    if (rc == MOTE_OK && content_type) rc = stage_content_type(res, content_type);
     if (rc == MOTE_OK) rc = mote_response_send(res, body, body ? strlen(body) : 0);
     return rc;
 }

@@ -197,17 +197,6 @@ static unsigned method_id(const char *m, uint32_t len)
     return 0;
 }
 
-/* Whether the head has a field called `lower` (the parser flags only the expectation it knows). */
-static int has_field(const char *base, const parser *p, const char *lower, size_t len)
-{
-    uint32_t i;
-    for (i = 0; i < p->header_count; i++) {
-        if (p->headers[i].name_len == len && header_name_is(base + p->headers[i].name_off, len, lower))
-            return 1;
-    }
-    return 0;
-}
-
 static int request_has_body(const parser *p)
 {
     return (p->flags & HEAD_CHUNKED) || ((p->flags & HEAD_HAS_LENGTH) && p->content_length > 0);
@@ -251,13 +240,17 @@ static void take_head(mote_conn *c)
     req->target_off = p->target_off;
     req->target_len = p->target_len;
     req->method = (uint8_t)method_id(base + p->method_off, p->method_len);
+    if (p->host_field) { /* found by the parser already */
+        req->host = base + p->headers[p->host_field - 1].value_off;
+        req->host_len = p->headers[p->host_field - 1].value_len;
+    }
     if (request_has_body(p)) req->flags |= REQ_HAS_BODY;
     if (p->flags & HEAD_HAS_LENGTH) {
         req->flags |= REQ_LENGTH_KNOWN;
         req->content_length = p->content_length;
     }
     if (p->flags & HEAD_EXPECT_CONTINUE) req->flags |= REQ_EXPECT_CONTINUE;
-    else if (has_field(base, p, "expect", 6)) req->flags |= REQ_EXPECT_OTHER;
+    else if (p->flags & HEAD_EXPECT_OTHER) req->flags |= REQ_EXPECT_OTHER;
 
     h->floor = h->pos = c->b->in_start + p->head_len;
     h->continue_due = req->version >= 11 && (p->flags & HEAD_EXPECT_CONTINUE) && request_has_body(p);
@@ -501,7 +494,9 @@ static int upgrade_to_h2(mote_exchange *x)
 #if MOTE_CONFIG_HTTP2
     mote_conn *c = x->conn;
     void *state;
-    if (!c->env->h2_proto || !h2_wants_upgrade(x)) return 0;
+    /* no Upgrade field, no upgrade: told without looking the fields up */
+    if (!c->env->h2_proto || !(hx(x)->parser.flags & HEAD_UPGRADE) || !h2_wants_upgrade(x))
+        return 0;
     state = h2_upgrade_state(x);
     if (!state) return 0;
     x->req.valid = 1;
@@ -754,13 +749,17 @@ static char *write_head(mote_exchange *x, enum framing framing, uint64_t length)
     char *p = conn_out_tail(x->conn);
     int close_delimited = 0, no_body = status_has_no_body(res->status);
 
-    p = append(p, "HTTP/1.1 ", 9);
-    *p++ = (char)('0' + res->status / 100 % 10); /* three digits (RFC 9110 §15) */
-    *p++ = (char)('0' + res->status / 10 % 10);
-    *p++ = (char)('0' + res->status % 10);
-    *p++ = ' ';
-    p = append_str(p, mote_status_reason(res->status));
-    p = append(p, "\r\n", 2);
+    if (res->status == 200) { /* most responses: a line known in advance */
+        p = append(p, "HTTP/1.1 200 OK\r\n", 17);
+    } else {
+        p = append(p, "HTTP/1.1 ", 9);
+        *p++ = (char)('0' + res->status / 100 % 10); /* three digits (RFC 9110 §15) */
+        *p++ = (char)('0' + res->status / 10 % 10);
+        *p++ = (char)('0' + res->status % 10);
+        *p++ = ' ';
+        p = append_str(p, mote_status_reason(res->status));
+        p = append(p, "\r\n", 2);
+    }
     if (!res->has_server) p = append(p, env->server_line, env->server_line_len);
     if (!res->has_date) p = append(p, env->date_line, env->date_line_len);
     p = append_fields(p, x);
