@@ -729,11 +729,12 @@ static void handle_event(posix_shell *ps, const loop_event *ev)
     }
 }
 
-static int wait_ms(const mote_server *s, int timeout_ms)
+/* How long to wait for events: until `due` (the engine's next deadline), at most timeout_ms. */
+static int wait_ms(const mote_server *s, uint64_t due, int timeout_ms)
 {
-    uint64_t next = engine_next_deadline(s), now = engine_now_ms(s);
-    uint64_t until = next == TIMER_NONE ? 0 : (next > now ? next - now : 0);
-    if (next == TIMER_NONE || timeout_ms == 0) return timeout_ms;
+    uint64_t now = engine_now_ms(s);
+    uint64_t until = due == TIMER_NONE ? 0 : (due > now ? due - now : 0);
+    if (due == TIMER_NONE || timeout_ms == 0) return timeout_ms;
     if (until > INT32_MAX) until = INT32_MAX;
     if (timeout_ms >= 0 && (uint64_t)timeout_ms < until) return timeout_ms;
     return (int)until + 1; /* epoll rounds down; wake just after the deadline, not just before */
@@ -748,14 +749,17 @@ static int step(mote_server *s, int timeout_ms)
     engine_clock(s);
     if (engine_stop_requested(s) && !engine_stopping(s)) begin_shutdown(ps);
     if (!engine_shutdown_done(s)) {
-        n = loop_wait(ps->loop, events, MAX_EVENTS, wait_ms(s, timeout_ms));
+        /* what this turn arms is due later than now (every timeout has a length): only a
+         * deadline known before the wait can be due at its end */
+        uint64_t due = engine_next_deadline(s);
+        n = loop_wait(ps->loop, events, MAX_EVENTS, wait_ms(s, due, timeout_ms));
         if (n < 0) return MOTE_ESYS;
         engine_tick(s);
         /* a stop asked during the wait (a signal): before any request of this turn is
          * answered as if the server went on */
         if (engine_stop_requested(s) && !engine_stopping(s)) begin_shutdown(ps);
         for (i = 0; i < n; i++) handle_event(ps, &events[i]);
-        engine_run_timers(s);
+        if (engine_now_ms(s) >= due) engine_run_timers(s);
         if (engine_stop_requested(s) && !engine_stopping(s)) begin_shutdown(ps);
     }
     if (engine_shutdown_done(s)) {
