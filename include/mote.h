@@ -184,6 +184,13 @@ typedef struct mote_config {
                                      names and values (1024); they share an area with the
                                      request's decoded path, so a short path leaves them up to
                                      max_request_line more. Beyond: MOTE_ETOOBIG */
+    size_t body_read_room;        /**< input buffer bytes kept free after a request's head to
+                                     read its body through (4096; at least 1): the input
+                                     buffer is max_request_line + max_header_bytes + this, and
+                                     a head leaving less is moved down first. A body a
+                                     MOTE_BODY_COLLECT route gathers stays in that buffer when
+                                     it fits with this much to spare, else it goes to the
+                                     heap (in static-memory mode: 413) */
     uint32_t idle_timeout_ms;     /**< keep-alive connection with no request (30000) */
     uint32_t head_timeout_ms;     /**< from a request's first byte to its full head (10000): 408 */
     uint32_t body_timeout_ms;     /**< a request body with no byte arriving for this long (30000):
@@ -470,7 +477,8 @@ typedef struct mote_route_def {
 /** Registers a route. The longest matching path wins, an exact route before a prefix route of
  * the same path; the query string takes no part; paths are matched after percent-decoding and
  * removing dot-segments. Returns 0, MOTE_EINVAL (a bad path, field or credentials), MOTE_EEXIST
- * (the same path and match again, or a second default route) or MOTE_ENOMEM. */
+ * (the same path and match again, or a second default route), MOTE_ENOMEM, or MOTE_ENOTSUP
+ * for a route with `auth` in a build without Basic authentication (MOTE_CONFIG_BASIC_AUTH 0). */
 int mote_route(mote_server *srv, const mote_route_def *def);
 
 /** The memory a connection costs this server: `idle` bytes for each connection slot (taken at
@@ -725,7 +733,7 @@ mote_str mote_request_body(const mote_request *req);
 const char *mote_request_trailer(const mote_request *req, const char *name);
 
 /** 1 when the request carries Basic credentials equal to user and password, compared in
- * constant time; else 0. */
+ * constant time; else 0 (always, in a build without MOTE_CONFIG_BASIC_AUTH). */
 int mote_basic_auth_check(const mote_request *req, const char *user, const char *password);
 
 /* ---------------------------------------------------------------------------------------------
@@ -767,7 +775,8 @@ mote_file mote_file_from_fd(int fd);
 /** status + Content-Type (may be NULL) + NUL-terminated body, in one call. */
 int mote_respond(mote_response *res, int status, const char *content_type, const char *body);
 
-/** 401 with WWW-Authenticate: Basic realm="realm". */
+/** 401 with WWW-Authenticate: Basic realm="realm" (MOTE_ENOTSUP in a build without
+ * MOTE_CONFIG_BASIC_AUTH). */
 int mote_respond_unauthorized(mote_response *res, const char *realm);
 
 /** Streams a piece of body: the first call sends the head, with chunked framing for HTTP/1.1

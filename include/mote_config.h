@@ -38,6 +38,10 @@
 #ifndef MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES
 #define MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES 1024 /**< response header fields a handler adds */
 #endif
+#ifndef MOTE_CONFIG_BODY_READ_ROOM
+#define MOTE_CONFIG_BODY_READ_ROOM 4096 /**< input buffer bytes kept after a head to read its body
+                                           through (at least 1): the least a body read takes */
+#endif
 #ifndef MOTE_CONFIG_IDLE_TIMEOUT_MS
 #define MOTE_CONFIG_IDLE_TIMEOUT_MS 30000 /**< keep-alive connection with no request */
 #endif
@@ -83,11 +87,27 @@
 #ifndef MOTE_CONFIG_ACCESS_LOG
 #define MOTE_CONFIG_ACCESS_LOG 0 /**< access-line format (0: MOTE_ACCESS_LOG_MOTE) */
 #endif
+#ifndef MOTE_CONFIG_ACCESS_LINE_MAX
+#define MOTE_CONFIG_ACCESS_LINE_MAX 4096 /**< bytes of an access line (on the stack); longer
+                                            fields are cut short */
+#endif
 
 /* ---- features --------------------------------------------------------------------------- */
 
 #ifndef MOTE_CONFIG_TLS
 #define MOTE_CONFIG_TLS 1 /**< HTTPS listeners on mbedTLS; 0: mote.c needs no mbedTLS */
+#endif
+
+#ifndef MOTE_CONFIG_ACCESS_LINES
+#define MOTE_CONFIG_ACCESS_LINES 1 /**< the access line (mote_config.access_log); 0: never written */
+#endif
+#ifndef MOTE_CONFIG_BASIC_AUTH
+#define MOTE_CONFIG_BASIC_AUTH 1 /**< Basic authentication of routes (mote_route_def.auth,
+                                    mote_basic_auth_check()); 0: such routes are refused */
+#endif
+#ifndef MOTE_CONFIG_BASIC_AUTH_MAX_CREDENTIALS
+#define MOTE_CONFIG_BASIC_AUTH_MAX_CREDENTIALS 512 /**< bytes of "user:password" compared (twice
+                                                      on the stack); longer: no match */
 #endif
 
 #ifndef MOTE_CONFIG_WS
@@ -176,7 +196,8 @@
  */
 #define MOTE_ARENA_SIZE                                                                        \
     (65536u + (size_t)MOTE_CONFIG_MAX_CONNECTIONS *                                            \
-                  (1536u + 64u + 4096u + 2u * (size_t)MOTE_CONFIG_MAX_REQUEST_LINE + 16u +     \
+                  (1536u + 64u + (size_t)MOTE_CONFIG_BODY_READ_ROOM +                          \
+                   2u * (size_t)MOTE_CONFIG_MAX_REQUEST_LINE + 16u +                           \
                    (size_t)MOTE_CONFIG_MAX_HEADER_BYTES + 16u * (size_t)MOTE_CONFIG_MAX_HEADERS + \
                    (size_t)MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES +                             \
                    (size_t)MOTE_CONFIG_RESPONSE_BUFFER_SIZE + 192u * MOTE_CONFIG_WS) +         \

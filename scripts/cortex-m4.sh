@@ -10,7 +10,7 @@ mkdir -p "$out"
 # the portable layers, as CMakeLists.txt takes them
 shopt -s nullglob
 core=$(echo src/core/*.c src/engine/*.c src/proto/*.c src/static/*.c)
-tests="test_parser test_body test_router test_response test_conn test_defer test_semantics test_uri test_proxy test_static_parsers test_fastpath"
+tests="test_parser test_body test_router test_response test_conn test_defer test_semantics test_uri test_proxy test_static_parsers test_fastpath test_small_device"
 cflags=(-mcpu=cortex-m4 -mthumb -Os -std=c11 -D_POSIX_C_SOURCE=200809L -ffunction-sections
         -fdata-sections -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -Iinclude -Isrc)
 

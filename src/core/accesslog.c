@@ -1,4 +1,4 @@
-/* accesslog.c - see accesslog.h. */
+/* accesslog.c - see accesslog.h. MOTE_CONFIG_ACCESS_LINES 0 leaves it out. */
 #include "core/accesslog.h"
 
 #include <string.h>
@@ -7,6 +7,7 @@
 #include "core/httpdate.h"
 #include "mote.h"
 
+#if MOTE_CONFIG_ACCESS_LINES
 #define FIELD_MAX 768 /* bytes one field may take in a line before it is cut short */
 
 /* A bounded writer: never past size - 1, always NUL-terminated. */
@@ -188,3 +189,6 @@ size_t access_log_line(char *out, size_t size, int format, const access_entry *e
     }
     return w.len;
 }
+#else
+typedef int mote_no_access_lines; /* MOTE_CONFIG_ACCESS_LINES 0: ISO C wants a declaration */
+#endif

@@ -5,8 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mote.h"
+
 /* Longest line written; longer fields are cut short, ending in "...". */
-#define ACCESS_LINE_MAX 4096
+#define ACCESS_LINE_MAX MOTE_CONFIG_ACCESS_LINE_MAX
 
 typedef struct access_entry {
     const char *address;       /* the peer's address, "127.0.0.1" or "::1" */

@@ -1,13 +1,16 @@
 /* auth.c - HTTP Basic authentication (RFC 7617). Credentials are compared in constant time,
- * and never copied anywhere that outlives the check. */
+ * and never copied anywhere that outlives the check. MOTE_CONFIG_BASIC_AUTH 0 leaves it out:
+ * no route demands credentials then (router_add() refuses them), and these calls refuse too. */
 #include <string.h>
 
 #include "core/base64.h"
 #include "core/chars.h"
 #include "mote.h"
 
-/* Longest "user:password" accepted; longer credentials simply do not match. */
-#define CREDENTIALS_MAX 512
+#if MOTE_CONFIG_BASIC_AUTH
+/* Longest "user:password" accepted (two buffers of it on the stack); longer credentials simply
+ * do not match. */
+#define CREDENTIALS_MAX MOTE_CONFIG_BASIC_AUTH_MAX_CREDENTIALS
 
 /* Compares a[0..alen) with b[0..blen) touching every byte of the longer one, so the time
  * taken says nothing about where they differ or how long the secret is. */
@@ -68,3 +71,19 @@ int mote_respond_unauthorized(mote_response *res, const char *realm)
     if (rc == MOTE_OK) rc = mote_response_send(res, "401 Unauthorized\n", 17);
     return rc;
 }
+#else
+int mote_basic_auth_check(const mote_request *req, const char *user, const char *password)
+{
+    (void)req;
+    (void)user;
+    (void)password;
+    return 0;
+}
+
+int mote_respond_unauthorized(mote_response *res, const char *realm)
+{
+    (void)res;
+    (void)realm;
+    return MOTE_ENOTSUP;
+}
+#endif

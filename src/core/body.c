@@ -61,10 +61,16 @@ static int is_ws(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
+/* What a quoted-pair may escape: HTAB, SP, VCHAR, obs-text */
+static int is_quotable(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7F);
+}
+
+/* qdtext: the same but DQUOTE and backslash */
 static int is_qdtext(unsigned char c)
 {
-    return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5B) ||
-           (c >= 0x5D && c <= 0x7E) || c >= 0x80;
+    return is_quotable(c) && c != '"' && c != '\\';
 }
 
 /* A chunk-size line has ended: start the data, or the trailers after the last chunk. */
@@ -98,6 +104,7 @@ static int extension_byte(body_decoder *d, unsigned char c)
 {
     switch (d->state) {
     case B_SIZE_BWS:
+    case B_EXT_BWS:
         if (c == ';') d->state = B_EXT_NAME0;
         else if (!is_ws(c)) return body_fail(d, 400);
         break;
@@ -129,17 +136,13 @@ static int extension_byte(body_decoder *d, unsigned char c)
         else if (is_ws(c)) d->state = B_EXT_BWS;
         else if (!(d->state == B_EXT_TOKEN && char_is(c, CH_TOKEN))) return body_fail(d, 400);
         break;
-    case B_EXT_BWS:
-        if (c == ';') d->state = B_EXT_NAME0;
-        else if (!is_ws(c)) return body_fail(d, 400);
-        break;
     case B_EXT_QUOTED:
         if (c == '"') d->state = B_EXT_AFTER;
         else if (c == '\\') d->state = B_EXT_ESCAPE;
         else if (!is_qdtext(c)) return body_fail(d, 400);
         break;
     case B_EXT_ESCAPE:
-        if (!(c == '\t' || c == ' ' || (c >= 0x21 && c != 0x7F))) return body_fail(d, 400);
+        if (!is_quotable(c)) return body_fail(d, 400);
         d->state = B_EXT_QUOTED;
         break;
     default:

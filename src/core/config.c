@@ -14,6 +14,7 @@ void mote_config_init(mote_config *cfg)
     cfg->max_drain_size = MOTE_CONFIG_MAX_DRAIN_SIZE;
     cfg->response_buffer_size = MOTE_CONFIG_RESPONSE_BUFFER_SIZE;
     cfg->max_response_header_bytes = MOTE_CONFIG_MAX_RESPONSE_HEADER_BYTES;
+    cfg->body_read_room = MOTE_CONFIG_BODY_READ_ROOM;
     cfg->idle_timeout_ms = MOTE_CONFIG_IDLE_TIMEOUT_MS;
     cfg->head_timeout_ms = MOTE_CONFIG_HEAD_TIMEOUT_MS;
     cfg->body_timeout_ms = MOTE_CONFIG_BODY_TIMEOUT_MS;

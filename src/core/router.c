@@ -54,6 +54,7 @@ static int router_grow(router *r)
     return MOTE_OK;
 }
 
+#if MOTE_CONFIG_BASIC_AUTH
 /* Realm, user and password in one allocation: "realm\0user\0password\0". */
 static char *copy_auth(router *r, const mote_basic_auth *auth)
 {
@@ -92,6 +93,27 @@ static int auth_is_valid(const mote_basic_auth *a)
     }
     return 1;
 }
+#else
+/* MOTE_CONFIG_BASIC_AUTH 0: no route has credentials (router_add() refuses them) */
+#define copy_auth(r, auth) ((void)(r), (void)(auth), (char *)NULL)
+#define auth_is_valid(a) ((void)(a), 0)
+
+const char *route_realm(const route *rt)
+{
+    (void)rt;
+    return "";
+}
+
+const char *route_user(const route *rt)
+{
+    return route_realm(rt);
+}
+
+const char *route_password(const route *rt)
+{
+    return route_realm(rt);
+}
+#endif
 
 static int def_is_valid(const mote_route_def *d)
 {
@@ -137,28 +159,28 @@ int router_add_owned(router *r, const mote_route_def *def, void *owned,
 {
     route nr;
     size_t i, at, len;
-    int rc;
+    int is_default;
+    unsigned prefix;
+    if (def && def->auth && !MOTE_CONFIG_BASIC_AUTH) return MOTE_ENOTSUP;
     if (!def_is_valid(def)) return MOTE_EINVAL;
-    if (def->match == MOTE_ROUTE_DEFAULT) {
-        if (r->fallback.handler) return MOTE_EEXIST;
-        rc = make_route(r, def, &nr);
-        nr.owned = owned;
-        nr.release = release;
-        if (rc == MOTE_OK) r->fallback = nr;
-        return rc;
-    }
-    len = strlen(def->path);
-    for (i = 0; i < r->count; i++) {
-        if (r->routes[i].len == len &&
-            (r->routes[i].flags & ROUTE_PREFIX) == (def->match == MOTE_ROUTE_PREFIX ? ROUTE_PREFIX : 0u) &&
-            memcmp(r->routes[i].path, def->path, len) == 0)
+    is_default = def->match == MOTE_ROUTE_DEFAULT;
+    if (is_default && r->fallback.handler) return MOTE_EEXIST;
+    prefix = def->match == MOTE_ROUTE_PREFIX ? ROUTE_PREFIX : 0u;
+    len = is_default ? 0 : strlen(def->path);
+    for (i = 0; !is_default && i < r->count; i++) {
+        const route *rt = &r->routes[i];
+        if (rt->len == len && (rt->flags & ROUTE_PREFIX) == prefix &&
+            memcmp(rt->path, def->path, len) == 0)
             return MOTE_EEXIST;
     }
-    if (r->count == r->capacity && router_grow(r) < 0) return MOTE_ENOMEM;
-    rc = make_route(r, def, &nr);
-    if (rc < 0) return rc;
+    if (!is_default && r->count == r->capacity && router_grow(r) < 0) return MOTE_ENOMEM;
+    if (make_route(r, def, &nr) < 0) return MOTE_ENOMEM;
     nr.owned = owned;
     nr.release = release;
+    if (is_default) {
+        r->fallback = nr;
+        return MOTE_OK;
+    }
     for (at = 0; at < r->count && !route_precedes(&nr, &r->routes[at]); at++) {
     }
     memmove(&r->routes[at + 1], &r->routes[at], (r->count - at) * sizeof(route));

@@ -9,17 +9,14 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Room to read a body through after a head (see conn_input_size()). */
-#define BODY_READ_ROOM 4096
-
 static size_t block_header_size(void)
 {
     return (sizeof(conn_block) + 15u) & ~(size_t)15u;
 }
 
-uint32_t conn_input_size(size_t max_request_line, size_t max_header_bytes)
+uint32_t conn_input_size(size_t max_request_line, size_t max_header_bytes, size_t body_read_room)
 {
-    return (uint32_t)((max_request_line + 2 + max_header_bytes + BODY_READ_ROOM + 7) & ~(size_t)7);
+    return (uint32_t)((max_request_line + 2 + max_header_bytes + body_read_room + 7) & ~(size_t)7);
 }
 
 size_t conn_block_size(const conn_env *env)
@@ -38,15 +35,20 @@ void conn_env_init(conn_env *env, const mote_config *cfg, const router *routes,
     env->max_header_bytes = (uint32_t)cfg->max_header_bytes;
     env->max_headers = (uint32_t)cfg->max_headers;
     env->max_response_header_bytes = (uint32_t)cfg->max_response_header_bytes;
-    env->in_size = conn_input_size(cfg->max_request_line, cfg->max_header_bytes);
+    env->body_read_room = (uint32_t)cfg->body_read_room;
+    env->in_size = conn_input_size(cfg->max_request_line, cfg->max_header_bytes,
+                                   cfg->body_read_room);
     env->out_size = (uint32_t)cfg->response_buffer_size;
     env->max_body_size = cfg->max_body_size;
     env->max_drain_size = cfg->max_drain_size;
+    env->alloc = alloc;
+    env->fixed_memory = fixed_memory;
+#if MOTE_CONFIG_WS
     env->ws_max_message = cfg->ws_max_message_size;
     env->ws_ping_ms = cfg->ws_ping_interval_ms;
     env->ws_max_buffered = cfg->ws_max_buffered;
-    env->alloc = alloc;
-    env->fixed_memory = fixed_memory;
+#endif
+#if MOTE_CONFIG_HTTP2
     env->h2_modes = (uint8_t)cfg->http2;
     env->h2_max_streams = cfg->h2_max_concurrent_streams;
     env->h2_stream_window = cfg->h2_stream_window;
@@ -54,6 +56,7 @@ void conn_env_init(conn_env *env, const mote_config *cfg, const router *routes,
     env->h2_header_table_size = cfg->h2_header_table_size;
     env->h2_max_glitches = cfg->h2_max_glitches;
     env->h2_max_session_memory = cfg->h2_max_session_memory;
+#endif
     if (name && name[0]) {
         size_t len = strlen(name); /* at most 64: the configuration was checked */
         memcpy(env->server_line, "Server: ", 8);
@@ -70,7 +73,9 @@ void conn_init(mote_conn *c, const conn_env *env, void *user)
     c->env = env;
     c->user = user;
     c->proto = env->first_proto;
+#if MOTE_CONFIG_HTTP2
     c->h2_modes = env->h2_proto ? env->h2_modes : 0;
+#endif
 }
 
 int conn_attach(mote_conn *c, char *block)

@@ -25,6 +25,7 @@ typedef struct conn_env {
     uint32_t max_request_line, max_header_bytes, max_headers;
     uint32_t max_response_header_bytes;
     uint32_t in_size, out_size;       /* buffer sizes inside a block (conn_block_size()) */
+    uint32_t body_read_room;          /* input bytes kept free after a head for its body */
     uint64_t max_body_size;
     uint64_t max_drain_size;
     mote_allocator alloc;             /* bodies beyond the buffers: collected, or sent whole */
@@ -136,8 +137,8 @@ typedef struct mote_conn {
 size_t conn_block_size(const conn_env *env);
 
 /* The input buffer an env needs: a complete head always fits (request line, its CRLF, the field
- * section), with room after it to read its body through. */
-uint32_t conn_input_size(size_t max_request_line, size_t max_header_bytes);
+ * section), with body_read_room bytes after it to read its body through. */
+uint32_t conn_input_size(size_t max_request_line, size_t max_header_bytes, size_t body_read_room);
 
 void conn_init(mote_conn *c, const conn_env *env, void *user);
 

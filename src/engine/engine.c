@@ -213,6 +213,7 @@ static const field_range config_ranges[] = {
     RANGE(max_headers, 1, 10000),
     RANGE(response_buffer_size, 512, 1u << 26),
     RANGE(max_response_header_bytes, 64, 0xffff),
+    RANGE(body_read_room, 1, 1u << 26),
     RANGE(idle_timeout_ms, 1, UINT32_MAX),
     RANGE(head_timeout_ms, 1, UINT32_MAX),
     RANGE(body_timeout_ms, 1, UINT32_MAX),
@@ -1094,7 +1095,9 @@ static void count_exchange(mote_server *s, const mote_exchange *x, uint64_t ms)
     s->st.latency_ms_sum += ms;
 }
 
+#if MOTE_CONFIG_ACCESS_LINES
 static void log_access(mote_server *s, const mote_exchange *x, uint64_t micros);
+#endif
 
 static void on_exchange_end(mote_exchange *x)
 {
@@ -1105,9 +1108,12 @@ static void on_exchange_end(mote_exchange *x)
         return;
     }
     count_exchange(s, x, took / 1000u);
+#if MOTE_CONFIG_ACCESS_LINES
     log_access(s, x, took);
+#endif
 }
 
+#if MOTE_CONFIG_ACCESS_LINES
 static void log_access(mote_server *s, const mote_exchange *x, uint64_t micros)
 {
     const mote_conn *c = x->conn;
@@ -1136,6 +1142,7 @@ static void log_access(mote_server *s, const mote_exchange *x, uint64_t micros)
     access_log_line(line, sizeof line, (int)s->cfg.access_log, &e);
     s->cfg.log(s->cfg.log_user, MOTE_LOG_INFO, line);
 }
+#endif
 
 /* Output queued by the application's own events (a timer, a post): have the shell write it. */
 static void on_kick(mote_conn *c)
@@ -1264,8 +1271,8 @@ static void env_init(mote_server *s)
     e->ws_buffered = &s->ws_buffered;
     e->first_proto = &h1_proto;
     e->owner = s;
-    s->logs_access =
-        engine_log_enabled(s, MOTE_LOG_INFO) && s->cfg.access_log != MOTE_ACCESS_LOG_OFF;
+    s->logs_access = MOTE_CONFIG_ACCESS_LINES && engine_log_enabled(s, MOTE_LOG_INFO) &&
+                     s->cfg.access_log != MOTE_ACCESS_LOG_OFF;
     e->exchange_begin = on_exchange_begin; /* mote_stats, and the access line */
     e->exchange_end = on_exchange_end;
     e->kick = on_kick;

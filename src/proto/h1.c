@@ -18,8 +18,6 @@
 #include "engine/exchange.h"
 #include "proto/h2.h"
 
-/* Room to read body bytes into after a head; a head leaving less is moved down first. */
-#define BODY_READ_ROOM 4096
 /* First heap buffer for a chunked body being collected. */
 #define COLLECT_FIRST 4096
 /* "HTTP/1.1 " status SP reason CRLF: reasons are at most 31 bytes. */
@@ -207,7 +205,7 @@ static int request_has_body(const parser *p)
 static void make_body_room(mote_conn *c)
 {
     conn_block *b = c->b;
-    if (b->in_start == 0 || c->env->in_size - b->in_len >= BODY_READ_ROOM) return;
+    if (b->in_start == 0 || c->env->in_size - b->in_len >= c->env->body_read_room) return;
     memmove(b->in, b->in + b->in_start, b->in_len - b->in_start);
     b->in_len -= b->in_start;
     b->in_start = 0;
@@ -313,7 +311,8 @@ static int collect(mote_conn *c, mote_exchange *x, const char *data, size_t len)
         memcpy(h->heap + h->collected, data, len);
     } else {
         /* in place: what stays must leave room to read the rest through */
-        if ((uint64_t)h->floor + len + BODY_READ_ROOM > c->env->in_size) return MOTE_ETOOBIG;
+        if ((uint64_t)h->floor + len + c->env->body_read_room > c->env->in_size)
+            return MOTE_ETOOBIG;
         memmove(c->b->in + h->collect_off + h->collected, data, len);
         h->floor += (uint32_t)len;
     }
@@ -926,7 +925,7 @@ static int h1_collect(mote_exchange *x)
     h1_exchange *h = hx(x);
     const parser *p = &h->parser;
     int fits = (p->flags & HEAD_HAS_LENGTH) &&
-               p->content_length + 1 + BODY_READ_ROOM <= c->env->in_size - h->floor;
+               p->content_length + 1 + c->env->body_read_room <= c->env->in_size - h->floor;
     h->collect_off = h->floor;
     h->floor += 1; /* the collected body's NUL, when framing leaves a byte (body_finished) */
     if (!fits && c->env->fixed_memory) {
