@@ -1,4 +1,4 @@
-/* chars.c - the character class table behind chars.h. */
+/* chars.c - the character class table behind chars.h, and decimal_div10(). */
 #include "core/chars.h"
 
 const uint8_t mote_char_class[256] = {
@@ -19,3 +19,21 @@ const uint8_t mote_char_class[256] = {
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
+
+/* Hacker's Delight's divu10: q within one of v / 10, then corrected. */
+uint64_t decimal_div10(uint64_t v, unsigned *rem)
+{
+    uint64_t q = (v >> 1) + (v >> 2), r;
+    q += q >> 4;
+    q += q >> 8;
+    q += q >> 16;
+    q += q >> 32;
+    q >>= 3;
+    r = v - ((q << 3) + (q << 1));
+    if (r > 9) {
+        q++;
+        r -= 10;
+    }
+    *rem = (unsigned)r;
+    return q;
+}

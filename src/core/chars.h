@@ -80,18 +80,25 @@ static inline int chars_equal_nocase(const char *s, size_t n, const char *name)
     return name[n] == '\0';
 }
 
+/* v / 10 for 64 bits, *rem = v % 10, in shifts and adds: where 64-bit division is a library
+ * call (32-bit devices), none is linked for the rare value past 32 bits. */
+uint64_t decimal_div10(uint64_t v, unsigned *rem);
+
 /* Writes v in decimal at p (at most 20 bytes, no NUL); returns where it ends. */
 static inline char *decimal_write(char *p, uint64_t v)
 {
-    /* digits counted, then written from the last: in 32 bits once the value fits, which is
-     * cheaper where 64-bit division is a library call */
+    /* digits counted, then written from the last: in 32 bits once the value fits */
     char *end = p + 1;
     uint64_t t;
     uint32_t w;
-    for (t = v; t > UINT32_MAX; t /= 10) end++;
+    unsigned digit;
+    for (t = v; t > UINT32_MAX; t = decimal_div10(t, &digit)) end++;
     for (w = (uint32_t)t; w >= 10; w /= 10) end++;
     p = end;
-    for (; v > UINT32_MAX; v /= 10) *--p = (char)('0' + v % 10);
+    while (v > UINT32_MAX) {
+        v = decimal_div10(v, &digit);
+        *--p = (char)('0' + digit);
+    }
     w = (uint32_t)v;
     do {
         *--p = (char)('0' + w % 10);

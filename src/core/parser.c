@@ -157,7 +157,9 @@ static int content_length_field(cl_state *cl, const char *v, size_t len)
         i = skip_ows(v, i, len);
         for (start = i; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
             unsigned d = (unsigned)(v[i] - '0');
-            if (n > (UINT64_MAX - d) / 10) return -1;
+            /* n * 10 + d past UINT64_MAX (constants only: 64-bit division is a library call
+             * on a 32-bit device) */
+            if (n > UINT64_MAX / 10 || (n == UINT64_MAX / 10 && d > UINT64_MAX % 10)) return -1;
             n = n * 10 + d;
         }
         if (i == start || (cl->seen && cl->value != n)) return -1;
