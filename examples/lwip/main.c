@@ -137,19 +137,13 @@ static int register_routes(mote_server *srv)
 {
     static const mote_static_options pages = {.fallback = page_soft_404};
     const mote_route_def routes[] = {
-        {.match = MOTE_ROUTE_DEFAULT, .handler = page_soft_404},
-        {.path = "/headers", .match = MOTE_ROUTE_PREFIX, .handler = page_header_fields,
-         .user = (void *)"lwIP"},
-        {.path = "/index.html", .match = MOTE_ROUTE_PREFIX, .handler = page_it_works},
-        {.path = "/forbidden", .match = MOTE_ROUTE_PREFIX, .handler = page_forbidden},
-        {.path = "/missing", .match = MOTE_ROUTE_PREFIX, .handler = page_missing},
         {.path = "/echo", .handler = page_echo, .methods = MOTE_POST | MOTE_PUT,
          .body = MOTE_BODY_COLLECT},
         {.path = "/upload", .handler = page_upload, .methods = MOTE_POST | MOTE_PUT,
          .max_body_size = UINT64_MAX},
     };
     size_t i;
-    int rc = 0;
+    int rc = pages_route(srv, "lwIP");
     for (i = 0; i < sizeof routes / sizeof routes[0] && rc == 0; i++) rc = mote_route(srv, &routes[i]);
     if (rc == 0) rc = mote_static_embedded(srv, "/", &sample_web, &pages);
     if (rc == 0) rc = live_start(srv);

@@ -441,14 +441,6 @@ static int register_routes(mote_server *srv, const char *machine, const options 
 {
     const mote_basic_auth credentials = {o->auth_realm, o->auth_user, o->auth_password};
     const mote_route_def routes[] = {
-        /* as the seed registers them: a soft 404 for unknown URLs, two prefix routes */
-        {.match = MOTE_ROUTE_DEFAULT, .handler = page_soft_404},
-        {.path = "/headers", .match = MOTE_ROUTE_PREFIX, .handler = page_header_fields,
-         .user = (void *)machine},
-        {.path = "/index.html", .match = MOTE_ROUTE_PREFIX, .handler = page_it_works},
-        /* and the two other statuses the seed lists */
-        {.path = "/forbidden", .match = MOTE_ROUTE_PREFIX, .handler = page_forbidden},
-        {.path = "/missing", .match = MOTE_ROUTE_PREFIX, .handler = page_missing},
         /* beyond the seed: bodies both ways (an upload of any size: streamed, never held),
          * events, and credentials */
         {.path = "/echo", .handler = page_echo, .methods = MOTE_POST | MOTE_PUT,
@@ -465,7 +457,7 @@ static int register_routes(mote_server *srv, const char *machine, const options 
                                  .handler = page_auth, .methods = MOTE_GET,
                                  .auth = &credentials};
     size_t i;
-    int rc = 0;
+    int rc = pages_route(srv, machine);
 
     for (i = 0; i < sizeof routes / sizeof routes[0] && rc == 0; i++) rc = mote_route(srv, &routes[i]);
     if (rc == 0 && (rc = mote_route(srv, &auth)) < 0)

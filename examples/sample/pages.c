@@ -202,3 +202,21 @@ void page_header_fields(mote_request *req, mote_response *res, void *user)
     mote_request_set_user(req, page, header_page_free);
     mote_response_defer(res, header_page_continue);
 }
+
+int pages_route(mote_server *srv, const char *machine)
+{
+    const mote_route_def routes[] = {
+        /* as the seed registers them: a soft 404 for unknown URLs, two prefix routes */
+        {.match = MOTE_ROUTE_DEFAULT, .handler = page_soft_404},
+        {.path = "/headers", .match = MOTE_ROUTE_PREFIX, .handler = page_header_fields,
+         .user = (void *)machine},
+        {.path = "/index.html", .match = MOTE_ROUTE_PREFIX, .handler = page_it_works},
+        /* and the two other statuses the seed lists */
+        {.path = "/forbidden", .match = MOTE_ROUTE_PREFIX, .handler = page_forbidden},
+        {.path = "/missing", .match = MOTE_ROUTE_PREFIX, .handler = page_missing},
+    };
+    size_t i;
+    int rc = 0;
+    for (i = 0; i < sizeof routes / sizeof routes[0] && rc == 0; i++) rc = mote_route(srv, &routes[i]);
+    return rc;
+}

@@ -17,4 +17,8 @@ void page_it_works(mote_request *req, mote_response *res, void *user);
 void page_forbidden(mote_request *req, mote_response *res, void *user);
 void page_missing(mote_request *req, mote_response *res, void *user);
 
+/* Routes the pages as the seed does (a soft 404 for unknown URLs, /headers and /index.html by
+ * prefix) and /forbidden, /missing; `machine` is named by /headers. 0 or a MOTE_E* code. */
+int pages_route(mote_server *srv, const char *machine);
+
 #endif
