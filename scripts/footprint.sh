@@ -11,8 +11,9 @@
 #  - RAM: a connection's state and the blocks it borrows while a request is in flight, default
 #    limits and a small device's (tests/arm/footprint.c on the emulated Cortex-M4; the POSIX
 #    shell's slot and blocks from mote_server_memory()), and a WebSocket's state;
-#  - instructions per request of hello.c: on the emulated Cortex-M4 (QEMU's -icount, SysTick
-#    calibrated by a loop of known length) and on x86-64 (valgrind's callgrind).
+#  - instructions per request of hello.c on the emulated Cortex-M4 (QEMU's -icount, SysTick
+#    calibrated by a loop of known length): the same on any host. (x86-64's count depends on
+#    the host's CPU, through the C library's memchr and memcpy: `make bench` gives it.)
 #   scripts/footprint.sh            print the table
 #   scripts/footprint.sh --check    fail unless README.md carries exactly this table
 #   scripts/footprint.sh --update   write it into README.md
@@ -220,26 +221,6 @@ gcc "${host[@]}" "$out/host/memory.c" $sources -o "$out/host/memory" -lmbedtls -
   -lmbedcrypto -lpthread
 "$out/host/memory" >"$out/host.txt"
 host_value() { awk -v k="$1" '$1 == k { print $2 }' "$out/host.txt"; }
-# instructions per request of the same hello.c: callgrind's totals for 100 and 1100 requests
-mkdir -p "$out/host/count"
-for c in $portable; do
-  gcc "${host[@]}" $(flags_with) -ffunction-sections -fdata-sections -c "$c" \
-    -o "$(obj "$out/host/count" "$c")"
-done
-ar rcs "$out/host/libmote.a" "$out"/host/count/*.o
-host_instructions=—
-if command -v valgrind >/dev/null; then
-  for n in 100 1100; do
-        gcc "${host[@]}" $(flags_with) -DHELLO_COUNT=$n tests/arm/hello.c "$out/host/libmote.a" \
-      -Wl,--gc-sections -o "$out/host/count$n"
-    valgrind --tool=callgrind --callgrind-out-file="$out/host/count$n.cg" "$out/host/count$n" \
-      >/dev/null 2>"$out/host/count$n.log"
-  done
-  total() { awk '$1 == "summary:" { print $2 }' "$out/host/count$1.cg"; }
-  host_instructions=$(awk -v a="$(total 100)" -v b="$(total 1100)" \
-    'BEGIN { printf "%d", (b - a) / 1000 + 0.5 }')
-fi
-
 table() {
   echo "| | HTTP/1.1 core¹ | + portable engine | + WebSocket | + embedded files | + lwIP shell | + PROXY protocol | + Basic auth | + access log | + HTTP/2 | x86-64, library without TLS (-Os) | x86-64, with TLS |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -256,7 +237,7 @@ table() {
        "the same + mbedTLS's session (record buffers alone $(bytes "$(host_value records)")) |"
   echo "| the same, limits of a small device² | $(bytes "$(arm_value block_small)")" \
        "($(bytes "$(arm_value block_small_4k)") with the default body read room) | | | | | | | | | | |"
-  echo "| instructions per request³ | $arm_instructions (x86-64: $host_instructions) | | | | | | | | | | |"
+  echo "| instructions per request³ | $arm_instructions | | | | | | | | | | |"
   echo
   echo "¹ what a device links of mote to serve one route (\`tests/arm/hello.c\`), every switch off;" \
        "by file: $core_files."
