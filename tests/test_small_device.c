@@ -28,7 +28,6 @@ static void *refuse(void *ctx, size_t n)
 static void small_start(harness *h)
 {
     mote_allocator none = {refuse, h_mfree, NULL};
-    mote_allocator blocks = {h_poisoned_malloc, h_mfree, NULL};
     mote_config cfg;
     conn_env env;
     h_init(h);
@@ -49,13 +48,7 @@ static void small_start(harness *h)
     env.exchanges = &h->exchanges;
     h->env = env;
     CHECK_EQ_INT(h->env.in_size, (LINE + 2 + FIELD_BYTES + READ_ROOM + 7) & ~7);
-    pool_init(&h->exchanges, blocks, exchange_block_size(&h->env), 1);
-    conn_init(&h->conn, &h->env, h);
-    h->block_size = conn_block_size(&h->env);
-    h->block = malloc(h->block_size);
-    if (!h->block) abort();
-    memset(h->block, 0xa5, h->block_size);
-    if (conn_attach(&h->conn, h->block) < 0) abort();
+    h_attach(h);
 }
 
 /* GET: the count of fields, with response fields filling their room (what the longest path
