@@ -3,8 +3,8 @@
  * sends them.
  *
  * Debian's liblwip has its own (tapif_init()), but its input path corrupts the heap on any frame
- * above 592 bytes (valgrind: an invalid write in pbuf_take() after a 616-byte PBUF_POOL block,
- * when pbuf_alloc() took the pool's buffers to be 1,536 bytes): so frames here go into PBUF_RAM
+ * above 592 bytes (valgrind: an invalid write in pbuf_take() after a 616-byte PBUF_POOL block;
+ * its pbuf_alloc() puts a 1,000-byte frame in one such block): so frames here go into PBUF_RAM
  * pbufs of their exact size. */
 #define _DEFAULT_SOURCE /* struct ifreq */
 #include "tap.h"
