@@ -186,6 +186,14 @@
 #define MOTE_CONFIG_POOL_IDLE_MS 30000 /**< buffer blocks unused this long are freed (0: kept) */
 #endif
 
+#ifndef MOTE_CONFIG_LWIP_LISTENERS
+#define MOTE_CONFIG_LWIP_LISTENERS 2 /**< lwIP shell: listeners of a server (mote_lwip.h) */
+#endif
+
+#ifndef MOTE_CONFIG_LWIP_BACKLOG
+#define MOTE_CONFIG_LWIP_BACKLOG 16 /**< lwIP shell: a listener's connections not yet accepted */
+#endif
+
 /* ---- static memory ---------------------------------------------------------------------- */
 
 /**

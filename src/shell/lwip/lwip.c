@@ -31,10 +31,6 @@
 #error "mote's lwIP shell needs LWIP_TCP"
 #endif
 
-#ifndef MOTE_LWIP_LISTENERS
-#define MOTE_LWIP_LISTENERS 2          /* listeners a server can have */
-#endif
-#define LWIP_BACKLOG 16                /* connections lwIP holds before they are accepted */
 #define POLL_INTERVAL 2                /* tcp_poll's period, in lwIP's half seconds */
 #define WRITE_TURN_MAX (16u * 1024u)   /* bytes one connection queues before the others */
 
@@ -57,7 +53,7 @@ typedef struct lwip_conn {
 
 typedef struct lwip_shell {
     mote_server *srv;
-    lwip_listener listeners[MOTE_LWIP_LISTENERS];
+    lwip_listener listeners[MOTE_CONFIG_LWIP_LISTENERS];
     unsigned listener_count;
     lwip_conn *ready;                  /* connections to serve outside any callback of theirs */
     struct tcp_pcb *current;           /* the pcb whose callback runs */
@@ -711,7 +707,7 @@ int mote_lwip_listen(mote_server *s, const ip_addr_t *addr, uint16_t port)
     if (!s) return MOTE_EINVAL;
     ls = shell_of(s);
     if (engine_stopping(s) || engine_stop_requested(s)) return MOTE_ESTATE;
-    if (ls->listener_count == MOTE_LWIP_LISTENERS) return MOTE_ENOMEM;
+    if (ls->listener_count == MOTE_CONFIG_LWIP_LISTENERS) return MOTE_ENOMEM;
 #if LWIP_IPV4 && LWIP_IPV6
     pcb = tcp_new_ip_type(addr ? IP_GET_TYPE(addr) : IPADDR_TYPE_ANY);
 #else
@@ -724,7 +720,7 @@ int mote_lwip_listen(mote_server *s, const ip_addr_t *addr, uint16_t port)
                    (unsigned)port);
         return MOTE_ESYS;
     }
-    listening = tcp_listen_with_backlog(pcb, LWIP_BACKLOG);
+    listening = tcp_listen_with_backlog(pcb, MOTE_CONFIG_LWIP_BACKLOG);
     if (!listening) {
         tcp_abort(pcb);
         return MOTE_ENOMEM;
