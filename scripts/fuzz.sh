@@ -3,6 +3,7 @@
 #
 #   scripts/fuzz.sh smoke          build; run each harness ~5 s on a scratch copy of its seed
 #                                  corpus, then every input in fuzz/regressions/<harness>/
+#                                  (as many harnesses at once as there are CPUs)
 #   scripts/fuzz.sh run SECONDS    build; run each harness SECONDS, one at a time, growing its
 #                                  corpus in build/fuzz/corpus-<harness> (seeded from fuzz/corpus)
 #
@@ -18,6 +19,7 @@ HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_proxy fuzz_tls fuzz_ws 
 BUILD=build/fuzz
 BIN=$BUILD/fuzz
 FINDINGS=$BUILD/findings
+JOBS=$(nproc 2>/dev/null || echo 2)
 # A smaller quarantine keeps several harnesses' memory modest on a shared machine.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=64:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -30,7 +32,7 @@ usage() {
 build() {
     cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang -DMOTE_FUZZ=ON -DMOTE_TESTS=OFF \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
-    cmake --build "$BUILD" -j 1 --target fuzz_all >/dev/null || exit 1
+    cmake --build "$BUILD" -j "$JOBS" --target fuzz_all >/dev/null || exit 1
     mkdir -p "$FINDINGS"
 }
 
@@ -85,16 +87,34 @@ regressions() {
     fi
 }
 
+# One harness's smoke: ~5 s on a scratch copy of its seeds, then its regression inputs; a
+# file DIR/HARNESS.failed when either failed.
+smoke_one() {
+    local h=$1 dir=$2 scratch rc=0
+    scratch=$(mktemp -d)
+    cp "$(seeds "$h")"/* "$scratch"/ 2>/dev/null
+    fuzz_for "$h" 5 "$scratch" || rc=1
+    rm -rf "$scratch"
+    regressions "$h" || rc=1
+    [ $rc -eq 0 ] || touch "$dir/$h.failed"
+}
+
+# Every harness's smoke, JOBS at a time (each fuzzer is one process on one CPU), their
+# reports printed in order.
 smoke() {
-    local h failed=0 scratch
+    local h failed=0 dir
     build
+    dir=$(mktemp -d)
     for h in $HARNESSES; do
-        scratch=$(mktemp -d)
-        cp "$(seeds "$h")"/* "$scratch"/ 2>/dev/null
-        fuzz_for "$h" 5 "$scratch" || failed=1
-        rm -rf "$scratch"
-        regressions "$h" || failed=1
+        while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+        smoke_one "$h" "$dir" >"$dir/$h.out" 2>&1 &
     done
+    wait
+    for h in $HARNESSES; do
+        cat "$dir/$h.out"
+        [ -e "$dir/$h.failed" ] && failed=1
+    done
+    rm -rf "$dir"
     [ $failed -eq 0 ] && echo "fuzz smoke: all harnesses clean"
     return $failed
 }
