@@ -60,13 +60,21 @@ flags_with() {
     if [ "$s" = "${1:-}" ]; then echo "-DMOTE_CONFIG_$s=1"; else echo "-DMOTE_CONFIG_$s=0"; fi
   done
 }
+jobs=$(nproc 2>/dev/null || echo 2)
+# compile_each DIR COMPILER [FLAGS...] -- FILE...: each file into DIR/FILE.o, $jobs at once
+compile_each() {
+  local dir=$1; shift
+  local cmd=()
+  while [ "$1" != "--" ]; do cmd+=("$1"); shift; done
+  shift
+  printf '%s\n' "$@" | DIR=$dir xargs -P "$jobs" -I{} \
+    sh -c 'exec "$@" -c "$0" -o "$DIR/$(basename "$0" .c).o"' {} "${cmd[@]}"
+}
 # compiles files into a directory with every switch off but $2
 arm_build() {
-  local dir=$out/arm/$1 feature=$2 c; shift 2
+  local dir=$out/arm/$1 feature=$2; shift 2
   mkdir -p "$dir"
-  for c in "$@"; do
-    arm-none-eabi-gcc "${arm[@]}" $(flags_with "$feature") -c "$c" -o "$(obj "$dir" "$c")"
-  done
+  compile_each "$dir" arm-none-eabi-gcc "${arm[@]}" $(flags_with "$feature") -- "$@"
 }
 arm_build off "" $portable $static
 arm_flash_of() { # flash of the named sources' objects in a build directory
@@ -173,7 +181,7 @@ fi
 
 # RAM: a connection's state and blocks, a WebSocket's state (every switch as by default)
 arm-none-eabi-gcc "${arm[@]}" -c tests/arm/footprint.c -o "$out/arm/footprint.o"
-for c in $portable; do arm-none-eabi-gcc "${arm[@]}" -c "$c" -o "$(obj "$out/arm" "$c")"; done
+compile_each "$out/arm" arm-none-eabi-gcc "${arm[@]}" -- $portable
 arm-none-eabi-gcc "${armlink[@]}" "$out/arm/startup.o" "$out/arm/printf.o" \
   "$out/arm/footprint.o" $(for c in $portable; do obj "$out/arm" "$c"; done) \
   -o "$out/arm/footprint.elf"
@@ -182,7 +190,7 @@ arm_value() { awk -v k="$1" '$1 == k { print $2 }' "$out/arm.txt"; }
 
 # -- x86-64
 host=(-Os "${warn[@]}" -I/usr/include)
-for c in $portable $static $shell $tls; do gcc "${host[@]}" -c "$c" -o "$(obj "$out/host" "$c")"; done
+compile_each "$out/host" gcc "${host[@]}" -- $portable $static $shell $tls
 host_plain=$(flash size $(for c in $portable $static $shell; do obj "$out/host" "$c"; done))
 host_tls=$(flash size "$(obj "$out/host" "$tls")")
 mbedtls=$(flash size $(for l in mbedtls mbedx509 mbedcrypto; do
