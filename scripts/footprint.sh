@@ -67,6 +67,7 @@ compile_each() {
   local cmd=()
   while [ "$1" != "--" ]; do cmd+=("$1"); shift; done
   shift
+  # shellcheck disable=SC2016 # expanded by the sh that xargs starts
   printf '%s\n' "$@" | DIR=$dir xargs -P "$jobs" -I{} \
     sh -c 'exec "$@" -c "$0" -o "$DIR/$(basename "$0" .c).o"' {} "${cmd[@]}"
 }

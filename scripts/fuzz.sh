@@ -9,7 +9,7 @@
 #
 # Findings land in build/fuzz/findings/. Exit status is non-zero on any finding.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 HARNESSES="fuzz_parser fuzz_body fuzz_conn fuzz_uri fuzz_proxy fuzz_tls fuzz_ws fuzz_static"
 # fuzz_h2 where the build has HTTP/2 (nghttp2 found)
